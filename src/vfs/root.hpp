@@ -1,0 +1,79 @@
+#pragma once
+// A user's file tree, confined to one host folder. Every access goes through openat2(2) with
+// RESOLVE_BENEATH relative to the root's directory fd, so neither "..", absolute paths nor
+// symlinks (absolute or relative) can reach outside: the kernel enforces it, not string checks.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "proto/listing.hpp"
+#include "vfs/unique_fd.hpp"
+
+namespace ferry::vfs {
+
+// Lexical join + normalisation of a client path against the virtual working directory.
+// Always returns an absolute virtual path ("/", "/a/b"); ".." at the top stays at "/".
+// Pure function: touches no file system.
+std::string resolve(std::string_view cwd, std::string_view client_path);
+
+// Splits "/a/b/c" into parent "/a/b" and name "c". Name is empty for "/".
+void split(std::string_view vpath, std::string& parent, std::string& name);
+
+class root {
+public:
+    root() = default;
+    // Opens the host folder (must exist and be a directory).
+    static root open(const std::string& host_dir, std::error_code& ec);
+
+    bool is_open() const { return dir_.valid(); }
+
+    // All vpaths below are absolute virtual paths as produced by resolve().
+    std::error_code stat(const std::string& vpath, proto::file_info& out) const;
+    std::error_code is_directory(const std::string& vpath) const;  // ok, or not_a_directory etc.
+    unique_fd open_read(const std::string& vpath, std::error_code& ec) const;
+    // Entries of a directory, without "." and "..", sorted by name. Upload temp files are hidden.
+    std::vector<proto::file_info> list(const std::string& vpath, std::error_code& ec) const;
+    std::error_code make_dir(const std::string& vpath) const;
+    std::error_code remove_dir(const std::string& vpath) const;
+    std::error_code remove_file(const std::string& vpath) const;
+    std::error_code rename(const std::string& from, const std::string& to) const;
+    std::error_code set_mtime(const std::string& vpath, std::int64_t mtime) const;
+    std::error_code chmod(const std::string& vpath, std::uint32_t mode) const;
+
+    // Uploads. replace: written to a temp file in the target folder, renamed over the target by
+    // commit(); destroyed (old file untouched) if never committed.
+    // append: writes at the end of the existing file (created if missing).
+    // at_offset: REST+STOR, truncates to offset and writes from there (file must exist if offset>0).
+    // unique: STOU, creates a new file with a name derived from vpath (chosen name in final_name()).
+    enum class write_mode { replace, append, at_offset, unique };
+    class upload {
+    public:
+        upload() = default;
+        upload(upload&&) noexcept;
+        upload& operator=(upload&&) noexcept;
+        ~upload();  // aborts if not committed
+        int fd() const { return fd_.get(); }
+        std::error_code commit();
+        void abort();
+        const std::string& final_name() const { return final_name_; }  // vpath of the target
+
+    private:
+        friend class root;
+        unique_fd fd_;
+        unique_fd parent_;
+        std::string temp_name_;   // name in parent when writing to a temp file
+        std::string final_leaf_;  // name in parent to rename to
+        std::string final_name_;
+        bool done_ = true;
+    };
+    upload begin_upload(const std::string& vpath, write_mode mode, std::uint64_t offset,
+                        std::error_code& ec) const;
+
+private:
+    unique_fd open_beneath(const std::string& vpath, int flags, int mode, std::error_code& ec) const;
+    unique_fd dir_;
+};
+
+}  // namespace ferry::vfs
