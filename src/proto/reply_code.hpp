@@ -37,6 +37,7 @@ inline constexpr int syntax_error_args = 501;
 inline constexpr int not_implemented = 502;
 inline constexpr int bad_sequence = 503;
 inline constexpr int not_implemented_param = 504;
+inline constexpr int data_prot_refused = 521;  // RFC 4217: data connection refused at this PROT level
 inline constexpr int network_protocol_not_supported = 522;  // RFC 2428 EPRT; RFC 4217 data TLS refusal
 inline constexpr int not_logged_in = 530;
 inline constexpr int ccc_denied = 533;

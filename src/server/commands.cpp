@@ -1,0 +1,680 @@
+// Command handlers that do not move data, and the command table.
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <charconv>
+#include <ctime>
+
+#include "net/address_policy.hpp"
+#include "proto/address.hpp"
+#include "proto/ascii.hpp"
+#include "proto/command.hpp"
+#include "proto/reply_code.hpp"
+#include "server/command_table.hpp"
+
+namespace ferry::server {
+
+namespace code = proto::code;
+using asio::ip::tcp;
+
+namespace {
+
+std::string quote_path(const std::string& p) {
+    // RFC 959 appendix II: a '"' inside the quoted path is doubled.
+    std::string out = "\"";
+    for (char c : p) {
+        out += c;
+        if (c == '"') out += '"';
+    }
+    return out + "\"";
+}
+
+bool parse_u64(std::string_view s, std::uint64_t& out) {
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && p == s.data() + s.size() && !s.empty();
+}
+
+}  // namespace
+
+std::string session::vpath(const std::string& arg) const { return vfs::resolve(cwd_, arg); }
+
+int session::error_code_for(const std::error_code& ec) const {
+    if (ec == std::errc::no_space_on_device) return code::insufficient_storage;
+    if (ec == std::errc::file_too_large) return code::exceeded_storage;
+    return code::file_unavailable;
+}
+
+std::string session::describe_error(const std::error_code& ec) const {
+    if (ec == std::errc::no_such_file_or_directory) return "No such file or directory.";
+    if (ec == std::errc::permission_denied || ec == std::errc::operation_not_permitted ||
+        ec == std::errc::cross_device_link)
+        return "Permission denied.";
+    if (ec == std::errc::file_exists) return "File exists.";
+    if (ec == std::errc::not_a_directory) return "Not a directory.";
+    if (ec == std::errc::is_a_directory) return "Is a directory.";
+    if (ec == std::errc::directory_not_empty) return "Directory not empty.";
+    if (ec == std::errc::no_space_on_device) return "No space left on the server's disk.";
+    std::string m = ec.message();
+    if (!m.empty()) m[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(m[0])));
+    return m + ".";
+}
+
+// ---- login -------------------------------------------------------------------------------
+
+asio::awaitable<void> session::cmd_user(const std::string& arg) {
+    if (user_) {
+        co_await reply(code::not_logged_in, "Already logged in; use REIN to log in as someone else.");
+        co_return;
+    }
+    pending_user_ = arg;
+    co_await reply(code::need_password, "Password required for " + arg + ".");
+}
+
+asio::awaitable<void> session::cmd_pass(const std::string& arg) {
+    if (user_) {
+        co_await reply(code::superfluous, "Already logged in.");
+        co_return;
+    }
+    if (pending_user_.empty()) {
+        co_await reply(code::bad_sequence, "Send USER first.");
+        co_return;
+    }
+    const auth::user* u = ctx_->users.authenticate(pending_user_, arg);
+    std::error_code ec;
+    vfs::root fs;
+    if (u) fs = vfs::root::open(u->home, ec);
+    if (!u || ec) {
+        ++failed_logins_;
+        if (u)
+            ctx_->log->warn("[{}] login of {} refused: home folder {} unusable: {}", id_, u->name, u->home, ec.message());
+        else
+            ctx_->log->info("[{}] login failed for user {}", id_, pending_user_);
+        pending_user_.clear();
+        // SECURITY: password guessing: each failure costs the client a second, and a few end the session.
+        asio::steady_timer delay(ctl_.socket().get_executor(), std::chrono::seconds(1));
+        co_await delay.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+        if (failed_logins_ >= 3) {
+            co_await reply(code::service_not_available, "Too many failed logins; closing.");
+            quit_ = true;
+        } else {
+            co_await reply(code::not_logged_in, u ? "Login refused: home folder unavailable." : "Login incorrect.");
+        }
+        co_return;
+    }
+    user_ = u;
+    fs_ = std::move(fs);
+    cwd_ = "/";
+    pending_user_.clear();
+    ctx_->log->info("[{}] login {} ({})", id_, u->name, sec_.control_secure ? "TLS" : "clear");
+    co_await reply(code::logged_in, "Login successful.");
+}
+
+void session::end_login() {
+    user_ = nullptr;
+    fs_ = vfs::root();
+    cwd_ = "/";
+    pending_user_.clear();
+    restart_ = 0;
+    rename_from_.clear();
+    ascii_ = false;
+    epsv_all_ = false;
+    passive_.close();
+    data_mode_ = data_mode::none;
+}
+
+asio::awaitable<void> session::cmd_quit(const std::string&) {
+    co_await reply(code::closing_control, "Goodbye.");
+    quit_ = true;
+}
+
+asio::awaitable<void> session::cmd_rein(const std::string&) {
+    end_login();
+    co_await reply(code::service_ready, "Session reset; log in again.");
+}
+
+// ---- security (RFC 2228 / 4217) ----------------------------------------------------------
+
+asio::awaitable<void> session::cmd_auth(const std::string& arg) {
+    std::string mech = proto::upper(arg);
+    if (!ctx_->tls || !cfg_.auth_tls) {
+        co_await reply(code::not_implemented, "AUTH is not offered by this server (no EXTENSIONS AUTH_TLS).");
+        co_return;
+    }
+    if (mech != "TLS" && mech != "TLS-C" && mech != "SSL" && mech != "TLS-P") {
+        co_await reply(code::not_implemented_param, "AUTH mechanism '" + arg + "' not supported; use AUTH TLS.");
+        co_return;
+    }
+    if (sec_.control_secure) {
+        co_await reply(code::bad_sequence, "The control connection is already protected by TLS.");
+        co_return;
+    }
+    co_await reply(code::security_exchange_ok, "AUTH " + mech + " OK; starting TLS.");
+    if (broken_) co_return;
+    // SECURITY: STARTTLS command injection (CVE-2011-0411 style): anything that arrived in clear
+    // after AUTH was sent before the handshake; it must not be executed as if protected.
+    if (reader_.buffered() > 0)
+        ctx_->log->warn("[{}] discarded {} clear-text bytes pipelined after AUTH", id_, reader_.buffered());
+    reader_.discard_buffered();
+    std::error_code ec = co_await ctl_.handshake_server(*ctx_->tls);
+    if (ec) {
+        ctx_->log->info("[{}] TLS handshake failed: {}", id_, ctl_.last_error());
+        broken_ = true;  // the peer and we disagree on the stream state: nothing sensible remains
+        co_return;
+    }
+    sec_.control_secure = true;
+    // The draft's AUTH SSL and TLS-P imply protected data (as PBSZ 0 + PROT P would).
+    if (mech == "SSL" || mech == "TLS-P") {
+        sec_.pbsz_done = true;
+        sec_.prot_private = cfg_.dataconn != config::secure_dataconn::never;
+    }
+    ctx_->log->info("[{}] TLS {} {}", id_, SSL_get_version(ctl_.native()), SSL_get_cipher_name(ctl_.native()));
+}
+
+asio::awaitable<void> session::cmd_pbsz(const std::string& arg) {
+    std::uint64_t n;
+    if (!sec_.control_secure) {
+        co_await reply(code::bad_sequence, "PBSZ needs a TLS-protected control connection: send AUTH TLS first.");
+    } else if (!parse_u64(arg, n)) {
+        co_await reply(code::syntax_error_args, "PBSZ takes a number; TLS uses PBSZ 0.");
+    } else {
+        sec_.pbsz_done = true;
+        co_await reply(code::ok, "PBSZ=0");
+    }
+}
+
+asio::awaitable<void> session::cmd_prot(const std::string& arg) {
+    std::string level = proto::upper(arg);
+    char l = level.size() == 1 ? level[0] : '?';
+    if (auto r = check_prot(cfg_, sec_, l)) {
+        co_await reply(r->code, r->text);
+        co_return;
+    }
+    sec_.prot_private = l == 'P';
+    co_await reply(code::ok, l == 'P' ? "Data connections will be protected (PROT P)." : "Data connections will be in clear (PROT C).");
+}
+
+asio::awaitable<void> session::cmd_ccc(const std::string&) {
+    co_await reply(code::not_implemented, "CCC is not supported by this server.");
+}
+
+// ---- information -------------------------------------------------------------------------
+
+asio::awaitable<void> session::cmd_noop(const std::string&) { co_await reply(code::ok, "NOOP ok."); }
+
+asio::awaitable<void> session::cmd_syst(const std::string&) { co_await reply(code::system_type, "UNIX Type: L8"); }
+
+asio::awaitable<void> session::cmd_feat(const std::string&) {
+    std::string text = "Features:\n";
+    if (ctx_->tls && cfg_.auth_tls) text += "AUTH TLS\nPBSZ\nPROT\n";
+    text += "EPRT\nEPSV\nHOST\nMDTM\nMFMT\n" + facts_.feat_line() + "\nREST STREAM\nSIZE\nTVFS\nUTF8\nEnd";
+    co_await reply(code::system_status, text);
+}
+
+asio::awaitable<void> session::cmd_opts(const std::string& arg) {
+    std::string a = proto::upper(arg);
+    if (a == "UTF8 ON" || a == "UTF8" || a == "UTF-8 ON") {
+        co_await reply(code::ok, "UTF8 is always on.");
+    } else if (a.rfind("MLST", 0) == 0) {
+        std::string req = arg.size() > 5 ? arg.substr(5) : std::string();
+        co_await reply(code::ok, "MLST OPTS " + facts_.select(req));
+    } else {
+        co_await reply(code::syntax_error_args, "OPTS supports UTF8 ON and MLST facts.");
+    }
+}
+
+asio::awaitable<void> session::cmd_help(const std::string& arg) {
+    if (!arg.empty()) {
+        if (const command_entry* e = find_command(proto::upper(arg))) {
+            co_await reply(code::help, "Syntax: " + std::string(e->help));
+        } else {
+            co_await reply(code::syntax_error_args, "Unknown command '" + arg + "'.");
+        }
+        co_return;
+    }
+    std::string text = "The following commands are recognized:\n";
+    int col = 0;
+    for (const auto& e : commands()) {
+        text += std::string(e.verb);
+        text += (++col % 8 == 0) ? "\n" : std::string(5 - e.verb.size(), ' ');
+    }
+    if (col % 8 != 0) text += "\n";
+    text += "Help OK.";
+    co_await reply(code::help, text);
+}
+
+asio::awaitable<void> session::cmd_stat(const std::string& arg) {
+    if (transferring_) {
+        co_await reply(code::system_status, "Transfer of " + transfer_what_ + " in progress: " +
+                                                std::to_string(transfer_bytes_) + " bytes so far.\nEnd of status.");
+        co_return;
+    }
+    if (arg.empty()) {
+        std::string text = "Ferry FTPS server status:\n";
+        text += "Connected from " + peer_text_ + "\n";
+        text += user_ ? "Logged in as " + user_->name + "\n" : std::string("Not logged in\n");
+        text += std::string("Control connection: ") + (sec_.control_secure ? SSL_get_version(ctl_.native()) : "clear") + "\n";
+        text += std::string("Data protection: ") + (sec_.prot_private ? "private (PROT P)" : "clear (PROT C)") + "\n";
+        text += std::string("TYPE: ") + (ascii_ ? "ASCII" : "BINARY") + "; STRUcture: File; transfer MODE: Stream\n";
+        text += "End of status.";
+        co_await reply(code::system_status, text);
+        co_return;
+    }
+    if (!user_) {
+        co_await reply(code::not_logged_in, "Please log in with USER and PASS first.");
+        co_return;
+    }
+    std::string error;
+    int c = 0;
+    std::string listing = list_text(arg, 'L', error, c);
+    if (!error.empty()) {
+        co_await reply(c, error);
+        co_return;
+    }
+    // Listing lines go inside a 213 multi-line reply.
+    std::string text = "Status of " + arg + ":\n";
+    for (std::size_t pos = 0; pos < listing.size();) {
+        std::size_t e = listing.find("\r\n", pos);
+        text += listing.substr(pos, e - pos) + "\n";
+        pos = e + 2;
+    }
+    text += "End of status.";
+    co_await reply(code::file_status, text);
+}
+
+asio::awaitable<void> session::cmd_host(const std::string& arg) {
+    // RFC 7151: a single virtual host here, so any name is accepted, but only before login.
+    if (user_) {
+        co_await reply(code::bad_sequence, "HOST must come before login.");
+        co_return;
+    }
+    host_seen_ = true;
+    co_await reply(code::service_ready, "Host " + arg + " accepted.");
+}
+
+// ---- transfer parameters -----------------------------------------------------------------
+
+asio::awaitable<void> session::cmd_type(const std::string& arg) {
+    std::string t = proto::upper(arg);
+    if (t == "I" || t == "L 8" || t == "L8") {
+        ascii_ = false;
+        co_await reply(code::ok, "Switching to BINARY mode.");
+    } else if (t == "A" || t == "A N") {
+        ascii_ = true;
+        co_await reply(code::ok, "Switching to ASCII mode.");
+    } else {
+        co_await reply(code::not_implemented_param, "TYPE " + arg + " not supported; use A or I.");
+    }
+}
+
+asio::awaitable<void> session::cmd_mode(const std::string& arg) {
+    if (proto::upper(arg) == "S")
+        co_await reply(code::ok, "Mode set to Stream.");
+    else
+        co_await reply(code::not_implemented_param, "Only MODE S (stream) is supported.");
+}
+
+asio::awaitable<void> session::cmd_stru(const std::string& arg) {
+    if (proto::upper(arg) == "F")
+        co_await reply(code::ok, "Structure set to File.");
+    else
+        co_await reply(code::not_implemented_param, "Only STRU F (file) is supported.");
+}
+
+asio::awaitable<void> session::cmd_allo(const std::string&) {
+    co_await reply(code::superfluous, "ALLO not needed; space is allocated as data arrives.");
+}
+
+asio::awaitable<void> session::cmd_rest(const std::string& arg) {
+    std::uint64_t n;
+    if (!parse_u64(arg, n)) {
+        co_await reply(code::syntax_error_args, "REST takes a byte offset (a whole number).");
+        co_return;
+    }
+    restart_ = n;
+    co_await reply(code::pending_more_info, "Restarting at " + arg + ". Send RETR or STOR to continue.");
+}
+
+asio::awaitable<void> session::cmd_site(const std::string& arg) {
+    std::string a = proto::upper(arg.substr(0, arg.find(' ')));
+    if (a == "HELP") {
+        co_await reply(code::help, "SITE commands: HELP, CHMOD mode path");
+    } else if (a == "CHMOD") {
+        if (!user_) {
+            co_await reply(code::not_logged_in, "Please log in with USER and PASS first.");
+            co_return;
+        }
+        std::string rest = arg.size() > 6 ? arg.substr(6) : "";
+        auto sp = rest.find(' ');
+        unsigned mode = 0;
+        auto [p, pe] = std::from_chars(rest.data(), rest.data() + (sp == std::string::npos ? rest.size() : sp), mode, 8);
+        if (sp == std::string::npos || pe != std::errc() || mode > 07777) {
+            co_await reply(code::syntax_error_args, "SITE CHMOD takes an octal mode and a path.");
+            co_return;
+        }
+        std::error_code ec = fs_.chmod(vpath(rest.substr(sp + 1)), mode);
+        if (ec)
+            co_await reply(code::file_unavailable, describe_error(ec));
+        else
+            co_await reply(code::ok, "SITE CHMOD command ok.");
+    } else {
+        co_await reply(code::not_implemented, "Unknown SITE command; SITE HELP lists them.");
+    }
+}
+
+// ---- names and folders -------------------------------------------------------------------
+
+asio::awaitable<void> session::cmd_pwd(const std::string&) {
+    co_await reply(code::path_created, quote_path(cwd_) + " is the current directory.");
+}
+
+asio::awaitable<void> session::cmd_cwd(const std::string& arg) {
+    std::string p = vpath(arg);
+    std::error_code ec = fs_.is_directory(p);
+    if (ec) {
+        co_await reply(code::file_unavailable, "Cannot change directory: " + describe_error(ec));
+        co_return;
+    }
+    cwd_ = p;
+    co_await reply(code::file_action_ok, "Directory changed to " + p + ".");
+}
+
+asio::awaitable<void> session::cmd_cdup(const std::string&) { co_await cmd_cwd(".."); }
+
+asio::awaitable<void> session::cmd_mkd(const std::string& arg) {
+    std::string p = vpath(arg);
+    std::error_code ec = fs_.make_dir(p);
+    if (ec)
+        co_await reply(code::file_unavailable, "Cannot create directory: " + describe_error(ec));
+    else
+        co_await reply(code::path_created, quote_path(p) + " created.");
+}
+
+asio::awaitable<void> session::cmd_rmd(const std::string& arg) {
+    std::error_code ec = fs_.remove_dir(vpath(arg));
+    if (ec)
+        co_await reply(code::file_unavailable, "Cannot remove directory: " + describe_error(ec));
+    else
+        co_await reply(code::file_action_ok, "Directory removed.");
+}
+
+asio::awaitable<void> session::cmd_dele(const std::string& arg) {
+    std::error_code ec = fs_.remove_file(vpath(arg));
+    if (ec)
+        co_await reply(code::file_unavailable, "Cannot delete: " + describe_error(ec));
+    else
+        co_await reply(code::file_action_ok, "File deleted.");
+}
+
+asio::awaitable<void> session::cmd_rnfr(const std::string& arg) {
+    proto::file_info fi;
+    std::string p = vpath(arg);
+    std::error_code ec = fs_.stat(p, fi);
+    if (ec) {
+        rename_from_.clear();
+        co_await reply(code::file_unavailable, "Cannot rename: " + describe_error(ec));
+        co_return;
+    }
+    rename_from_ = p;
+    co_await reply(code::pending_more_info, "Ready for RNTO.");
+}
+
+asio::awaitable<void> session::cmd_rnto(const std::string& arg) {
+    if (rename_from_.empty()) {
+        co_await reply(code::bad_sequence, "Send RNFR first.");
+        co_return;
+    }
+    std::error_code ec = fs_.rename(rename_from_, vpath(arg));
+    rename_from_.clear();
+    if (ec)
+        co_await reply(code::file_unavailable, "Cannot rename: " + describe_error(ec));
+    else
+        co_await reply(code::file_action_ok, "Rename successful.");
+}
+
+asio::awaitable<void> session::cmd_size(const std::string& arg) {
+    proto::file_info fi;
+    std::string p = vpath(arg);
+    std::error_code ec = fs_.stat(p, fi);
+    if (ec || fi.type != proto::file_info::kind::file) {
+        co_await reply(code::file_unavailable, ec ? "Cannot get size: " + describe_error(ec) : "Not a regular file.");
+        co_return;
+    }
+    std::uint64_t size = fi.size;
+    if (ascii_) {
+        // RFC 3659: SIZE is the size of the transfer in the current TYPE; count the LFs.
+        constexpr std::uint64_t limit = 64ull << 20;
+        if (size > limit) {
+            co_await reply(code::file_unavailable, "SIZE in ASCII mode is refused for files over 64 MiB; use TYPE I.");
+            co_return;
+        }
+        auto fd = fs_.open_read(p, ec);
+        std::vector<char> buf(1 << 16);
+        ssize_t n;
+        while (!ec && (n = ::read(fd.get(), buf.data(), buf.size())) > 0)
+            size += proto::ascii_size_increase(buf.data(), static_cast<std::size_t>(n));
+        if (ec) {
+            co_await reply(code::file_unavailable, "Cannot get size: " + describe_error(ec));
+            co_return;
+        }
+    }
+    co_await reply(code::file_status, std::to_string(size));
+}
+
+asio::awaitable<void> session::cmd_mdtm(const std::string& arg) {
+    proto::file_info fi;
+    std::error_code ec = fs_.stat(vpath(arg), fi);
+    if (ec || fi.type != proto::file_info::kind::file) {
+        co_await reply(code::file_unavailable, ec ? "Cannot get time: " + describe_error(ec) : "Not a regular file.");
+        co_return;
+    }
+    co_await reply(code::file_status, proto::format_timeval(fi.mtime));
+}
+
+asio::awaitable<void> session::cmd_mfmt(const std::string& arg) {
+    auto sp = arg.find(' ');
+    std::int64_t t;
+    if (sp == std::string::npos || !proto::parse_timeval(arg.substr(0, sp), t)) {
+        co_await reply(code::syntax_error_args, "MFMT takes YYYYMMDDHHMMSS and a path.");
+        co_return;
+    }
+    std::string name = arg.substr(sp + 1);
+    std::error_code ec = fs_.set_mtime(vpath(name), t);
+    if (ec)
+        co_await reply(code::file_unavailable, "Cannot set time: " + describe_error(ec));
+    else
+        co_await reply(code::file_status, "Modify=" + proto::format_timeval(t) + "; " + name);
+}
+
+asio::awaitable<void> session::cmd_mlst(const std::string& arg) {
+    std::string p = vpath(arg);
+    proto::file_info fi;
+    std::error_code ec = fs_.stat(p, fi);
+    if (ec) {
+        co_await reply(code::file_unavailable, "Cannot list: " + describe_error(ec));
+        co_return;
+    }
+    fi.name = p;  // RFC 3659 7.2: MLST names the object by its path name
+    co_await reply(code::file_action_ok, "Listing " + p + "\n" + proto::format_mlsx(fi, facts_) + "\nEnd");
+}
+
+// ---- data connection set-up --------------------------------------------------------------
+
+bool session::data_setup_allowed(std::string& why) const {
+    if (epsv_all_) {
+        why = "Only EPSV may set up data connections after EPSV ALL.";
+        return false;
+    }
+    return true;
+}
+
+asio::awaitable<void> session::cmd_pasv(const std::string&) {
+    std::string why;
+    if (!data_setup_allowed(why)) {
+        co_await reply(code::bad_sequence, why);
+        co_return;
+    }
+    if (!local_addr_.is_v4()) {
+        co_await reply(code::network_protocol_not_supported, "PASV cannot carry an IPv6 address; use EPSV.");
+        co_return;
+    }
+    std::error_code ec = passive_.open(local_addr_, cfg_.passive_low, cfg_.passive_high);
+    if (ec) {
+        data_mode_ = data_mode::none;
+        co_await reply(code::cannot_open_data, ec == asio::error::address_in_use
+                                                   ? "All passive data ports (PASSIVEDATAPORTS) are in use; try again."
+                                                   : "Cannot open a passive data port: " + ec.message() + ".");
+        co_return;
+    }
+    data_mode_ = data_mode::passive;
+    proto::host_port hp{local_addr_.to_string(), passive_.port(), 1};
+    co_await reply(code::entering_passive, *proto::format_pasv_reply(hp));
+}
+
+asio::awaitable<void> session::cmd_epsv(const std::string& arg) {
+    std::string a = proto::upper(arg);
+    if (a == "ALL") {
+        epsv_all_ = true;
+        co_await reply(code::ok, "EPSV ALL accepted; only EPSV from now on.");
+        co_return;
+    }
+    const char* family = local_addr_.is_v4() ? "1" : "2";
+    if (!a.empty() && a != family) {
+        co_await reply(code::network_protocol_not_supported,
+                       std::string("Network protocol not supported, use (") + family + ")");
+        co_return;
+    }
+    std::error_code ec = passive_.open(local_addr_, cfg_.passive_low, cfg_.passive_high);
+    if (ec) {
+        data_mode_ = data_mode::none;
+        co_await reply(code::cannot_open_data, ec == asio::error::address_in_use
+                                                   ? "All passive data ports (PASSIVEDATAPORTS) are in use; try again."
+                                                   : "Cannot open a passive data port: " + ec.message() + ".");
+        co_return;
+    }
+    data_mode_ = data_mode::passive;
+    co_await reply(code::entering_extended_passive, proto::format_epsv_reply(passive_.port()));
+}
+
+asio::awaitable<void> session::cmd_port(const std::string& arg) {
+    std::string why;
+    if (!data_setup_allowed(why)) {
+        co_await reply(code::bad_sequence, why);
+        co_return;
+    }
+    auto hp = proto::parse_port_arg(arg);
+    if (!hp) {
+        co_await reply(code::syntax_error_args, "PORT takes h1,h2,h3,h4,p1,p2.");
+        co_return;
+    }
+    if (!peer_addr_.is_v4()) {
+        co_await reply(code::network_protocol_not_supported, "PORT cannot reach an IPv6 client; use EPRT.");
+        co_return;
+    }
+    asio::ip::address target = asio::ip::make_address(hp->host);
+    why = net::check_active_target(peer_addr_, target, hp->port, cfg_.port_ipaddr == config::redirect_policy::redirect,
+                                   cfg_.port_low_ports);
+    if (!why.empty()) {
+        co_await reply(code::syntax_error_args, why);
+        co_return;
+    }
+    passive_.close();
+    active_target_ = tcp::endpoint(target, hp->port);
+    data_mode_ = data_mode::active;
+    co_await reply(code::ok, "PORT command successful.");
+}
+
+asio::awaitable<void> session::cmd_eprt(const std::string& arg) {
+    std::string why;
+    if (!data_setup_allowed(why)) {
+        co_await reply(code::bad_sequence, why);
+        co_return;
+    }
+    auto hp = proto::parse_eprt_arg(arg);
+    if (!hp) {
+        co_await reply(code::syntax_error_args, "EPRT takes |family|address|port|.");
+        co_return;
+    }
+    const int family = peer_addr_.is_v4() ? 1 : 2;
+    if (hp->family != family) {
+        co_await reply(code::network_protocol_not_supported,
+                       "Network protocol not supported, use (" + std::to_string(family) + ")");
+        co_return;
+    }
+    asio::ip::address target = net::unmapped(asio::ip::make_address(hp->host));
+    why = net::check_active_target(peer_addr_, target, hp->port, cfg_.port_ipaddr == config::redirect_policy::redirect,
+                                   cfg_.port_low_ports);
+    if (!why.empty()) {
+        co_await reply(code::syntax_error_args, why);
+        co_return;
+    }
+    passive_.close();
+    active_target_ = tcp::endpoint(target, hp->port);
+    data_mode_ = data_mode::active;
+    co_await reply(code::ok, "EPRT command successful.");
+}
+
+// ---- the table ---------------------------------------------------------------------------
+
+const std::vector<command_entry>& commands() {
+    static const std::vector<command_entry> table = {
+        {"ABOR", &session::cmd_abor, during_transfer, "ABOR"},
+        {"ALLO", &session::cmd_allo, needs_login, "ALLO <size>"},
+        {"APPE", &session::cmd_appe, needs_login | needs_arg, "APPE <path>"},
+        {"AUTH", &session::cmd_auth, pre_auth | needs_arg, "AUTH TLS"},
+        {"CCC", &session::cmd_ccc, needs_login, "CCC"},
+        {"CDUP", &session::cmd_cdup, needs_login, "CDUP"},
+        {"CWD", &session::cmd_cwd, needs_login | needs_arg, "CWD <path>"},
+        {"DELE", &session::cmd_dele, needs_login | needs_arg, "DELE <path>"},
+        {"EPRT", &session::cmd_eprt, needs_login | needs_arg, "EPRT |family|address|port|"},
+        {"EPSV", &session::cmd_epsv, needs_login, "EPSV [1|2|ALL]"},
+        {"FEAT", &session::cmd_feat, pre_auth, "FEAT"},
+        {"HELP", &session::cmd_help, pre_auth | during_transfer, "HELP [command]"},
+        {"HOST", &session::cmd_host, pre_auth | needs_arg, "HOST <name>"},
+        {"LIST", &session::cmd_list, needs_login, "LIST [path]"},
+        {"MDTM", &session::cmd_mdtm, needs_login | needs_arg, "MDTM <path>"},
+        {"MFMT", &session::cmd_mfmt, needs_login | needs_arg, "MFMT <YYYYMMDDHHMMSS> <path>"},
+        {"MKD", &session::cmd_mkd, needs_login | needs_arg, "MKD <path>"},
+        {"MLSD", &session::cmd_mlsd, needs_login, "MLSD [path]"},
+        {"MLST", &session::cmd_mlst, needs_login, "MLST [path]"},
+        {"MODE", &session::cmd_mode, needs_arg, "MODE S"},
+        {"NLST", &session::cmd_nlst, needs_login, "NLST [path]"},
+        {"NOOP", &session::cmd_noop, pre_auth | during_transfer, "NOOP"},
+        {"OPTS", &session::cmd_opts, pre_auth | needs_arg, "OPTS UTF8 ON | OPTS MLST facts"},
+        {"PASS", &session::cmd_pass, 0, "PASS <password>"},
+        {"PASV", &session::cmd_pasv, needs_login, "PASV"},
+        {"PBSZ", &session::cmd_pbsz, needs_arg, "PBSZ 0"},
+        {"PORT", &session::cmd_port, needs_login | needs_arg, "PORT h1,h2,h3,h4,p1,p2"},
+        {"PROT", &session::cmd_prot, needs_arg, "PROT C|P"},
+        {"PWD", &session::cmd_pwd, needs_login, "PWD"},
+        {"QUIT", &session::cmd_quit, pre_auth, "QUIT"},
+        {"REIN", &session::cmd_rein, 0, "REIN"},
+        {"REST", &session::cmd_rest, needs_login | needs_arg, "REST <offset>"},
+        {"RETR", &session::cmd_retr, needs_login | needs_arg, "RETR <path>"},
+        {"RMD", &session::cmd_rmd, needs_login | needs_arg, "RMD <path>"},
+        {"RNFR", &session::cmd_rnfr, needs_login | needs_arg, "RNFR <path>"},
+        {"RNTO", &session::cmd_rnto, needs_login | needs_arg, "RNTO <path>"},
+        {"SITE", &session::cmd_site, needs_arg, "SITE HELP | SITE CHMOD <mode> <path>"},
+        {"SIZE", &session::cmd_size, needs_login | needs_arg, "SIZE <path>"},
+        {"STAT", &session::cmd_stat, during_transfer, "STAT [path]"},
+        {"STOR", &session::cmd_stor, needs_login | needs_arg, "STOR <path>"},
+        {"STOU", &session::cmd_stou, needs_login, "STOU"},
+        {"STRU", &session::cmd_stru, needs_arg, "STRU F"},
+        {"SYST", &session::cmd_syst, pre_auth, "SYST"},
+        {"TYPE", &session::cmd_type, needs_arg, "TYPE A|I"},
+        {"USER", &session::cmd_user, needs_arg, "USER <name>"},
+        {"XCUP", &session::cmd_cdup, needs_login, "XCUP"},
+        {"XCWD", &session::cmd_cwd, needs_login | needs_arg, "XCWD <path>"},
+        {"XMKD", &session::cmd_mkd, needs_login | needs_arg, "XMKD <path>"},
+        {"XPWD", &session::cmd_pwd, needs_login, "XPWD"},
+        {"XRMD", &session::cmd_rmd, needs_login | needs_arg, "XRMD <path>"},
+    };
+    return table;
+}
+
+const command_entry* find_command(std::string_view verb) {
+    for (const auto& e : commands())
+        if (e.verb == verb) return &e;
+    return nullptr;
+}
+
+}  // namespace ferry::server

@@ -1,0 +1,178 @@
+#include "server/session.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include "net/address_policy.hpp"
+#include "proto/command.hpp"
+#include "proto/reply.hpp"
+#include "proto/reply_code.hpp"
+#include "server/command_table.hpp"
+
+namespace ferry::server {
+
+namespace code = proto::code;
+using asio::ip::tcp;
+
+session::session(std::shared_ptr<const server_context> ctx, tcp::socket socket, bool implicit_tls, std::uint64_t id)
+    : ctx_(std::move(ctx)),
+      cfg_(ctx_->settings),
+      ctl_(std::move(socket)),
+      implicit_(implicit_tls),
+      id_(id),
+      write_idle_(ctl_.socket().get_executor()),
+      passive_(ctl_.socket().get_executor()),
+      transfer_done_(ctl_.socket().get_executor()) {
+    std::error_code ec;
+    auto peer = ctl_.socket().remote_endpoint(ec);
+    peer_addr_ = net::unmapped(peer.address());
+    auto local = ctl_.socket().local_endpoint(ec);
+    local_addr_ = net::unmapped(local.address());
+    peer_text_ = peer_addr_.to_string() + ":" + std::to_string(peer.port());
+    ctl_.socket().set_option(tcp::no_delay(true), ec);
+    if (cfg_.keepalive_seconds > 0) {
+        ctl_.socket().set_option(asio::socket_base::keep_alive(true), ec);
+        int idle = static_cast<int>(cfg_.keepalive_seconds);
+        ::setsockopt(ctl_.socket().native_handle(), IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+        ::setsockopt(ctl_.socket().native_handle(), IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof idle);
+    }
+}
+
+asio::awaitable<void> session::run() {
+    auto self = shared_from_this();
+    auto& log = *ctx_->log;
+    log.info("[{}] connect from {}{}", id_, peer_text_, implicit_ ? " (implicit TLS)" : "");
+
+    // Reading a command is bounded by INACTIVE: the timer cancels the pending read.
+    idle_ = net::idle_timer::start(ctl_.socket().get_executor(), std::chrono::seconds(cfg_.inactive_seconds), [this] {
+        timed_out_ = true;
+        std::error_code ec;
+        ctl_.socket().cancel(ec);
+    });
+    net::idle_timer_guard idle_guard{idle_};
+
+    if (implicit_) {
+        std::error_code ec = co_await ctl_.handshake_server(*ctx_->tls);
+        if (ec) {
+            log.info("[{}] implicit TLS handshake failed: {}", id_, ctl_.last_error());
+            ctl_.close();
+            co_return;
+        }
+        sec_.control_secure = true;
+        // Implicit FTPS clients expect protected data unless they say PROT C.
+        sec_.pbsz_done = true;
+        sec_.prot_private = cfg_.dataconn != config::secure_dataconn::never;
+        log.info("[{}] TLS {} {}", id_, SSL_get_version(ctl_.native()), SSL_get_cipher_name(ctl_.native()));
+    }
+
+    co_await reply(code::service_ready, "Ferry FTPS server ready.");
+    std::string line;
+    while (!broken_ && !quit_) {
+        if (!co_await read_command(line)) break;
+        idle_->touch();
+        co_await dispatch(line);
+    }
+    if (timed_out_ && !broken_) co_await reply(code::service_not_available, "Timeout: no command for too long; closing.");
+
+    // A transfer still running ends with the session.
+    if (transferring_) {
+        abort_requested_ = true;
+        if (data_stream_) data_stream_->close();
+        passive_.close();
+        co_await wait_transfer_done();
+    }
+    passive_.close();
+    if (!broken_) co_await ctl_.close_gracefully();
+    ctl_.close();
+    log.info("[{}] disconnect{}{}", id_, user_ ? " user " : "", user_ ? user_->name : "");
+}
+
+asio::awaitable<void> session::reply(int c, std::string_view text) {
+    std::string wire = proto::format_reply(c, text);
+    while (writing_) {
+        write_idle_.expires_at(asio::steady_timer::time_point::max());
+        co_await write_idle_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    }
+    if (broken_) co_return;
+    writing_ = true;
+    std::error_code ec = co_await ctl_.write_all(wire.data(), wire.size());
+    writing_ = false;
+    write_idle_.cancel();
+    if (ec) {
+        broken_ = true;
+        std::error_code ignore;
+        ctl_.socket().cancel(ignore);
+    }
+}
+
+asio::awaitable<bool> session::read_command(std::string& line) {
+    for (;;) {
+        switch (reader_.next(line)) {
+            case proto::line_reader::status::line: co_return true;
+            case proto::line_reader::status::too_long:
+                co_await reply(code::syntax_error, "Command line too long.");
+                continue;
+            case proto::line_reader::status::need_more: break;
+        }
+        char buf[2048];
+        std::error_code ec;
+        std::size_t n = co_await ctl_.read_some(buf, sizeof buf, ec);
+        if (ec) {
+            if (ec != asio::error::eof && ec != asio::error::operation_aborted)
+                ctx_->log->debug("[{}] control read: {}", id_, ec.message());
+            co_return false;
+        }
+        reader_.feed(std::string_view(buf, n));
+    }
+}
+
+asio::awaitable<void> session::dispatch(const std::string& line) {
+    proto::command cmd;
+    if (!proto::parse_command(line, cmd)) {
+        co_await reply(code::syntax_error, "Syntax error: expected a command verb.");
+        co_return;
+    }
+    if (ctx_->log->should_log(spdlog::level::debug))
+        ctx_->log->debug("[{}] <<< {}", id_, cmd.verb == "PASS" ? "PASS ****" : line);
+
+    const command_entry* entry = find_command(cmd.verb);
+    if (!entry) {
+        co_await reply(code::syntax_error, "Unknown command '" + cmd.verb + "'.");
+        co_return;
+    }
+    // RFC 959: a command arriving during a transfer waits for it, except the few that act on it.
+    if (transferring_ && !(entry->flags & during_transfer)) co_await wait_transfer_done();
+    if (broken_) co_return;
+
+    if (auto r = check_command_security(cfg_, sec_, entry->flags & pre_auth)) {
+        co_await reply(r->code, r->text);
+        co_return;
+    }
+    if ((entry->flags & needs_login) && !user_) {
+        co_await reply(code::not_logged_in, "Please log in with USER and PASS first.");
+        co_return;
+    }
+    if ((entry->flags & needs_arg) && cmd.arg.empty()) {
+        co_await reply(code::syntax_error_args, std::string(entry->verb) + " needs an argument: " +
+                                                   std::string(entry->help));
+        co_return;
+    }
+    // RNTO must follow RNFR directly; REST applies to the next transfer command only.
+    const bool keeps_rename = cmd.verb == "RNTO";
+    const bool keeps_restart = cmd.verb == "REST" || (entry->flags & during_transfer);
+    co_await (this->*(entry->fn))(cmd.arg);
+    if (!keeps_rename && cmd.verb != "RNFR") rename_from_.clear();
+    if (!keeps_restart) restart_ = 0;
+}
+
+asio::awaitable<void> session::wait_transfer_done() {
+    while (transferring_) {
+        transfer_done_.expires_at(asio::steady_timer::time_point::max());
+        co_await transfer_done_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    }
+}
+
+}  // namespace ferry::server

@@ -1,0 +1,150 @@
+#pragma once
+// One FTP control connection: reads commands, enforces policy, runs transfers. A session lives
+// on one io_context thread (no locks); a transfer runs as a second coroutine of the session so
+// that ABOR, STAT and NOOP are answered while data moves.
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "net/idle_timer.hpp"
+#include "net/passive_listener.hpp"
+#include "proto/line_reader.hpp"
+#include "proto/listing.hpp"
+#include "server/policy.hpp"
+#include "server/server_context.hpp"
+#include "tls/stream.hpp"
+#include "vfs/root.hpp"
+
+namespace ferry::server {
+
+class session : public std::enable_shared_from_this<session> {
+public:
+    session(std::shared_ptr<const server_context> ctx, asio::ip::tcp::socket socket, bool implicit_tls,
+            std::uint64_t id);
+    asio::awaitable<void> run();
+
+    // Command handlers (the table in commands.cpp names them). Each sends exactly one reply
+    // (or a 1xx + final pair for transfers).
+    using handler = asio::awaitable<void> (session::*)(const std::string& arg);
+    asio::awaitable<void> cmd_user(const std::string& arg);
+    asio::awaitable<void> cmd_pass(const std::string& arg);
+    asio::awaitable<void> cmd_quit(const std::string& arg);
+    asio::awaitable<void> cmd_rein(const std::string& arg);
+    asio::awaitable<void> cmd_auth(const std::string& arg);
+    asio::awaitable<void> cmd_pbsz(const std::string& arg);
+    asio::awaitable<void> cmd_prot(const std::string& arg);
+    asio::awaitable<void> cmd_ccc(const std::string& arg);
+    asio::awaitable<void> cmd_noop(const std::string& arg);
+    asio::awaitable<void> cmd_syst(const std::string& arg);
+    asio::awaitable<void> cmd_feat(const std::string& arg);
+    asio::awaitable<void> cmd_opts(const std::string& arg);
+    asio::awaitable<void> cmd_help(const std::string& arg);
+    asio::awaitable<void> cmd_stat(const std::string& arg);
+    asio::awaitable<void> cmd_host(const std::string& arg);
+    asio::awaitable<void> cmd_type(const std::string& arg);
+    asio::awaitable<void> cmd_mode(const std::string& arg);
+    asio::awaitable<void> cmd_stru(const std::string& arg);
+    asio::awaitable<void> cmd_allo(const std::string& arg);
+    asio::awaitable<void> cmd_site(const std::string& arg);
+    asio::awaitable<void> cmd_pwd(const std::string& arg);
+    asio::awaitable<void> cmd_cwd(const std::string& arg);
+    asio::awaitable<void> cmd_cdup(const std::string& arg);
+    asio::awaitable<void> cmd_mkd(const std::string& arg);
+    asio::awaitable<void> cmd_rmd(const std::string& arg);
+    asio::awaitable<void> cmd_dele(const std::string& arg);
+    asio::awaitable<void> cmd_rnfr(const std::string& arg);
+    asio::awaitable<void> cmd_rnto(const std::string& arg);
+    asio::awaitable<void> cmd_size(const std::string& arg);
+    asio::awaitable<void> cmd_mdtm(const std::string& arg);
+    asio::awaitable<void> cmd_mfmt(const std::string& arg);
+    asio::awaitable<void> cmd_mlst(const std::string& arg);
+    asio::awaitable<void> cmd_rest(const std::string& arg);
+    asio::awaitable<void> cmd_pasv(const std::string& arg);
+    asio::awaitable<void> cmd_epsv(const std::string& arg);
+    asio::awaitable<void> cmd_port(const std::string& arg);
+    asio::awaitable<void> cmd_eprt(const std::string& arg);
+    asio::awaitable<void> cmd_abor(const std::string& arg);
+    asio::awaitable<void> cmd_list(const std::string& arg);
+    asio::awaitable<void> cmd_nlst(const std::string& arg);
+    asio::awaitable<void> cmd_mlsd(const std::string& arg);
+    asio::awaitable<void> cmd_retr(const std::string& arg);
+    asio::awaitable<void> cmd_stor(const std::string& arg);
+    asio::awaitable<void> cmd_appe(const std::string& arg);
+    asio::awaitable<void> cmd_stou(const std::string& arg);
+
+private:
+    friend struct transfer_job;
+    enum class data_mode { none, passive, active };
+    enum class transfer_kind { retr, stor, listing };
+
+    asio::awaitable<void> reply(int code, std::string_view text);
+    asio::awaitable<bool> read_command(std::string& line);
+    asio::awaitable<void> dispatch(const std::string& line);
+    asio::awaitable<void> wait_transfer_done();
+    void end_login();
+    std::string vpath(const std::string& arg) const;
+    std::string describe_error(const std::error_code& ec) const;
+    int error_code_for(const std::error_code& ec) const;
+    bool data_setup_allowed(std::string& why) const;
+
+    // Transfers (transfer.cpp)
+    struct transfer_request;
+    asio::awaitable<void> begin_transfer(std::shared_ptr<transfer_request> req);
+    asio::awaitable<void> run_transfer(std::shared_ptr<transfer_request> req);
+    asio::awaitable<std::error_code> open_data_connection(std::unique_ptr<tls::stream>& out, std::string& why);
+    asio::awaitable<std::error_code> send_retr(transfer_request& req, tls::stream& data);
+    asio::awaitable<std::error_code> receive_stor(transfer_request& req, tls::stream& data);
+    asio::awaitable<std::error_code> send_text(const std::string& text, tls::stream& data);
+    std::string list_text(const std::string& arg, char style, std::string& error, int& code);
+
+    std::shared_ptr<const server_context> ctx_;
+    const config::server_settings& cfg_;
+    tls::stream ctl_;
+    bool implicit_;
+    std::uint64_t id_;
+    std::string peer_text_;
+    asio::ip::address peer_addr_, local_addr_;
+    proto::line_reader reader_;
+    std::string inbuf_;
+
+    // reply writer: one write at a time on the control connection
+    bool writing_ = false;
+    asio::steady_timer write_idle_;
+    bool broken_ = false;  // control connection failed or must close
+    bool quit_ = false;
+    bool timed_out_ = false;
+    std::shared_ptr<net::idle_timer> idle_;
+
+    // login
+    std::string pending_user_;
+    const auth::user* user_ = nullptr;
+    int failed_logins_ = 0;
+    vfs::root fs_;
+    std::string cwd_ = "/";
+    bool host_seen_ = false;
+
+    // transfer parameters
+    security_state sec_;
+    bool ascii_ = false;
+    std::uint64_t restart_ = 0;
+    std::string rename_from_;
+    bool epsv_all_ = false;
+    proto::mlst_facts facts_;
+    data_mode data_mode_ = data_mode::none;
+    net::passive_listener passive_;
+    asio::ip::tcp::endpoint active_target_;
+
+    // the running transfer, if any
+    bool transferring_ = false;
+    bool abort_requested_ = false;
+    asio::steady_timer transfer_done_;
+    tls::stream* data_stream_ = nullptr;  // while connected, so ABOR can cancel it
+    std::uint64_t transfer_bytes_ = 0;
+    std::string transfer_what_;
+};
+
+}  // namespace ferry::server

@@ -1,0 +1,453 @@
+// Data connections and transfers: RETR, STOR/APPE/STOU, LIST/NLST/MLSD, ABOR.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <chrono>
+
+#include "proto/ascii.hpp"
+#include "proto/command.hpp"
+#include "proto/reply_code.hpp"
+#include "server/session.hpp"
+
+namespace ferry::server {
+
+namespace code = proto::code;
+using asio::ip::tcp;
+
+namespace {
+// Large enough that one read fills many 16 KiB TLS records, small enough to stay in cache.
+constexpr std::size_t transfer_buffer = 256 * 1024;
+// sendfile() in slices so that the stall detector sees progress.
+constexpr std::uint64_t sendfile_slice = 8ull << 20;
+}  // namespace
+
+struct session::transfer_request {
+    transfer_kind kind = transfer_kind::retr;
+    std::string path;  // virtual path, for replies and logs
+    vfs::unique_fd file;
+    std::uint64_t size = 0;
+    std::uint64_t offset = 0;
+    vfs::root::upload upload;
+    std::string text;  // listings
+    bool ascii = false;
+    bool unique = false;
+};
+
+// ---- set-up ------------------------------------------------------------------------------
+
+asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<tls::stream>& out, std::string& why) {
+    tcp::socket sock(ctl_.socket().get_executor());
+    std::error_code ec;
+    if (data_mode_ == data_mode::passive) {
+        std::optional<asio::ip::address> required;
+        if (cfg_.passive_dataconn == config::redirect_policy::noredirect) required = peer_addr_;
+        std::size_t refused = 0;
+        ec = co_await passive_.accept(sock, required, refused);
+        if (refused)
+            ctx_->log->warn("[{}] refused {} data connection(s) from an address other than {} (PASSIVEDATACONN NOREDIRECT)",
+                            id_, refused, peer_addr_.to_string());
+        if (ec) why = abort_requested_ ? "aborted" : "no data connection arrived in time";
+    } else {
+        ec = co_await net::connect_active(sock, local_addr_, false, active_target_);
+        if (ec) why = "cannot connect to " + active_target_.address().to_string() + " port " +
+                      std::to_string(active_target_.port()) + ": " + ec.message();
+    }
+    passive_.close();
+    data_mode_ = data_mode::none;
+    if (ec) co_return ec;
+    sock.set_option(tcp::no_delay(true), ec);
+    out = std::make_unique<tls::stream>(std::move(sock));
+    if (sec_.prot_private) {
+        ec = co_await out->handshake_server(*ctx_->tls);
+        if (ec) {
+            why = "TLS handshake on the data connection failed: " + out->last_error();
+            co_return ec;
+        }
+    }
+    co_return std::error_code{};
+}
+
+asio::awaitable<void> session::begin_transfer(std::shared_ptr<transfer_request> req) {
+    if (data_mode_ == data_mode::none) {
+        co_await reply(code::cannot_open_data, "Use PASV, EPSV, PORT or EPRT first.");
+        co_return;
+    }
+    if (auto r = check_data_protection(cfg_, sec_)) {
+        passive_.close();
+        data_mode_ = data_mode::none;
+        co_await reply(r->code, r->text);
+        co_return;
+    }
+    std::string what = req->kind == transfer_kind::listing ? "directory listing"
+                                                           : (req->unique ? "FILE: " : "") + req->path;
+    std::string mode = req->ascii ? "ASCII" : "BINARY";
+    std::string text = "Opening " + mode + " mode data connection for " + what;
+    if (req->kind == transfer_kind::retr) text += " (" + std::to_string(req->size - req->offset) + " bytes)";
+    transferring_ = true;
+    abort_requested_ = false;
+    transfer_bytes_ = 0;
+    transfer_what_ = req->path.empty() ? "listing" : req->path;
+    co_await reply(code::opening_data, text + ".");
+    // The transfer runs beside the command loop, which keeps answering ABOR, STAT and NOOP.
+    asio::co_spawn(ctl_.socket().get_executor(), [self = shared_from_this(), req]() -> asio::awaitable<void> {
+        co_await self->run_transfer(req);
+    }, asio::detached);
+}
+
+asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> req) {
+    auto started = std::chrono::steady_clock::now();
+    bool stalled = false;
+    std::unique_ptr<tls::stream> data;
+    // DATACTTIME bounds both the wait for the connection and any stall once data moves.
+    auto watchdog = net::idle_timer::start(ctl_.socket().get_executor(), std::chrono::seconds(cfg_.data_timeout_seconds),
+                                           [this, &stalled] {
+                                               stalled = true;
+                                               passive_.close();
+                                               std::error_code ig;
+                                               if (data_stream_) data_stream_->socket().cancel(ig);
+                                           });
+    net::idle_timer_guard guard{watchdog};
+    std::string why;
+    std::error_code ec = co_await open_data_connection(data, why);
+    int final_code = code::closing_data;
+    std::string final_text;
+    if (ec) {
+        final_code = code::cannot_open_data;
+        final_text = "Cannot open data connection: " + (stalled ? std::string("no data connection arrived in time") : why) + ".";
+    } else {
+        data_stream_ = data.get();
+        const auto touch = [&] {
+            watchdog->touch();
+            idle_->touch();
+        };
+        (void)touch;
+        switch (req->kind) {
+            case transfer_kind::retr: ec = co_await send_retr(*req, *data); break;
+            case transfer_kind::stor: ec = co_await receive_stor(*req, *data); break;
+            case transfer_kind::listing: ec = co_await send_text(req->text, *data); break;
+        }
+        const bool local_failure = ec && ec.category() == std::system_category() && ec != std::errc::broken_pipe &&
+                                   ec != std::errc::connection_reset && ec != std::errc::operation_canceled;
+        if (!ec) {
+            watchdog->touch();
+            co_await data->close_gracefully();
+        } else {
+            data->close();
+        }
+        data_stream_ = nullptr;
+        if (!ec && req->kind == transfer_kind::stor) {
+            if (data->truncated())
+                ctx_->log->warn("[{}] upload of {} ended without TLS close_notify", id_, req->path);
+            ec = req->upload.commit();
+            if (ec) {
+                final_code = code::local_error;
+                final_text = "Upload could not be stored: " + describe_error(ec);
+            }
+        }
+        if (abort_requested_) {
+            final_code = code::transfer_aborted;
+            final_text = "Transfer aborted.";
+        } else if (stalled) {
+            final_code = code::transfer_aborted;
+            final_text = "Data connection stalled for " + std::to_string(cfg_.data_timeout_seconds) + " s; transfer aborted.";
+        } else if (ec && final_text.empty()) {
+            if (local_failure && ec.value() != 0 && ec != asio::error::eof) {
+                final_code = ec == std::errc::no_space_on_device ? code::insufficient_storage : code::local_error;
+                final_text = "Transfer failed on the server: " + describe_error(ec);
+            } else {
+                final_code = code::transfer_aborted;
+                final_text = "Data connection failed; transfer aborted: " +
+                             (data->last_error().empty() ? ec.message() : data->last_error()) + ".";
+            }
+        }
+    }
+    if (final_code != code::closing_data && req->kind == transfer_kind::stor) req->upload.abort();
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (final_code == code::closing_data) {
+        final_text = "Transfer complete: " + std::to_string(transfer_bytes_) + " bytes";
+        if (req->unique) final_text += " stored as " + req->upload.final_name();
+        final_text += ".";
+    }
+    const char* dir = req->kind == transfer_kind::stor ? "upload" : req->kind == transfer_kind::retr ? "download" : "listing";
+    ctx_->log->info("[{}] {} {} {} bytes {:.3f} s {:.1f} MB/s {} {} -> {}", id_, dir,
+                    req->kind == transfer_kind::listing ? std::string("-") : req->path, transfer_bytes_, secs,
+                    secs > 0 ? transfer_bytes_ / secs / 1e6 : 0.0, sec_.prot_private ? "PROT P" : "PROT C",
+                    data && data->session_reused() ? "resumed" : "-", final_code);
+    co_await reply(final_code, final_text);
+    transferring_ = false;
+    transfer_done_.cancel();
+}
+
+// ---- moving bytes ------------------------------------------------------------------------
+
+asio::awaitable<std::error_code> session::send_retr(transfer_request& req, tls::stream& data) {
+    std::uint64_t remaining = req.size - req.offset;
+    std::uint64_t offset = req.offset;
+    if (!req.ascii && !data.secure()) {
+        // Clear binary downloads never pass through user space.
+        while (remaining > 0) {
+            std::uint64_t sent = 0;
+            std::error_code ec = co_await data.send_file(req.file.get(), offset, std::min(remaining, sendfile_slice), sent);
+            transfer_bytes_ += sent;
+            offset += sent;
+            remaining -= sent;
+            idle_->touch();
+            if (ec) co_return ec;
+            if (sent == 0) break;  // the file shrank under us
+        }
+        co_return std::error_code{};
+    }
+    std::unique_ptr<char[]> buf(new char[transfer_buffer]);
+    std::unique_ptr<char[]> ascii_buf(req.ascii ? new char[transfer_buffer * 2] : nullptr);
+    for (;;) {
+        ssize_t n = ::pread(req.file.get(), buf.get(), transfer_buffer, static_cast<off_t>(offset));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            co_return std::error_code(errno, std::system_category());
+        }
+        if (n == 0) break;
+        offset += static_cast<std::uint64_t>(n);
+        const char* out = buf.get();
+        std::size_t len = static_cast<std::size_t>(n);
+        if (req.ascii) {
+            len = proto::lf_to_crlf(buf.get(), len, ascii_buf.get());
+            out = ascii_buf.get();
+        }
+        std::error_code ec = co_await data.write_all(out, len);
+        if (ec) co_return ec;
+        transfer_bytes_ += len;
+        idle_->touch();
+    }
+    co_return std::error_code{};
+}
+
+asio::awaitable<std::error_code> session::receive_stor(transfer_request& req, tls::stream& data) {
+    std::unique_ptr<char[]> buf(new char[transfer_buffer + 1]);  // +1: see crlf_to_lf
+    proto::crlf_to_lf conv;
+    const int fd = req.upload.fd();
+    auto write_out = [fd](const char* p, std::size_t n) -> std::error_code {
+        while (n > 0) {
+            ssize_t w = ::write(fd, p, n);
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                return {errno, std::system_category()};
+            }
+            p += w;
+            n -= static_cast<std::size_t>(w);
+        }
+        return {};
+    };
+    for (;;) {
+        std::error_code ec;
+        std::size_t n = co_await data.read_some(buf.get(), transfer_buffer, ec);
+        if (ec == asio::error::eof) break;
+        if (ec) co_return ec;
+        transfer_bytes_ += n;
+        idle_->touch();
+        if (req.ascii) n = conv.convert(buf.get(), n);
+        if ((ec = write_out(buf.get(), n))) co_return ec;
+    }
+    if (req.ascii && conv.pending_cr()) co_return write_out("\r", 1);
+    co_return std::error_code{};
+}
+
+asio::awaitable<std::error_code> session::send_text(const std::string& text, tls::stream& data) {
+    std::error_code ec = co_await data.write_all(text.data(), text.size());
+    if (!ec) transfer_bytes_ += text.size();
+    co_return ec;
+}
+
+// ---- commands ----------------------------------------------------------------------------
+
+asio::awaitable<void> session::cmd_retr(const std::string& arg) {
+    auto req = std::make_shared<transfer_request>();
+    req->kind = transfer_kind::retr;
+    req->path = vpath(arg);
+    req->ascii = ascii_;
+    req->offset = restart_;
+    restart_ = 0;
+    std::error_code ec;
+    req->file = fs_.open_read(req->path, ec);
+    struct stat st {};
+    if (!ec && ::fstat(req->file.get(), &st) != 0) ec = {errno, std::system_category()};
+    if (ec) {
+        co_await reply(code::file_unavailable, "Cannot open " + arg + ": " + describe_error(ec));
+        co_return;
+    }
+    req->size = static_cast<std::uint64_t>(st.st_size);
+    if (req->offset > req->size) {
+        co_await reply(code::file_unavailable, "Restart offset " + std::to_string(req->offset) +
+                                                   " is beyond the end of the file (" + std::to_string(req->size) + " bytes).");
+        co_return;
+    }
+    if (req->offset > 0 && req->ascii) {
+        co_await reply(code::file_unavailable, "REST is supported in binary mode only; send TYPE I.");
+        co_return;
+    }
+    co_await begin_transfer(req);
+}
+
+namespace {
+vfs::root::write_mode mode_for(bool append, bool unique, std::uint64_t restart) {
+    if (unique) return vfs::root::write_mode::unique;
+    if (append) return vfs::root::write_mode::append;
+    return restart > 0 ? vfs::root::write_mode::at_offset : vfs::root::write_mode::replace;
+}
+}  // namespace
+
+asio::awaitable<void> session::cmd_stor(const std::string& arg) {
+    auto req = std::make_shared<transfer_request>();
+    req->kind = transfer_kind::stor;
+    req->path = vpath(arg);
+    req->ascii = ascii_;
+    std::uint64_t offset = restart_;
+    restart_ = 0;
+    std::error_code ec;
+    req->upload = fs_.begin_upload(req->path, mode_for(false, false, offset), offset, ec);
+    if (ec) {
+        co_await reply(ec == std::errc::invalid_argument ? code::file_unavailable : code::file_unavailable,
+                       "Cannot store " + arg + ": " + describe_error(ec));
+        co_return;
+    }
+    co_await begin_transfer(req);
+}
+
+asio::awaitable<void> session::cmd_appe(const std::string& arg) {
+    auto req = std::make_shared<transfer_request>();
+    req->kind = transfer_kind::stor;
+    req->path = vpath(arg);
+    req->ascii = ascii_;
+    restart_ = 0;
+    std::error_code ec;
+    req->upload = fs_.begin_upload(req->path, vfs::root::write_mode::append, 0, ec);
+    if (ec) {
+        co_await reply(code::file_unavailable, "Cannot append to " + arg + ": " + describe_error(ec));
+        co_return;
+    }
+    co_await begin_transfer(req);
+}
+
+asio::awaitable<void> session::cmd_stou(const std::string& arg) {
+    auto req = std::make_shared<transfer_request>();
+    req->kind = transfer_kind::stor;
+    req->ascii = ascii_;
+    req->unique = true;
+    restart_ = 0;
+    std::error_code ec;
+    req->upload = fs_.begin_upload(vpath(arg.empty() ? "ftp.upload" : arg), vfs::root::write_mode::unique, 0, ec);
+    if (ec) {
+        co_await reply(code::file_unavailable, "Cannot create a unique file: " + describe_error(ec));
+        co_return;
+    }
+    req->path = req->upload.final_name();
+    co_await begin_transfer(req);
+}
+
+std::string session::list_text(const std::string& arg, char style, std::string& error, int& c) {
+    // "LIST -la dir": ls options are accepted and ignored (hidden files are always listed).
+    std::string path = arg;
+    while (style != 'M' && path.size() > 1 && path[0] == '-' && path[1] != ' ') {
+        auto sp = path.find(' ');
+        path = sp == std::string::npos ? "" : path.substr(sp + 1);
+    }
+    std::string vp = vpath(path);
+    proto::file_info self;
+    std::error_code ec = fs_.stat(vp, self);
+    if (ec) {
+        c = code::file_unavailable;
+        error = "Cannot list " + (path.empty() ? vp : path) + ": " + describe_error(ec);
+        return {};
+    }
+    std::vector<proto::file_info> entries;
+    if (self.type == proto::file_info::kind::dir) {
+        entries = fs_.list(vp, ec);
+        if (ec) {
+            c = code::file_unavailable;
+            error = "Cannot list " + vp + ": " + describe_error(ec);
+            return {};
+        }
+    } else if (style == 'M') {
+        c = code::syntax_error_args;
+        error = "MLSD needs a directory; use MLST for a file.";
+        return {};
+    } else {
+        self.name = path;
+        entries.push_back(self);
+    }
+    std::string out;
+    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+    if (style == 'M') {
+        self.name = ".";
+        out += proto::format_mlsx(self, facts_) + "\r\n";
+    }
+    for (const auto& e : entries) {
+        switch (style) {
+            case 'L': out += proto::format_list_line(e, now); break;
+            case 'N': out += e.name; break;
+            default: out += proto::format_mlsx(e, facts_); break;
+        }
+        out += "\r\n";
+    }
+    return out;
+}
+
+asio::awaitable<void> session::cmd_list(const std::string& arg) {
+    auto req = std::make_shared<transfer_request>();
+    req->kind = transfer_kind::listing;
+    std::string error;
+    int c = 0;
+    req->text = list_text(arg, 'L', error, c);
+    if (!error.empty()) {
+        co_await reply(c, error);
+        co_return;
+    }
+    req->ascii = true;
+    co_await begin_transfer(req);
+}
+
+asio::awaitable<void> session::cmd_nlst(const std::string& arg) {
+    auto req = std::make_shared<transfer_request>();
+    req->kind = transfer_kind::listing;
+    std::string error;
+    int c = 0;
+    req->text = list_text(arg, 'N', error, c);
+    if (!error.empty()) {
+        co_await reply(c, error);
+        co_return;
+    }
+    req->ascii = true;
+    co_await begin_transfer(req);
+}
+
+asio::awaitable<void> session::cmd_mlsd(const std::string& arg) {
+    auto req = std::make_shared<transfer_request>();
+    req->kind = transfer_kind::listing;
+    std::string error;
+    int c = 0;
+    req->text = list_text(arg, 'M', error, c);
+    if (!error.empty()) {
+        co_await reply(c, error);
+        co_return;
+    }
+    co_await begin_transfer(req);
+}
+
+asio::awaitable<void> session::cmd_abor(const std::string&) {
+    if (!transferring_) {
+        passive_.close();
+        data_mode_ = data_mode::none;
+        co_await reply(code::data_open_no_transfer, "No transfer to abort.");
+        co_return;
+    }
+    abort_requested_ = true;
+    passive_.close();
+    std::error_code ig;
+    if (data_stream_) data_stream_->socket().cancel(ig);
+    co_await wait_transfer_done();
+    co_await reply(code::closing_data, "ABOR successful.");
+}
+
+}  // namespace ferry::server

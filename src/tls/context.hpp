@@ -1,0 +1,43 @@
+#pragma once
+// OpenSSL 3 contexts for both sides. No FTP knowledge here.
+#include <openssl/ssl.h>
+
+#include <memory>
+#include <string>
+
+namespace ferry::tls {
+
+// Text of OpenSSL's error queue (and clears it), for logs and replies.
+std::string openssl_error_text();
+
+struct server_options {
+    std::string keyring;  // PEM: certificate chain followed or preceded by the private key
+    int min_version = TLS1_2_VERSION;
+};
+
+class context {
+public:
+    ~context();
+    context(const context&) = delete;
+    context& operator=(const context&) = delete;
+
+    static std::shared_ptr<context> make_server(const server_options& opts, std::string& error);
+    SSL_CTX* native() const { return ctx_; }
+    // "SHA256:AB:CD:..." of the own certificate (server) for display.
+    const std::string& fingerprint() const { return fingerprint_; }
+
+private:
+    explicit context(SSL_CTX* ctx) : ctx_(ctx) {}
+    SSL_CTX* ctx_;
+    std::string fingerprint_;
+};
+
+// "SHA256:xx:xx:..." of a certificate.
+std::string sha256_fingerprint(X509* cert);
+
+// Writes a new self-signed certificate (EC P-256, SHA-256, valid `days`) and its key to one
+// PEM file with mode 0600, for `ferryd serve`. subject_alt_names like "DNS:localhost,IP:127.0.0.1".
+bool generate_self_signed(const std::string& pem_path, const std::string& common_name,
+                          const std::string& subject_alt_names, int days, std::string& error);
+
+}  // namespace ferry::tls

@@ -1,0 +1,242 @@
+#include "tls/stream.hpp"
+
+#include <openssl/err.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/write.hpp>
+
+namespace ferry::tls {
+
+using asio::ip::tcp;
+namespace {
+constexpr auto tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
+
+class category_impl : public std::error_category {
+public:
+    const char* name() const noexcept override { return "ferry.tls"; }
+    std::string message(int ev) const override {
+        switch (static_cast<errc>(ev)) {
+            case errc::handshake_failed: return "TLS handshake failed";
+            case errc::protocol_error: return "TLS protocol error";
+            case errc::alpn_refused: return "TLS ALPN protocol refused";
+        }
+        return "TLS error";
+    }
+};
+}  // namespace
+
+const std::error_category& tls_category() {
+    static category_impl c;
+    return c;
+}
+
+stream::stream(tcp::socket socket) : socket_(std::move(socket)) {
+    std::error_code ec;
+    socket_.native_non_blocking(true, ec);
+}
+
+stream::~stream() { drop_tls(); }
+
+void stream::drop_tls() {
+    if (ssl_) {
+        SSL_free(ssl_);
+        ssl_ = nullptr;
+    }
+}
+
+void stream::close() {
+    drop_tls();
+    std::error_code ec;
+    socket_.close(ec);
+}
+
+bool stream::session_reused() const { return ssl_ && SSL_session_reused(ssl_) == 1; }
+
+asio::awaitable<bool> stream::wait(tcp::socket::wait_type what, std::error_code& ec) {
+    auto [e] = co_await socket_.async_wait(what, tuple_awaitable);
+    ec = e;
+    co_return !e;
+}
+
+// Maps an OpenSSL result to: {} + ssl_err WANT_* (retry), eof, or an error (text in last_error_).
+std::error_code stream::classify(int ssl_ret, int& ssl_err) {
+    ssl_err = SSL_get_error(ssl_, ssl_ret);
+    switch (ssl_err) {
+        case SSL_ERROR_WANT_READ:
+        case SSL_ERROR_WANT_WRITE: return {};
+        case SSL_ERROR_ZERO_RETURN: return asio::error::eof;
+        case SSL_ERROR_SYSCALL: {
+            int e = errno;
+            ERR_clear_error();
+            if (e == 0) {
+                truncated_ = true;
+                return asio::error::eof;
+            }
+            last_error_ = std::strerror(e);
+            return {e, std::system_category()};
+        }
+        default: {
+            unsigned long err = ERR_peek_error();
+            if (ERR_GET_REASON(err) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+                ERR_clear_error();
+                truncated_ = true;
+                return asio::error::eof;
+            }
+            last_error_ = openssl_error_text();
+            return errc::protocol_error;
+        }
+    }
+}
+
+asio::awaitable<std::error_code> stream::drive_handshake() {
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_do_handshake(ssl_);
+        if (r == 1) co_return std::error_code{};
+        int ssl_err;
+        std::error_code ec = classify(r, ssl_err);
+        if (ec || (ssl_err != SSL_ERROR_WANT_READ && ssl_err != SSL_ERROR_WANT_WRITE)) {
+            if (!ec || ec == asio::error::eof) {
+                last_error_ = "connection closed during the TLS handshake";
+            }
+            co_return make_error_code(errc::handshake_failed);
+        }
+        if (!co_await wait(ssl_err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write, ec))
+            co_return ec;
+    }
+}
+
+asio::awaitable<std::error_code> stream::handshake_server(const context& ctx) {
+    drop_tls();
+    ssl_ = SSL_new(ctx.native());
+    if (!ssl_ || SSL_set_fd(ssl_, socket_.native_handle()) != 1) {
+        last_error_ = openssl_error_text();
+        co_return make_error_code(errc::handshake_failed);
+    }
+    SSL_set_accept_state(ssl_);
+    co_return co_await drive_handshake();
+}
+
+asio::awaitable<std::error_code> stream::handshake_client(SSL_CTX* ctx, const std::string& sni, SSL_SESSION* resume) {
+    drop_tls();
+    ssl_ = SSL_new(ctx);
+    if (!ssl_ || SSL_set_fd(ssl_, socket_.native_handle()) != 1) {
+        last_error_ = openssl_error_text();
+        co_return make_error_code(errc::handshake_failed);
+    }
+    if (!sni.empty()) SSL_set_tlsext_host_name(ssl_, sni.c_str());
+    if (resume) SSL_set_session(ssl_, resume);
+    SSL_set_connect_state(ssl_);
+    co_return co_await drive_handshake();
+}
+
+asio::awaitable<std::size_t> stream::read_some(void* data, std::size_t size, std::error_code& ec) {
+    ec.clear();
+    if (!ssl_) {
+        auto [e, n] = co_await socket_.async_read_some(asio::buffer(data, size), tuple_awaitable);
+        ec = e;
+        co_return n;
+    }
+    for (;;) {
+        ERR_clear_error();
+        std::size_t n = 0;
+        int r = SSL_read_ex(ssl_, data, size, &n);
+        if (r == 1) co_return n;
+        int ssl_err;
+        ec = classify(r, ssl_err);
+        if (ec) co_return 0;
+        if (!co_await wait(ssl_err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write, ec))
+            co_return 0;
+    }
+}
+
+asio::awaitable<std::error_code> stream::write_all(const void* data, std::size_t size) {
+    if (!ssl_) {
+        auto [e, n] = co_await asio::async_write(socket_, asio::buffer(data, size), tuple_awaitable);
+        co_return e;
+    }
+    const char* p = static_cast<const char*>(data);
+    while (size > 0) {
+        ERR_clear_error();
+        std::size_t n = 0;
+        int r = SSL_write_ex(ssl_, p, size, &n);
+        if (r == 1) {
+            p += n;
+            size -= n;
+            continue;
+        }
+        int ssl_err;
+        std::error_code ec = classify(r, ssl_err);
+        if (ec) co_return ec == asio::error::eof ? std::error_code(asio::error::broken_pipe) : ec;
+        if (!co_await wait(ssl_err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write, ec))
+            co_return ec;
+    }
+    co_return std::error_code{};
+}
+
+asio::awaitable<std::error_code> stream::send_file(int fd, std::uint64_t offset, std::uint64_t count,
+                                                   std::uint64_t& sent) {
+    sent = 0;
+    off_t off = static_cast<off_t>(offset);
+    while (sent < count) {
+        std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(count - sent, 1u << 30));
+        ssize_t n = ::sendfile(socket_.native_handle(), fd, &off, chunk);
+        if (n > 0) {
+            sent += static_cast<std::uint64_t>(n);
+            continue;
+        }
+        if (n == 0) break;  // file shrank under us
+        if (errno == EAGAIN) {
+            std::error_code ec;
+            if (!co_await wait(tcp::socket::wait_write, ec)) co_return ec;
+            continue;
+        }
+        if (errno == EINTR) continue;
+        co_return std::error_code(errno, std::system_category());
+    }
+    co_return std::error_code{};
+}
+
+asio::awaitable<std::error_code> stream::end_tls(bool wait_for_peer) {
+    if (!ssl_) co_return std::error_code{};
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_shutdown(ssl_);
+        if (r == 1 || (r == 0 && !wait_for_peer)) break;
+        if (r == 0) continue;  // ours is sent; call again to read the peer's
+        int ssl_err;
+        std::error_code ec = classify(r, ssl_err);
+        if (ec) {
+            drop_tls();
+            co_return ec == asio::error::eof ? std::error_code{} : ec;
+        }
+        if (!co_await wait(ssl_err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write, ec)) {
+            drop_tls();
+            co_return ec;
+        }
+    }
+    drop_tls();
+    co_return std::error_code{};
+}
+
+asio::awaitable<void> stream::close_gracefully() {
+    if (ssl_) {
+        // Without close_notify some clients report the download as truncated.
+        co_await end_tls(false);
+    }
+    std::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    // Drain until the peer closes so that unread bytes do not turn our FIN into an RST, which can
+    // destroy data the peer has not read yet. The caller bounds this with its deadline.
+    char sink[4096];
+    for (int i = 0; i < 64 && !ec; ++i) {
+        auto [e, n] = co_await socket_.async_read_some(asio::buffer(sink), tuple_awaitable);
+        ec = e;
+    }
+    socket_.close(ec);
+}
+
+}  // namespace ferry::tls

@@ -1,0 +1,78 @@
+#pragma once
+// A TCP connection that can start TLS in place (AUTH, implicit ports, data connections) and drop
+// back to plain text on the same socket (CCC). OpenSSL runs directly on the non-blocking socket
+// (no extra buffer copies); readiness comes from Asio. No FTP knowledge here.
+//
+// Not thread-safe: a stream lives on one io_context thread. One read and one write may be in
+// flight at the same time (the control connection reads commands while a transfer posts replies).
+#include <openssl/ssl.h>
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <cstddef>
+#include <string>
+#include <system_error>
+
+#include "tls/context.hpp"
+
+namespace ferry::tls {
+
+class stream {
+public:
+    explicit stream(asio::ip::tcp::socket socket);
+    ~stream();
+    stream(const stream&) = delete;
+    stream& operator=(const stream&) = delete;
+
+    asio::ip::tcp::socket& socket() { return socket_; }
+    bool secure() const { return ssl_ != nullptr; }
+    SSL* native() const { return ssl_; }
+
+    // Server side of a handshake on this socket. On failure the reason is in last_error().
+    asio::awaitable<std::error_code> handshake_server(const context& ctx);
+    // Client side; resume (may be null) is offered for resumption.
+    asio::awaitable<std::error_code> handshake_client(SSL_CTX* ctx, const std::string& sni, SSL_SESSION* resume);
+
+    // Reads at least one byte. asio::error::eof on a clean close (TLS close_notify or TCP FIN).
+    asio::awaitable<std::size_t> read_some(void* data, std::size_t size, std::error_code& ec);
+    asio::awaitable<std::error_code> write_all(const void* data, std::size_t size);
+    // Plain connections only: kernel sendfile from fd at offset, count bytes.
+    asio::awaitable<std::error_code> send_file(int fd, std::uint64_t offset, std::uint64_t count,
+                                               std::uint64_t& sent);
+
+    // Sends close_notify; if wait_for_peer, also waits for the peer's (RFC 4217 CCC, clean data
+    // close). Afterwards the stream is plain again on the same TCP connection.
+    asio::awaitable<std::error_code> end_tls(bool wait_for_peer);
+    // Forgets TLS without any alert (TLSRFCLEVEL CCCNONOTIFY).
+    void drop_tls();
+
+    // Graceful end of a connection: close_notify if TLS, FIN, short drain, close.
+    asio::awaitable<void> close_gracefully();
+    void close();  // immediate
+
+    bool session_reused() const;
+    // The peer closed TLS without close_notify (possible truncation).
+    bool truncated() const { return truncated_; }
+    const std::string& last_error() const { return last_error_; }
+
+private:
+    enum class io_result { done, again, failed };
+    asio::awaitable<std::error_code> drive_handshake();
+    asio::awaitable<bool> wait(asio::ip::tcp::socket::wait_type what, std::error_code& ec);
+    std::error_code classify(int ssl_ret, int& ssl_err);
+
+    asio::ip::tcp::socket socket_;
+    SSL* ssl_ = nullptr;
+    bool truncated_ = false;
+    std::string last_error_;
+};
+
+// TLS failures as error codes (category "ferry.tls").
+enum class errc { handshake_failed = 1, protocol_error, alpn_refused };
+const std::error_category& tls_category();
+inline std::error_code make_error_code(errc e) { return {static_cast<int>(e), tls_category()}; }
+
+}  // namespace ferry::tls
+
+template <>
+struct std::is_error_code_enum<ferry::tls::errc> : std::true_type {};

@@ -1,0 +1,222 @@
+// Uploads. STOR (replace) writes to a temp file beside the target and renames it over the
+// target on commit, so an interrupted or refused upload never destroys the old file.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "vfs/detail/sys.hpp"
+#include "vfs/root.hpp"
+
+namespace ferry::vfs {
+
+using detail::errno_code;
+using detail::last_error;
+
+namespace {
+
+std::error_code clear_nonblock(int fd) {
+    int fl = ::fcntl(fd, F_GETFL);
+    if (fl < 0 || ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) return last_error();
+    return {};
+}
+
+}  // namespace
+
+root::upload::upload(upload&& o) noexcept
+    : fd_(std::move(o.fd_)),
+      parent_(std::move(o.parent_)),
+      temp_name_(std::move(o.temp_name_)),
+      final_leaf_(std::move(o.final_leaf_)),
+      final_name_(std::move(o.final_name_)),
+      done_(std::exchange(o.done_, true)) {}
+
+root::upload& root::upload::operator=(upload&& o) noexcept {
+    if (this != &o) {
+        abort();
+        fd_ = std::move(o.fd_);
+        parent_ = std::move(o.parent_);
+        temp_name_ = std::move(o.temp_name_);
+        final_leaf_ = std::move(o.final_leaf_);
+        final_name_ = std::move(o.final_name_);
+        done_ = std::exchange(o.done_, true);
+    }
+    return *this;
+}
+
+root::upload::~upload() { abort(); }
+
+std::error_code root::upload::commit() {
+    if (done_ || !fd_.valid()) return std::make_error_code(std::errc::bad_file_descriptor);
+    // close() can report a deferred write error (NFS, quota): then the upload failed.
+    int fd = fd_.release();
+    if (::close(fd) != 0 && errno != EINTR) {
+        auto ec = last_error();
+        abort();
+        return ec;
+    }
+    if (!temp_name_.empty() && temp_name_ != final_leaf_) {
+        // renameat replaces a file (or a symlink, not its target) atomically; a directory
+        // created meanwhile under the target name makes it fail with EISDIR.
+        if (::renameat(parent_.get(), temp_name_.c_str(), parent_.get(), final_leaf_.c_str()) != 0) {
+            auto ec = last_error();
+            abort();
+            return ec;
+        }
+        temp_name_.clear();
+    }
+    done_ = true;
+    parent_.reset();
+    return {};
+}
+
+void root::upload::abort() {
+    fd_.reset();
+    if (!done_ && parent_.valid() && !temp_name_.empty())
+        ::unlinkat(parent_.get(), temp_name_.c_str(), 0);
+    temp_name_.clear();
+    parent_.reset();
+    done_ = true;
+}
+
+root::upload root::begin_upload(const std::string& vpath, write_mode mode, std::uint64_t offset,
+                                std::error_code& ec) const {
+    upload up;
+    if (!is_open()) {
+        ec = errno_code(EBADF);
+        return up;
+    }
+    std::string leaf, parent_vpath;
+    up.parent_ = detail::open_parent(dir_.get(), vpath, leaf, true, ec);
+    if (ec) return up;
+    split(vpath, parent_vpath, leaf);
+    auto join = [&](const std::string& name) {
+        return parent_vpath == "/" ? "/" + name : parent_vpath + "/" + name;
+    };
+
+    switch (mode) {
+    case write_mode::replace: {
+        mode_t file_mode = 0644;
+        struct stat st{};
+        if (::fstatat(up.parent_.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            if (S_ISDIR(st.st_mode)) {
+                ec = std::make_error_code(std::errc::is_a_directory);
+                return up;
+            }
+            // Keep the permissions of the file being replaced (never set-id bits), as an
+            // in-place overwrite would.
+            if (S_ISREG(st.st_mode)) file_mode = st.st_mode & 0777;
+        } else if (errno != ENOENT) {
+            ec = last_error();
+            return up;
+        }
+        for (int attempt = 0; attempt < 8; ++attempt) {
+            std::string temp = std::string(detail::temp_prefix) + detail::random_hex(8);
+            // O_EXCL: never opens an existing file or follows a symlink planted under the name.
+            int fd = ::openat(up.parent_.get(), temp.c_str(),
+                              O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+            if (fd >= 0) {
+                up.fd_.reset(fd);
+                up.temp_name_ = std::move(temp);
+                break;
+            }
+            if (errno != EEXIST) {
+                ec = last_error();
+                return up;
+            }
+        }
+        if (!up.fd_.valid()) {
+            ec = errno_code(EEXIST);
+            return up;
+        }
+        up.done_ = false;  // from here on, abort() removes the temp file
+        if (file_mode != 0644 && ::fchmod(up.fd_.get(), file_mode) != 0) {
+            ec = last_error();
+            up.abort();
+            return up;
+        }
+        up.final_leaf_ = leaf;
+        up.final_name_ = join(leaf);
+        ec.clear();
+        return up;
+    }
+    case write_mode::append:
+    case write_mode::at_offset: {
+        // Opened by full path beneath the root (not parent + leaf): a symlink leaf is followed
+        // only if its target stays inside. O_NONBLOCK: a FIFO without reader fails (ENXIO)
+        // instead of blocking the session.
+        int flags = O_WRONLY | O_NONBLOCK | O_NOCTTY;
+        if (mode == write_mode::append) flags |= O_APPEND | O_CREAT;
+        else if (offset == 0) flags |= O_CREAT;
+        up.parent_.reset();
+        up.fd_ = open_beneath(vpath, flags, 0644, ec);
+        if (ec) return up;
+        struct stat st{};
+        if (::fstat(up.fd_.get(), &st) != 0) {
+            ec = last_error();
+            up.fd_.reset();
+            return up;
+        }
+        // SECURITY: only regular files are written (no devices, sockets or FIFOs).
+        if (!S_ISREG(st.st_mode)) {
+            ec = std::make_error_code(S_ISDIR(st.st_mode) ? std::errc::is_a_directory
+                                                          : std::errc::permission_denied);
+            up.fd_.reset();
+            return up;
+        }
+        if (mode == write_mode::at_offset) {
+            // REST beyond the end would leave a hole of zeros: refuse it.
+            if (offset > static_cast<std::uint64_t>(st.st_size)) {
+                ec = std::make_error_code(std::errc::invalid_argument);
+                up.fd_.reset();
+                return up;
+            }
+            if (::ftruncate(up.fd_.get(), static_cast<off_t>(offset)) != 0 ||
+                ::lseek(up.fd_.get(), static_cast<off_t>(offset), SEEK_SET) < 0) {
+                ec = last_error();
+                up.fd_.reset();
+                return up;
+            }
+        }
+        if ((ec = clear_nonblock(up.fd_.get()))) {
+            up.fd_.reset();
+            return up;
+        }
+        up.final_leaf_ = leaf;
+        up.final_name_ = join(leaf);
+        up.done_ = false;  // nothing to undo on abort: the writes went to the file itself
+        ec.clear();
+        return up;
+    }
+    case write_mode::unique: {
+        // "name", then "name.1", "name.2", ... created with O_EXCL so an existing file (or a
+        // symlink) is never reused. The file is new, so it is written in place; abort() removes it.
+        for (unsigned n = 0; n < 1000; ++n) {
+            std::string candidate = n == 0 ? leaf : leaf + "." + std::to_string(n);
+            int fd = ::openat(up.parent_.get(), candidate.c_str(),
+                              O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+            if (fd >= 0) {
+                up.fd_.reset(fd);
+                // Reuse temp_name_ so abort() unlinks the half-written file; commit() keeps it.
+                up.temp_name_ = candidate;
+                up.final_leaf_ = candidate;
+                up.final_name_ = join(candidate);
+                up.done_ = false;
+                ec.clear();
+                return up;
+            }
+            if (errno != EEXIST) {
+                ec = last_error();
+                return up;
+            }
+        }
+        ec = errno_code(EEXIST);
+        return up;
+    }
+    }
+    ec = std::make_error_code(std::errc::invalid_argument);
+    return up;
+}
+
+}  // namespace ferry::vfs

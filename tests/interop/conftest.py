@@ -1,0 +1,521 @@
+"""Fixtures for Ferry's interop tests: a ferryd launcher and real peers (curl, lftp).
+
+The server under test is ``$FERRYD``. For developing the tests without a
+working ferryd, ``FERRY_INTEROP_STANDIN=pyftpdlib`` runs this very file as a
+small pyftpdlib server that reads the same config file (see ``_standin_main``);
+tests marked ``ferryd_only`` are then expected to fail (xfail, not skipped).
+CI never sets that variable, so nothing is skipped there.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+HOST = "127.0.0.1"
+STANDIN = os.environ.get("FERRY_INTEROP_STANDIN", "")
+READY_DEADLINE = 10.0
+PASV_RANGE_SIZE = 20
+
+USER = "alice"
+PASSWORD = "Alice-pw-7781"
+
+
+def _tool(name: str) -> str:
+    """Absolute path of a peer tool; the test fails (never skips) if missing."""
+    import pytest
+
+    path = f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else shutil.which(name)
+    if not path:
+        pytest.fail(f"{name} is not installed: the interop tests need it "
+                    f"(apt-get install {name})", pytrace=False)
+    return path
+
+
+# --------------------------------------------------------------------------
+# Ports
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def free_port_range(size: int = PASV_RANGE_SIZE) -> tuple[int, int]:
+    """A run of `size` consecutive ports that are bindable now (below the
+    Linux ephemeral range, so client sockets do not take them meanwhile)."""
+    rng = random.Random()
+    for _ in range(200):
+        lo = rng.randrange(20000, 32000 - size)
+        socks = []
+        try:
+            for p in range(lo, lo + size):
+                s = socket.socket()
+                socks.append(s)
+                s.bind((HOST, p))
+            return lo, lo + size - 1
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free passive port range found")
+
+
+# --------------------------------------------------------------------------
+# Server
+
+
+def _read_greeting(sock: socket.socket) -> bytes:
+    buf = b""
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError(f"closed before greeting: {buf!r}")
+        buf += chunk
+        for line in buf.split(b"\r\n"):
+            if line[:4] == b"220 ":
+                return buf
+            if line[:3].isdigit() and line[3:4] == b" " and line[:3] != b"220":
+                raise ConnectionError(f"unexpected greeting: {buf!r}")
+
+
+@dataclass
+class Server:
+    name: str
+    host: str
+    port: int
+    tls_port: int
+    user: str
+    password: str
+    home: Path
+    outside: Path
+    root: Path
+    config_path: Path
+    log_path: Path
+    pasv_range: tuple[int, int]
+    argv: list[str]
+    proc: subprocess.Popen | None = None
+    _log_file: object = field(default=None, repr=False)
+
+    def url(self, path: str = "", implicit: bool = False) -> str:
+        scheme, port = ("ftps", self.tls_port) if implicit else ("ftp", self.port)
+        return f"{scheme}://{self.host}:{port}/{path.lstrip('/')}"
+
+    @property
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def start(self) -> None:
+        import pytest
+
+        self._log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                     stdout=self._log_file, stderr=self._log_file,
+                                     cwd=self.root, start_new_session=True)
+        deadline = time.monotonic() + READY_DEADLINE
+        pending = [("plain", self.port)] + ([("implicit", self.tls_port)] if self.tls_port else [])
+        last = None
+        while pending:
+            if self.proc.poll() is not None:
+                self.stop()
+                pytest.fail(f"{self.argv[0]} exited with {self.proc.returncode} during startup; "
+                            f"log:\n{self.log}", pytrace=False)
+            if time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"server not ready within {READY_DEADLINE}s on {pending} "
+                            f"(last error: {last!r}); log:\n{self.log}", pytrace=False)
+            kind, port = pending[0]
+            try:
+                with socket.create_connection((self.host, port), timeout=2) as s:
+                    s.settimeout(2)
+                    if kind == "implicit":
+                        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                        ctx.check_hostname = False
+                        ctx.verify_mode = ssl.CERT_NONE
+                        with ctx.wrap_socket(s, server_hostname=self.host) as t:
+                            _read_greeting(t)
+                    else:
+                        _read_greeting(s)
+                pending.pop(0)
+            except (OSError, ConnectionError) as exc:
+                last = exc
+                time.sleep(0.05)  # polling interval, bounded by the deadline above
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self._log_file:
+            self._log_file.close()
+            self._log_file = None
+        return self.proc.returncode
+
+
+_LIVE: list[Server] = []
+
+
+def server_argv(config: Path) -> list[str]:
+    import pytest
+
+    if STANDIN == "pyftpdlib":
+        return [sys.executable, str(HERE / "conftest.py"), "--standin-pyftpdlib",
+                "--config", str(config)]
+    if STANDIN:
+        pytest.fail(f"unknown FERRY_INTEROP_STANDIN={STANDIN!r} (only 'pyftpdlib')", pytrace=False)
+    ferryd = os.environ.get("FERRYD")
+    if not ferryd:
+        pytest.fail("FERRYD is not set: run through ctest, or set FERRYD=/path/to/ferryd "
+                    "(or FERRY_INTEROP_STANDIN=pyftpdlib while developing the tests)",
+                    pytrace=False)
+    if not os.access(ferryd, os.X_OK):
+        pytest.fail(f"FERRYD={ferryd} is not an executable file", pytrace=False)
+    return [ferryd, "--config", str(config)]
+
+
+def _run(argv, **kw) -> subprocess.CompletedProcess:
+    kw.setdefault("timeout", 60)
+    return subprocess.run(argv, capture_output=True, check=True, **kw)
+
+
+# --------------------------------------------------------------------------
+# Fixtures
+
+import pytest  # noqa: E402  (kept below so the stand-in path can run without pytest plugins)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "ferryd_only(reason): behaviour the pyftpdlib stand-in lacks; "
+                   "xfail with FERRY_INTEROP_STANDIN=pyftpdlib, a normal test otherwise")
+
+
+def pytest_report_header(config):
+    if STANDIN:
+        return f"ferry interop: STAND-IN server {STANDIN} (development only)"
+    return f"ferry interop: FERRYD={os.environ.get('FERRYD', '(unset)')}"
+
+
+def pytest_collection_modifyitems(config, items):
+    if not STANDIN:
+        return
+    for item in items:
+        m = item.get_closest_marker("ferryd_only")
+        if m:
+            reason = m.args[0] if m.args else "ferryd-specific behaviour"
+            item.add_marker(pytest.mark.xfail(reason=f"stand-in {STANDIN}: {reason}",
+                                              strict=False))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        for srv in _LIVE:
+            tail = srv.log[-30000:]
+            rep.sections.append((f"server log {srv.name} ({srv.log_path})", tail))
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """Self-signed P-256 certificate for 127.0.0.1/localhost and a users hash."""
+    d = tmp_path_factory.mktemp("pki")
+    openssl = _tool("openssl")
+    _run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+          "-nodes", "-days", "2", "-subj", "/CN=localhost",
+          "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+          "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem")])
+    # An unrelated CA, to show that verification really rejects a wrong chain.
+    _run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+          "-nodes", "-days", "2", "-subj", "/CN=other-ca", "-keyout", str(d / "other-key.pem"),
+          "-out", str(d / "other-ca.pem")])
+    (d / "server.pem").write_bytes((d / "cert.pem").read_bytes() + (d / "key.pem").read_bytes())
+    (d / "server.pem").chmod(0o600)
+    hashed = _run([openssl, "passwd", "-6", PASSWORD]).stdout.decode().strip()
+    assert hashed.startswith("$6$"), hashed
+    return {"dir": d, "pem": d / "server.pem", "cert": d / "cert.pem", "hash": hashed,
+            "other_ca": d / "other-ca.pem"}
+
+
+class ServerFactory:
+    """Starts servers for one test module; all are stopped at module end."""
+
+    def __init__(self, tmp_path_factory, pki):
+        self.tmp_path_factory = tmp_path_factory
+        self.pki = pki
+        self.servers: list[Server] = []
+
+    def __call__(self, name: str = "ferryd", *, overrides: dict[str, str] | None = None,
+                 extra: list[str] = (), implicit: bool = True) -> Server:
+        root = self.tmp_path_factory.mktemp(name)
+        home = root / "home"
+        outside = root / "outside"
+        home.mkdir()
+        outside.mkdir()
+        (outside / "secret.txt").write_text("TOP SECRET outside the home folder\n")
+        users = root / "users"
+        users.write_text(f"{USER}:{self.pki['hash']}:{home}\n")
+        port = free_port()
+        tls_port = free_port() if implicit else 0
+        while tls_port == port:
+            tls_port = free_port()
+        lo, hi = free_port_range()
+        statements = {
+            "LISTEN": f"{HOST} {port}",
+            "TLSPORT": str(tls_port),
+            "KEYRING": str(self.pki["pem"]),
+            "USERS": str(users),
+            "PASSIVEDATAPORTS": f"{lo} {hi}",
+            "EXTENSIONS": "AUTH_TLS",
+            "SECURE_FTP": "ALLOWED",
+            "SECURE_DATACONN": "CLEAR",
+        }
+        statements.update(overrides or {})
+        config = root / "ferryd.conf"
+        config.write_text("; written by tests/interop/conftest.py\n"
+                          + "".join(f"{k} {v}\n" for k, v in statements.items())
+                          + "".join(f"{line}\n" for line in extra))
+        srv = Server(name=name, host=HOST, port=port, tls_port=tls_port, user=USER,
+                     password=PASSWORD, home=home, outside=outside, root=root,
+                     config_path=config, log_path=root / "server.log", pasv_range=(lo, hi),
+                     argv=server_argv(config))
+        self.servers.append(srv)
+        _LIVE.append(srv)
+        srv.start()
+        return srv
+
+    def close(self) -> list[str]:
+        crashed = []
+        for srv in self.servers:
+            if srv.proc is not None and not srv.alive:
+                crashed.append(f"{srv.name} exited with {srv.proc.returncode} while tests ran; "
+                               f"log:\n{srv.log[-20000:]}")
+            srv.stop()
+            if srv in _LIVE:
+                _LIVE.remove(srv)
+        return crashed
+
+
+@pytest.fixture(scope="module")
+def ferryd_factory(tmp_path_factory, pki):
+    factory = ServerFactory(tmp_path_factory, pki)
+    yield factory
+    crashed = factory.close()
+    if crashed:
+        pytest.fail("server died during the module's tests:\n" + "\n".join(crashed),
+                    pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def ferryd(ferryd_factory) -> Server:
+    """The default server: explicit TLS allowed, implicit TLS on, PROT C allowed."""
+    return ferryd_factory("ferryd")
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory):
+    """10 MiB of random bytes on disk; returns (path, bytes)."""
+    d = tmp_path_factory.mktemp("data")
+    data = os.urandom(10 * 1024 * 1024)
+    p = d / "random-10MiB.bin"
+    p.write_bytes(data)
+    return p, data
+
+
+# --------------------------------------------------------------------------
+# Peers
+
+
+@dataclass
+class Result:
+    argv: list[str]
+    rc: int
+    out: bytes
+    err: str
+
+    def __str__(self):
+        return (f"$ {' '.join(self.argv)}\nexit {self.rc}\n--- stdout ---\n"
+                f"{self.out[-4000:].decode(errors='replace')}\n--- stderr ---\n{self.err[-12000:]}")
+
+    __repr__ = __str__
+
+
+class Peer:
+    """Runs curl and lftp with timeouts and an isolated HOME."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.env = dict(os.environ, HOME=str(workdir), LC_ALL="C.UTF-8")
+        for k in ("http_proxy", "https_proxy", "ftp_proxy", "all_proxy",
+                  "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "ALL_PROXY"):
+            self.env.pop(k, None)
+
+    def run(self, argv: list[str], timeout: float = 90) -> Result:
+        try:
+            p = subprocess.run(argv, capture_output=True, timeout=timeout, cwd=self.workdir,
+                               env=self.env, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:
+            pytest.fail(f"timed out after {timeout}s: {' '.join(argv)}\n"
+                        f"stderr: {(exc.stderr or b'').decode(errors='replace')[-8000:]}",
+                        pytrace=False)
+        return Result(argv, p.returncode, p.stdout, p.stderr.decode(errors="replace"))
+
+    # curl: -v so the wire dialogue ("> CMD", "< 123 ...") is in stderr.
+    def curl(self, srv: Server, *args: str, user: str | None = None,
+             password: str | None = None, timeout: float = 90) -> Result:
+        argv = [_tool("curl"), "--silent", "--show-error", "--verbose",
+                "--connect-timeout", "10", "--max-time", str(int(timeout) - 10),
+                "--user", f"{user or srv.user}:{password or srv.password}", *args]
+        return self.run(argv, timeout=timeout)
+
+    def lftp(self, srv: Server, commands: list[str], *, implicit: bool = False,
+             settings: list[str] = (), user: str | None = None, password: str | None = None,
+             timeout: float = 120) -> Result:
+        scheme, port = ("ftps", srv.tls_port) if implicit else ("ftp", srv.port)
+        script = [
+            "set cmd:fail-exit yes",
+            "set net:max-retries 1",
+            "set net:persist-retries 0",
+            "set net:timeout 20",
+            "set net:reconnect-interval-base 1",
+            "set ftp:ssl-force true",
+            "set ftp:ssl-protect-data true",
+            "set ssl:verify-certificate no",
+            "set ssl:check-hostname no",
+            "set xfer:clobber on",
+            "set cmd:interactive no",
+            *settings,
+            f"open -u {user or srv.user},{password or srv.password} -p {port} {scheme}://{srv.host}",
+            *commands,
+        ]
+        path = self.workdir / f"lftp-{time.monotonic_ns()}.script"
+        path.write_text("\n".join(script) + "\n")
+        return self.run([_tool("lftp"), "--norc", "-d", "-f", str(path)], timeout=timeout)
+
+
+@pytest.fixture
+def peer(tmp_path) -> Peer:
+    return Peer(tmp_path)
+
+
+# --------------------------------------------------------------------------
+# Stand-in server (development only): python3 conftest.py --standin-pyftpdlib --config FILE
+
+
+def _standin_parse(path: str) -> dict:
+    schema = {"LISTEN": 2, "TLSPORT": 1, "KEYRING": 1, "USERS": 1, "PASSIVEDATAPORTS": 2,
+              "EXTENSIONS": 1, "SECURE_FTP": 1, "SECURE_DATACONN": 1}
+    allowed = {"SECURE_FTP": {"ALLOWED", "REQUIRED"},
+               "SECURE_DATACONN": {"NEVER", "CLEAR", "PRIVATE"}}
+    cfg = {}
+    for n, raw in enumerate(Path(path).read_text().splitlines(), 1):
+        words = raw.split(";", 1)[0].split()
+        if not words:
+            continue
+        name, args = words[0].upper(), words[1:]
+
+        def bad(msg):
+            sys.stderr.write(f"{path}:{n}: {msg}\n")
+            sys.exit(2)
+        if name not in schema:
+            bad(f"unknown statement {words[0]}")
+        if len(args) != schema[name]:
+            bad(f"{name} takes {schema[name]} value(s)")
+        if name in allowed and args[0].upper() not in allowed[name]:
+            bad(f"{name} {args[0]}: expected one of {sorted(allowed[name])}")
+        ports = {"LISTEN": args[1:], "TLSPORT": args, "PASSIVEDATAPORTS": args}.get(name, [])
+        for p in ports:
+            if not p.isdigit() or int(p) > 65535:
+                bad(f"{name}: {p} is not a port number")
+        cfg[name] = args
+    return cfg
+
+
+def _standin_main(argv: list[str]) -> None:
+    import crypt
+    import logging
+
+    from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
+    from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
+    from pyftpdlib.ioloop import IOLoop
+    from pyftpdlib.servers import FTPServer
+
+    cfg = _standin_parse(argv[argv.index("--config") + 1])
+    logging.basicConfig(stream=sys.stderr, level=int(os.environ.get("STANDIN_LOGLEVEL", logging.INFO)),
+                        format="standin %(asctime)s %(message)s")
+
+    class Users(DummyAuthorizer):
+        hashes: dict = {}
+
+        def validate_authentication(self, username, password, handler):
+            h = self.hashes.get(username)
+            if not h or crypt.crypt(password, h) != h:
+                raise AuthenticationFailed("Login incorrect.")
+
+    auth = Users()
+    for line in Path(cfg["USERS"][0]).read_text().splitlines():
+        if line.strip():
+            name, h, home = line.split(":", 2)
+            auth.add_user(name, "", home, perm="elradfmwMT")
+            Users.hashes[name] = h
+
+    class DTP(TLS_DTPHandler):
+        # pyftpdlib closes a data connection that is readable before the
+        # transfer command; curl starts the TLS handshake right after connect.
+        def readable(self):
+            return self._ssl_accepting or super().readable()
+
+    class Handler(TLS_FTPHandler):
+        dtp_handler = DTP
+        certfile = cfg["KEYRING"][0]
+        authorizer = auth
+        lo, hi = map(int, cfg.get("PASSIVEDATAPORTS", ["0", "0"]))
+        passive_ports = list(range(lo, hi + 1)) if hi else None
+        tls_control_required = cfg.get("SECURE_FTP", ["ALLOWED"])[0].upper() == "REQUIRED"
+        tls_data_required = cfg.get("SECURE_DATACONN", ["CLEAR"])[0].upper() == "PRIVATE"
+
+    class ImplicitHandler(Handler):
+        def handle(self):
+            self.secure_connection(self.ssl_context)
+            super().handle()
+
+    ioloop = IOLoop()
+    host, port = cfg["LISTEN"]
+    FTPServer((host, int(port)), Handler, ioloop=ioloop)
+    tls_port = int(cfg.get("TLSPORT", ["0"])[0])
+    if tls_port:
+        FTPServer((host, tls_port), ImplicitHandler, ioloop=ioloop)
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    ioloop.loop()
+
+
+if __name__ == "__main__" and "--standin-pyftpdlib" in sys.argv:
+    import warnings
+
+    warnings.simplefilter("ignore", DeprecationWarning)
+    _standin_main(sys.argv[1:])

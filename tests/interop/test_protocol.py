@@ -1,0 +1,251 @@
+"""Protocol and security behaviour checked byte by byte with raw sockets."""
+
+import os
+import socket
+import ssl
+
+import pytest
+
+from ftpwire import (HOST, ConnectionClosed, RawControl, abort_socket, client_context,
+                     close_data, recv_all)
+
+MiB = 1024 * 1024
+
+
+def login_tls(srv, prot="P") -> RawControl:
+    c = RawControl(srv.port)
+    assert c.greeting.code == 220, c.greeting
+    c.login_tls(srv.user, srv.password, prot)
+    return c
+
+
+def list_over_epsv(c: RawControl, protect: bool = True) -> bytes:
+    port = c.epsv_port()
+    c.send("NLST")
+    d = c.open_data(port, protect)
+    r = c.reply()
+    assert r.code in (125, 150), r
+    data = recv_all(d)
+    close_data(d)
+    r = c.reply()
+    assert r.code == 226, r
+    return data
+
+
+def replies_until_noop_ok(c: RawControl) -> list:
+    """Send NOOP and read replies until its 200. Returns the replies before it.
+    A clean close (EOF/reset) is returned as the string 'closed'. A hang fails
+    through the socket timeout."""
+    seen = []
+    try:
+        c.send("NOOP")
+        while True:
+            r = c.reply()
+            if r.code == 200:
+                return seen
+            seen.append(r)
+    except (ConnectionClosed, BrokenPipeError, ConnectionResetError):
+        seen.append("closed")
+        return seen
+
+
+# --------------------------------------------------------------------------
+# AUTH TLS pipelining (CVE-2011-0411 style command injection)
+
+
+INJECTION = "pyftpdlib executes plaintext pipelined after AUTH TLS"
+
+
+@pytest.mark.ferryd_only(INJECTION)
+def test_plaintext_pipelined_after_auth_tls_is_discarded(ferryd):
+    c = RawControl(ferryd.port)
+    try:
+        c.send_raw(b"AUTH TLS\r\nUSER evil\r\n")  # one write, one TCP segment
+        r = c.reply()
+        assert r.code == 234, r
+        c.handshake()  # fails if the server sent more plaintext after the 234
+        r = c.cmd("NOOP")
+        assert r.code == 200, (f"first reply over TLS must answer NOOP; got {r} "
+                               "(the injected plaintext USER was executed)")
+        c.login(ferryd.user, ferryd.password)
+        assert c.cmd("PWD").code == 257
+    finally:
+        c.close()
+
+
+@pytest.mark.ferryd_only(INJECTION)
+def test_injected_commands_do_not_log_in(ferryd):
+    """Plaintext USER/PASS pipelined after AUTH TLS must not authenticate the session."""
+    c = RawControl(ferryd.port)
+    try:
+        c.send_raw(f"AUTH TLS\r\nUSER {ferryd.user}\r\nPASS {ferryd.password}\r\n".encode())
+        assert c.reply().code == 234
+        c.handshake()
+        r = c.cmd("PWD")
+        assert r.code == 530, f"session must not be logged in after injected USER/PASS: {r}"
+    finally:
+        c.close()
+
+
+# --------------------------------------------------------------------------
+# Line length
+
+
+@pytest.mark.parametrize("where", ["plaintext", "tls"])
+def test_overlong_command_line(ferryd, where):
+    c = RawControl(ferryd.port)
+    try:
+        if where == "tls":
+            c.login_tls(ferryd.user, ferryd.password)
+        c.send_raw(b"USER " + b"a" * 9995 + b"\r\n")  # 10000 bytes before CRLF
+        r = c.reply()
+        assert r.code == 500, f"over-long line must get 500, got {r}"
+        rest = replies_until_noop_ok(c)
+        assert all(x == "closed" or 500 <= x.code < 600 for x in rest), rest
+        if "closed" not in rest and where == "tls":
+            assert c.cmd("PWD").code == 257  # still logged in, still working
+    finally:
+        c.close()
+
+
+# --------------------------------------------------------------------------
+# FEAT, PBSZ, PROT, HOST
+
+
+def feat_lines(c: RawControl) -> list[str]:
+    r = c.cmd("FEAT")
+    assert r.code == 211, r
+    return [ln.strip().upper() for ln in r.lines[1:-1]]
+
+
+FEATURES = ["AUTH TLS", "PBSZ", "PROT", "EPSV", "EPRT", "MLST", "SIZE", "MDTM",
+            "REST STREAM", "UTF8",
+            pytest.param("HOST", marks=pytest.mark.ferryd_only("no HOST (RFC 7151)"))]
+
+
+@pytest.fixture(scope="module")
+def feats(ferryd):
+    with RawControl(ferryd.port) as c:
+        plain = feat_lines(c)
+        c.starttls()
+        secure = feat_lines(c)
+    return plain, secure
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_feat_lists(feats, feature):
+    for lines in feats:  # before and after AUTH TLS, before login
+        if feature == "AUTH TLS":
+            ok = any(ln.split()[0] == "AUTH" and "TLS" in ln.split()[1:] for ln in lines)
+        else:
+            n = len(feature.split())
+            ok = any(ln.split()[:n] == feature.split() for ln in lines)
+        assert ok, f"FEAT does not list {feature}: {lines}"
+
+
+def test_pbsz_0_then_prot_p_and_c(ferryd):
+    with RawControl(ferryd.port) as c:
+        c.starttls()
+        c.login(ferryd.user, ferryd.password)
+        c.expect("PBSZ 0", 200)
+        c.expect("PROT P", 200)
+        (ferryd.home / "prot-check.txt").write_text("x")
+        assert b"prot-check.txt" in list_over_epsv(c, protect=True)
+        c.expect("PROT C", 200)
+        assert b"prot-check.txt" in list_over_epsv(c, protect=False)
+
+
+@pytest.mark.ferryd_only("pyftpdlib answers 521")
+@pytest.mark.parametrize("level", ["S", "E"])
+def test_prot_s_and_e_refused(ferryd, level):
+    with RawControl(ferryd.port) as c:
+        c.login_tls(ferryd.user, ferryd.password, prot="P")
+        r = c.cmd(f"PROT {level}")
+        assert r.code in (536, 504), r
+        # still PROT P: a protected listing works
+        assert c.cmd("NOOP").code == 200
+        list_over_epsv(c, protect=True)
+
+
+@pytest.mark.ferryd_only("no HOST (RFC 7151)")
+def test_host_before_login(ferryd):
+    with RawControl(ferryd.port) as c:
+        r = c.cmd(f"HOST {HOST}")
+        assert 200 <= r.code < 300, r
+        c.login_tls(ferryd.user, ferryd.password)
+        assert c.cmd("PWD").code == 257
+
+
+# --------------------------------------------------------------------------
+# Data connection policy
+
+
+def test_epsv_all_refuses_other_data_commands(ferryd):
+    with login_tls(ferryd) as c:
+        r = c.cmd("EPSV ALL")
+        assert 200 <= r.code < 300, r
+        for cmd in ("PASV", "PORT 127,0,0,1,200,10", "EPRT |1|127.0.0.1|51210|"):
+            r = c.cmd(cmd)
+            assert 500 <= r.code < 600, f"{cmd} after EPSV ALL: {r}"
+        (ferryd.home / "epsv-all.txt").write_text("x")
+        assert b"epsv-all.txt" in list_over_epsv(c)
+
+
+@pytest.mark.parametrize("cmd", ["PORT 127,0,0,2,{hi},{lo}", "EPRT |1|127.0.0.2|{port}|"])
+def test_port_to_foreign_address_refused(ferryd, cmd):
+    """SECURITY (FTP bounce): PORT/EPRT must name the control connection's peer."""
+    with socket.create_server((HOST, 0)) as lst, login_tls(ferryd) as c:
+        lst.settimeout(5)
+        port = lst.getsockname()[1]
+        r = c.cmd(cmd.format(hi=port // 256, lo=port % 256, port=port))
+        assert 500 <= r.code < 600, f"{cmd} accepted: {r}"
+        # The same command naming the real peer works (the refusal is specific).
+        real = cmd.replace("127,0,0,2", "127,0,0,1").replace("127.0.0.2", "127.0.0.1")
+        r = c.cmd(real.format(hi=port // 256, lo=port % 256, port=port))
+        assert r.code == 200, r
+        c.send("NLST")
+        r = c.reply()
+        assert r.code in (125, 150), r
+        d, _ = lst.accept()
+        d.settimeout(c.timeout)
+        d = c.ctx.wrap_socket(d, server_hostname=HOST, session=c.sock.session)
+        recv_all(d)
+        close_data(d)
+        assert c.reply().code == 226
+
+
+# --------------------------------------------------------------------------
+# Interrupted upload
+
+
+@pytest.mark.ferryd_only("pyftpdlib writes uploads in place")
+@pytest.mark.parametrize("prot", ["P", "C"])
+def test_interrupted_upload_keeps_old_file(ferryd, prot):
+    name = f"precious-{prot}.bin"
+    old = os.urandom(3 * MiB)
+    (ferryd.home / name).write_bytes(old)
+    before = sorted(p.name for p in ferryd.home.iterdir())
+    with login_tls(ferryd, prot=prot) as c:
+        c.expect("TYPE I", 200)
+        port = c.epsv_port()
+        c.send(f"STOR {name}")
+        d = c.open_data(port, protect=(prot == "P"))
+        r = c.reply()
+        assert r.code in (125, 150), r
+        d.sendall(os.urandom(MiB))  # a third of the old size, then the line drops
+        abort_socket(d)  # TCP RST, no TLS close_notify
+        r = c.reply()
+        assert 400 <= r.code < 600, f"an aborted upload must not be reported as done: {r}"
+        assert (ferryd.home / name).read_bytes() == old, "interrupted STOR damaged the old file"
+        assert sorted(p.name for p in ferryd.home.iterdir()) == before, \
+            "interrupted STOR left files behind"
+        # The session still works and a complete STOR replaces the file.
+        new = os.urandom(MiB // 2)
+        port = c.epsv_port()
+        c.send(f"STOR {name}")
+        d = c.open_data(port, protect=(prot == "P"))
+        assert c.reply().code in (125, 150)
+        d.sendall(new)
+        close_data(d)
+        assert c.reply().code == 226
+        assert (ferryd.home / name).read_bytes() == new
