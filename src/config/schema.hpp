@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "config/client_settings.hpp"
 #include "config/settings.hpp"
 #include "config/statement.hpp"
 
@@ -21,7 +22,9 @@ struct schema_entry {
     bool repeatable;
     // Checks the statement's arguments and stores them; returns false with a message (without
     // the file:line prefix) when they are wrong.
+    // One of the two is set, for the entry's side.
     bool (*apply_server)(server_settings&, const statement&, std::string& error);
+    bool (*apply_client)(client_settings&, const statement&, std::string& error) = nullptr;
 };
 
 const std::vector<schema_entry>& schema();

@@ -490,6 +490,13 @@ def _standin_main(argv: list[str]) -> None:
         def readable(self):
             return self._ssl_accepting or super().readable()
 
+        # ... and sends a spurious 226 when a data connection that never
+        # carried a transfer (e.g. after RETR -> 550) is closed by the client.
+        def handle_close(self):
+            if not self._initialized:
+                return self.close()
+            super().handle_close()
+
     class Handler(TLS_FTPHandler):
         dtp_handler = DTP
         certfile = cfg["KEYRING"][0]

@@ -90,8 +90,8 @@ def test_ascii_transfers(ferryd, peer):
     # lftp sends no TYPE A when the server is in its RFC 959 default type (A).
     types = sent(res, "TYPE")
     assert not types or types[0] == "TYPE A", res
-    assert (ferryd.home / "lftp-ascii.txt").read_bytes() == text
-    assert out.read_bytes() == text
+    assert (ferryd.home / "lftp-ascii.txt").read_bytes() == text, res
+    assert out.read_bytes() == text, res
 
 
 def test_listings(ferryd, peer):

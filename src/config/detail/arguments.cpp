@@ -1,0 +1,48 @@
+#include "config/detail/arguments.hpp"
+
+#include <cctype>
+#include <charconv>
+
+namespace ferry::config::detail {
+
+
+bool want_args(const statement& st, std::size_t lo, std::size_t hi, std::string_view syntax, std::string& err) {
+    if (st.args.size() >= lo && st.args.size() <= hi) return true;
+    err = st.keyword + " takes " + std::string(syntax) + ", not " + std::to_string(st.args.size()) +
+          (st.args.size() == 1 ? " value" : " values");
+    return false;
+}
+
+int choice(const statement& st, std::size_t i, std::initializer_list<std::string_view> allowed, std::string& err) {
+    std::string v = st.args[i];
+    for (auto& c : v) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    int idx = 0;
+    for (auto a : allowed) {
+        if (v == a) return idx;
+        ++idx;
+    }
+    err = st.keyword + ": '" + st.args[i] + "' is not allowed; use ";
+    idx = 0;
+    for (auto a : allowed) err += (idx++ ? " or " : "") + std::string(a);
+    return -1;
+}
+
+bool number(const statement& st, std::size_t i, unsigned long lo, unsigned long hi, unsigned long& out,
+            std::string& err) {
+    const std::string& s = st.args[i];
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    if (ec != std::errc() || p != s.data() + s.size() || out < lo || out > hi) {
+        err = st.keyword + ": '" + s + "' is not a number from " + std::to_string(lo) + " to " + std::to_string(hi);
+        return false;
+    }
+    return true;
+}
+
+bool ip_literal(std::string_view s) {
+    if (s.empty()) return false;
+    bool v4 = s.find_first_not_of("0123456789.") == std::string_view::npos && s.find('.') != std::string_view::npos;
+    bool v6 = s.find(':') != std::string_view::npos && s.find_first_not_of("0123456789abcdefABCDEF:.") == std::string_view::npos;
+    return v4 || v6;
+}
+
+}  // namespace ferry::config::detail
