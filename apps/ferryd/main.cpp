@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <filesystem>
 #include <fmt/core.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -79,12 +80,47 @@ int run_server(std::shared_ptr<server::server_context> ctx, const std::function<
     return 0;
 }
 
+// TLS options from the statements; cipher names are judged here, where OpenSSL is known, and
+// reported against the CIPHERSUITE statement that named them.
+bool tls_options(const config::server_settings& s, tls::server_options& o, std::string& error) {
+    o.keyring = s.keyring;
+    static const int versions[] = {TLS1_VERSION, TLS1_1_VERSION, TLS1_2_VERSION, TLS1_3_VERSION};
+    o.min_version = versions[static_cast<int>(s.tls_min)];
+    for (const auto& c : s.ciphersuites) {
+        std::string name;
+        switch (tls::classify_cipher(c.value, name)) {
+            case tls::cipher_kind::tls12: o.cipher_list += (o.cipher_list.empty() ? "" : ":") + name; break;
+            case tls::cipher_kind::tls13: o.ciphersuites += (o.ciphersuites.empty() ? "" : ":") + name; break;
+            case tls::cipher_kind::weak:
+                error = c.where + ": CIPHERSUITE " + c.value + " is a NULL, export or weak cipher and is never allowed";
+                return false;
+            case tls::cipher_kind::unknown:
+                error = c.where + ": CIPHERSUITE " + c.value +
+                        " is not a cipher suite OpenSSL knows (use names such as ECDHE-RSA-AES256-GCM-SHA384, "
+                        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 or TLS_AES_256_GCM_SHA384)";
+                return false;
+        }
+    }
+    if (!s.ciphersuites.empty() && o.cipher_list.empty() && s.tls_min != config::tls_protocol::v1_3) {
+        // Only TLS 1.3 suites named: TLS 1.2 would have none, so it is off.
+        o.min_version = TLS1_3_VERSION;
+    }
+    if (!s.ciphersuites.empty() && o.ciphersuites.empty()) o.ciphersuites = "";  // defaults stay for TLS 1.3
+    o.cafile = s.cafile;
+    o.require_client_cert = s.login != config::secure_login::no_client_auth;
+    o.session_timeout = s.tls_timeout_seconds;
+    o.server_name = s.tls_server_name;
+    return true;
+}
+
 bool load_tls(server::server_context& ctx, std::string& error) {
     if (!ctx.settings.tls_configured()) return true;
     tls::server_options o;
-    o.keyring = ctx.settings.keyring;
-    ctx.tls = tls::context::make_server(o, error);
-    return ctx.tls != nullptr;
+    if (!tls_options(ctx.settings, o, error)) return false;
+    ctx.make_tls = [o](std::string& err) { return tls::context::make_server(o, err); };
+    auto t = ctx.make_tls(error);
+    ctx.set_tls(t);
+    return t != nullptr;
 }
 
 int serve(const std::string& dir_arg, const std::string& listen_host, unsigned port, unsigned tls_port,
@@ -150,7 +186,7 @@ int serve(const std::string& dir_arg, const std::string& listen_host, unsigned p
             "Stop with Ctrl-C.\n\n",
             dir.string(), hostport,
             srv.implicit_endpoints().empty() ? "" : fmt::format("; implicit TLS port {}", srv.implicit_endpoints()[0].port()),
-            user, password, pem.string(), ctx->tls->fingerprint(), pem.string(), user, password, hostport, user, password,
+            user, password, pem.string(), ctx->current_tls()->fingerprint(), pem.string(), user, password, hostport, user, password,
             pem.string(), hostport, hostport, user);
         std::fflush(stdout);
     });
@@ -159,6 +195,8 @@ int serve(const std::string& dir_arg, const std::string& listen_host, unsigned p
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A peer that closes mid-write must be an EPIPE for one session, not the end of the daemon.
+    std::signal(SIGPIPE, SIG_IGN);
     CLI::App app{"ferryd: a secure FTP (FTPS) server.\n"
                  "Run from an FTP.DATA-style configuration file (--config), or serve one folder at once (serve)."};
     app.set_version_flag("--version", "ferryd 0.1.0");
@@ -230,6 +268,12 @@ int main(int argc, char** argv) {
     };
     rel(s.users);
     rel(s.keyring);
+    rel(s.cafile);
+    rel(s.certmap);
+    if (!s.certmap.empty() && !ctx->certs.load(s.certmap, error)) {
+        fmt::print(stderr, "ferryd: {}\n", error);
+        return 2;
+    }
     if (!ctx->users.load(s.users, root_dir.empty() ? fs::path(s.users).parent_path().string() : root_dir, error)) {
         fmt::print(stderr, "ferryd: {}\n", error);
         return 2;

@@ -138,6 +138,119 @@ const std::vector<schema_entry> server_statements = {
          s.keepalive_seconds = static_cast<unsigned>(v);
          return true;
      }},
+    {"PASSIVEADDRESS", side::server, "address [FOR cidr]", "(the control connection's local address)",
+     "Address written in PASV replies when the server is behind NAT; with FOR, only for clients in that subnet "
+     "(list the specific subnets first). A host name is resolved again when its address changes.", true,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 3, "an address, optionally FOR and a subnet", err)) return false;
+         passive_address pa{st.args[0], ""};
+         if (st.args.size() == 2 || (st.args.size() == 3 && choice(st, 1, {"FOR"}, err) < 0)) {
+             if (err.empty()) err = "PASSIVEADDRESS: expected 'address FOR subnet'";
+             return false;
+         }
+         if (st.args.size() == 3) {
+             pa.cidr = st.args[2];
+             auto slash = pa.cidr.find('/');
+             unsigned long bits = 0;
+             std::string b = slash == std::string::npos ? "" : pa.cidr.substr(slash + 1);
+             if (slash == std::string::npos || !ip_literal(pa.cidr.substr(0, slash)) || b.empty() ||
+                 b.find_first_not_of("0123456789") != std::string::npos || (bits = std::stoul(b)) > 128) {
+                 err = "PASSIVEADDRESS: '" + pa.cidr + "' is not a subnet such as 192.168.0.0/16";
+                 return false;
+             }
+         }
+         if (ip_literal(pa.address) && pa.address.find(':') != std::string::npos) {
+             err = "PASSIVEADDRESS: PASV replies carry IPv4 only; '" + pa.address + "' is IPv6 (EPSV needs no address)";
+             return false;
+         }
+         s.passive_addresses.push_back(pa);
+         return true;
+     }},
+    {"TLSRFCLEVEL", side::server, "DRAFT | RFC4217 | CCCNONOTIFY", "DRAFT",
+     "DRAFT refuses CCC and AUTH after login; RFC4217 accepts CCC (close_notify exchanged) and ends TLS on REIN; "
+     "CCCNONOTIFY accepts CCC without the close_notify exchange.", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "DRAFT, RFC4217 or CCCNONOTIFY", err)) return false;
+         int c = choice(st, 0, {"DRAFT", "RFC4217", "CCCNONOTIFY"}, err);
+         if (c < 0) return false;
+         s.rfc_level = c == 0 ? tls_rfc_level::draft : c == 1 ? tls_rfc_level::rfc4217 : tls_rfc_level::cccnonotify;
+         return true;
+     }},
+    {"SECURE_LOGIN", side::server, "NO_CLIENT_AUTH | REQUIRED | VERIFY_USER", "NO_CLIENT_AUTH",
+     "REQUIRED: TLS clients must present a certificate signed by a CA in CAFILE. VERIFY_USER: also mapped to the "
+     "USER name by CERTMAP (and allowed on this port).", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "NO_CLIENT_AUTH, REQUIRED or VERIFY_USER", err)) return false;
+         int c = choice(st, 0, {"NO_CLIENT_AUTH", "REQUIRED", "VERIFY_USER"}, err);
+         if (c < 0) return false;
+         s.login = c == 0 ? secure_login::no_client_auth : c == 1 ? secure_login::required : secure_login::verify_user;
+         return true;
+     }},
+    {"SECURE_PASSWORD", side::server, "REQUIRED | OPTIONAL", "REQUIRED",
+     "OPTIONAL: a client certificate mapped to the USER name logs in without a password (reply 232).", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "REQUIRED or OPTIONAL", err)) return false;
+         int c = choice(st, 0, {"REQUIRED", "OPTIONAL"}, err);
+         if (c < 0) return false;
+         s.password_optional = c == 1;
+         return true;
+     }},
+    {"SECURE_SESSION_REUSE", side::server, "ALLOWED | REQUIRED", "ALLOWED",
+     "REQUIRED refuses a protected data connection that does not resume this session's TLS session "
+     "(defence against data-connection stealing).", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "ALLOWED or REQUIRED", err)) return false;
+         int c = choice(st, 0, {"ALLOWED", "REQUIRED"}, err);
+         if (c < 0) return false;
+         s.session_reuse_required = c == 1;
+         return true;
+     }},
+    {"TLSTIMEOUT", side::server, "seconds", "100",
+     "Lifetime of a TLS session for resumption (0-86400); after it a full handshake is needed.", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         unsigned long v;
+         if (!want_args(st, 1, 1, "a number of seconds", err) || !number(st, 0, 0, 86400, v, err)) return false;
+         s.tls_timeout_seconds = static_cast<unsigned>(v);
+         return true;
+     }},
+    {"CIPHERSUITE", side::server, "name", "(OpenSSL's defaults without NULL, export or weak ciphers)",
+     "A cipher suite to allow, in order of preference; repeat for more. OpenSSL or IANA names.", true,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "one cipher suite name", err)) return false;
+         s.ciphersuites.push_back({st.args[0], st.where()});
+         return true;
+     }},
+    {"TLSMINVERSION", side::server, "TLSV1.3 | TLSV1.2 | TLSV1.1 | TLSV1.0", "TLSV1.2",
+     "Oldest TLS version accepted. TLS 1.0 and 1.1 are off unless named here.", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "TLSV1.3, TLSV1.2, TLSV1.1 or TLSV1.0", err)) return false;
+         int c = choice(st, 0, {"TLSV1.0", "TLSV1.1", "TLSV1.2", "TLSV1.3"}, err);
+         if (c < 0) return false;
+         s.tls_min = static_cast<tls_protocol>(c);
+         return true;
+     }},
+    {"CAFILE", side::server, "file", "(none)",
+     "PEM bundle of the CAs trusted to sign client certificates (SECURE_LOGIN REQUIRED / VERIFY_USER).", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "a file name", err)) return false;
+         s.cafile = st.args[0];
+         return true;
+     }},
+    {"CERTMAP", side::server, "file", "(none)",
+     "Client certificate to user map for SECURE_LOGIN VERIFY_USER: 'user sha256=FINGERPRINT|subject=\"DN\" [ports=21,990]'.",
+     false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "a file name", err)) return false;
+         s.certmap = st.args[0];
+         return true;
+     }},
+    {"TLSSERVERNAME", side::server, "name", "(any)",
+     "If set, a client that sends a different TLS server name (SNI) is refused.", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "a host name", err)) return false;
+         s.tls_server_name = st.args[0];
+         return true;
+     }},
 };
 
 

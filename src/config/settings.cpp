@@ -36,6 +36,26 @@ bool check_server(const server_settings& s, const std::vector<statement>& sts, s
                 ": SECURE_DATACONN PRIVATE needs TLS: add KEYRING and EXTENSIONS AUTH_TLS (or a TLSPORT)";
         return false;
     }
+    if (s.login != secure_login::no_client_auth && s.cafile.empty()) {
+        error = where("SECURE_LOGIN") + ": SECURE_LOGIN " +
+                (s.login == secure_login::required ? "REQUIRED" : "VERIFY_USER") +
+                " needs CAFILE (the CAs that sign client certificates)";
+        return false;
+    }
+    if (s.login == secure_login::verify_user && s.certmap.empty()) {
+        error = where("SECURE_LOGIN") + ": SECURE_LOGIN VERIFY_USER needs CERTMAP (which certificate is which user)";
+        return false;
+    }
+    if (s.password_optional && s.login == secure_login::no_client_auth) {
+        error = where("SECURE_PASSWORD") +
+                ": SECURE_PASSWORD OPTIONAL needs SECURE_LOGIN REQUIRED or VERIFY_USER (a certificate must stand in "
+                "for the password)";
+        return false;
+    }
+    if (s.password_optional && s.certmap.empty()) {
+        error = where("SECURE_PASSWORD") + ": SECURE_PASSWORD OPTIONAL needs CERTMAP (which certificate is which user)";
+        return false;
+    }
     std::set<std::pair<std::string, int>> seen;
     for (const auto& l : s.listen) {
         if (!seen.insert({l.host, l.port}).second) {

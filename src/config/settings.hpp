@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "config/tls_rfc_level.hpp"
+
 namespace ferry::config {
 
 struct listen_address {
@@ -14,6 +16,21 @@ struct listen_address {
 enum class secure_ftp { allowed, required };
 enum class secure_dataconn { never, clear, private_ };
 enum class redirect_policy { noredirect, redirect };  // PASSIVEDATACONN / PORTCOMMANDIPADDR
+enum class secure_login { no_client_auth, required, verify_user };
+enum class tls_protocol { v1_0, v1_1, v1_2, v1_3 };  // TLSMINVERSION
+
+// A value together with the statement it came from, for errors found after parsing
+// (a cipher name only OpenSSL can judge, a file that cannot be read).
+struct located {
+    std::string value;
+    std::string where;  // "file:line"
+};
+
+// PASSIVEADDRESS: the address written in PASV replies, for clients inside `cidr` (empty: all).
+struct passive_address {
+    std::string address;  // numeric IPv4 or a host name (resolved when it changes)
+    std::string cidr;     // "192.168.0.0/16", or empty for everyone else
+};
 
 struct server_settings {
     std::vector<listen_address> listen;  // empty means the default: 0.0.0.0 port 21
@@ -31,6 +48,19 @@ struct server_settings {
     redirect_policy port_ipaddr = redirect_policy::noredirect;
     bool port_low_ports = false;         // PORTCOMMANDPORT UNRESTRICTED
     unsigned keepalive_seconds = 0;      // FTPKEEPALIVE; 0 = system default / off
+    std::vector<passive_address> passive_addresses;
+
+    // TLS policy (seed 003: steps for customizing the FTP server for TLS)
+    tls_rfc_level rfc_level = tls_rfc_level::draft;
+    secure_login login = secure_login::no_client_auth;
+    bool password_optional = false;      // SECURE_PASSWORD OPTIONAL
+    bool session_reuse_required = false; // SECURE_SESSION_REUSE REQUIRED
+    unsigned tls_timeout_seconds = 100;  // TLSTIMEOUT: resumable-session lifetime
+    std::vector<located> ciphersuites;   // CIPHERSUITE, in order of preference
+    tls_protocol tls_min = tls_protocol::v1_2;
+    std::string cafile;                  // CAFILE: CAs trusted for client certificates
+    std::string certmap;                 // CERTMAP: client certificate -> user
+    std::string tls_server_name;         // TLSSERVERNAME: required SNI, if set
 
     bool tls_configured() const { return !keyring.empty(); }
 };

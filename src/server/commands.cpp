@@ -66,8 +66,39 @@ asio::awaitable<void> session::cmd_user(const std::string& arg) {
         co_await reply(code::not_logged_in, "Already logged in; use REIN to log in as someone else.");
         co_return;
     }
+    if (sec_.control_secure && cfg_.login == config::secure_login::verify_user && cert_user_ &&
+        cert_user_->user != arg) {
+        // SECURITY: VERIFY_USER: a certificate registered to one user cannot log in another.
+        co_await reply(code::not_logged_in, "Your client certificate belongs to user " + cert_user_->user +
+                                                ", not " + arg + " (SECURE_LOGIN VERIFY_USER).");
+        co_return;
+    }
+    if (sec_.control_secure && cfg_.password_optional && cert_user_ && cert_user_->user == arg) {
+        // SECURE_PASSWORD OPTIONAL: the verified certificate stands in for the password.
+        if (log_in(ctx_->users.find(arg), true)) {
+            co_await reply(code::logged_in_secured, "User " + arg + " logged in, authorized by the client certificate.");
+            co_return;
+        }
+    }
     pending_user_ = arg;
     co_await reply(code::need_password, "Password required for " + arg + ".");
+}
+
+bool session::log_in(const auth::user* u, bool by_certificate) {
+    if (!u) return false;
+    std::error_code ec;
+    vfs::root fs = vfs::root::open(u->home, ec);
+    if (ec) {
+        ctx_->log->warn("[{}] login of {} refused: home folder {} unusable: {}", id_, u->name, u->home, ec.message());
+        return false;
+    }
+    user_ = u;
+    fs_ = std::move(fs);
+    cwd_ = "/";
+    pending_user_.clear();
+    ctx_->log->info("[{}] login {} ({}{})", id_, u->name, sec_.control_secure ? "TLS" : "clear",
+                    by_certificate ? ", by certificate" : "");
+    return true;
 }
 
 asio::awaitable<void> session::cmd_pass(const std::string& arg) {
@@ -80,15 +111,9 @@ asio::awaitable<void> session::cmd_pass(const std::string& arg) {
         co_return;
     }
     const auth::user* u = ctx_->users.authenticate(pending_user_, arg);
-    std::error_code ec;
-    vfs::root fs;
-    if (u) fs = vfs::root::open(u->home, ec);
-    if (!u || ec) {
+    if (!u || !log_in(u, false)) {
         ++failed_logins_;
-        if (u)
-            ctx_->log->warn("[{}] login of {} refused: home folder {} unusable: {}", id_, u->name, u->home, ec.message());
-        else
-            ctx_->log->info("[{}] login failed for user {}", id_, pending_user_);
+        if (!u) ctx_->log->info("[{}] login failed for user {}", id_, pending_user_);
         pending_user_.clear();
         // SECURITY: password guessing: each failure costs the client a second, and a few end the session.
         asio::steady_timer delay(ctl_.socket().get_executor(), std::chrono::seconds(1));
@@ -101,11 +126,6 @@ asio::awaitable<void> session::cmd_pass(const std::string& arg) {
         }
         co_return;
     }
-    user_ = u;
-    fs_ = std::move(fs);
-    cwd_ = "/";
-    pending_user_.clear();
-    ctx_->log->info("[{}] login {} ({})", id_, u->name, sec_.control_secure ? "TLS" : "clear");
     co_await reply(code::logged_in, "Login successful.");
 }
 
@@ -116,7 +136,7 @@ void session::end_login() {
     pending_user_.clear();
     restart_ = 0;
     rename_from_.clear();
-    ascii_ = false;
+    ascii_ = true;
     epsv_all_ = false;
     passive_.close();
     data_mode_ = data_mode::none;
@@ -129,6 +149,18 @@ asio::awaitable<void> session::cmd_quit(const std::string&) {
 
 asio::awaitable<void> session::cmd_rein(const std::string&) {
     end_login();
+    if (sec_.control_secure && cfg_.rfc_level != config::tls_rfc_level::draft) {
+        // RFC 4217: REIN also ends the security state; the reply is the last protected message.
+        co_await reply(code::service_ready, "Session reset, TLS ended; send AUTH TLS and log in again.");
+        if (broken_) co_return;
+        std::error_code ec = co_await ctl_.end_tls(cfg_.rfc_level == config::tls_rfc_level::rfc4217);
+        sec_ = security_state{};
+        cert_user_ = nullptr;
+        if (ec) broken_ = true;
+        co_return;
+    }
+    sec_.pbsz_done = sec_.control_secure && implicit_;
+    sec_.prot_private = sec_.pbsz_done && cfg_.dataconn != config::secure_dataconn::never;
     co_await reply(code::service_ready, "Session reset; log in again.");
 }
 
@@ -136,7 +168,7 @@ asio::awaitable<void> session::cmd_rein(const std::string&) {
 
 asio::awaitable<void> session::cmd_auth(const std::string& arg) {
     std::string mech = proto::upper(arg);
-    if (!ctx_->tls || !cfg_.auth_tls) {
+    if (!tls_ || !cfg_.auth_tls) {
         co_await reply(code::not_implemented, "AUTH is not offered by this server (no EXTENSIONS AUTH_TLS).");
         co_return;
     }
@@ -148,6 +180,10 @@ asio::awaitable<void> session::cmd_auth(const std::string& arg) {
         co_await reply(code::bad_sequence, "The control connection is already protected by TLS.");
         co_return;
     }
+    if (user_ && cfg_.rfc_level == config::tls_rfc_level::draft) {
+        co_await reply(code::bad_sequence, "AUTH must come before login (TLSRFCLEVEL DRAFT).");
+        co_return;
+    }
     co_await reply(code::security_exchange_ok, "AUTH " + mech + " OK; starting TLS.");
     if (broken_) co_return;
     // SECURITY: STARTTLS command injection (CVE-2011-0411 style): anything that arrived in clear
@@ -155,24 +191,23 @@ asio::awaitable<void> session::cmd_auth(const std::string& arg) {
     if (reader_.buffered() > 0)
         ctx_->log->warn("[{}] discarded {} clear-text bytes pipelined after AUTH", id_, reader_.buffered());
     reader_.discard_buffered();
-    std::error_code ec = co_await ctl_.handshake_server(*ctx_->tls);
+    std::error_code ec = co_await ctl_.handshake_server(*tls_);
     if (ec) {
         ctx_->log->info("[{}] TLS handshake failed: {}", id_, ctl_.last_error());
         broken_ = true;  // the peer and we disagree on the stream state: nothing sensible remains
         co_return;
     }
-    sec_.control_secure = true;
     // The draft's AUTH SSL and TLS-P imply protected data (as PBSZ 0 + PROT P would).
     if (mech == "SSL" || mech == "TLS-P") {
         sec_.pbsz_done = true;
         sec_.prot_private = cfg_.dataconn != config::secure_dataconn::never;
     }
-    ctx_->log->info("[{}] TLS {} {}", id_, SSL_get_version(ctl_.native()), SSL_get_cipher_name(ctl_.native()));
+    co_await control_tls_established();
 }
 
 asio::awaitable<void> session::cmd_pbsz(const std::string& arg) {
     std::uint64_t n;
-    if (!sec_.control_secure) {
+    if (!sec_.control_secure && !sec_.control_cleared) {
         co_await reply(code::bad_sequence, "PBSZ needs a TLS-protected control connection: send AUTH TLS first.");
     } else if (!parse_u64(arg, n)) {
         co_await reply(code::syntax_error_args, "PBSZ takes a number; TLS uses PBSZ 0.");
@@ -194,7 +229,31 @@ asio::awaitable<void> session::cmd_prot(const std::string& arg) {
 }
 
 asio::awaitable<void> session::cmd_ccc(const std::string&) {
-    co_await reply(code::not_implemented, "CCC is not supported by this server.");
+    if (!sec_.control_secure) {
+        co_await reply(code::ccc_denied, "CCC needs a TLS-protected control connection.");
+        co_return;
+    }
+    if (cfg_.rfc_level == config::tls_rfc_level::draft) {
+        co_await reply(code::policy_requires_security, "CCC refused: this server runs at TLSRFCLEVEL DRAFT.");
+        co_return;
+    }
+    // Commands and replies go in clear from here on (so that firewalls can read PORT/PASV);
+    // data connections keep the PROT level in force.
+    co_await reply(code::ok, "CCC OK: the control connection continues in clear.");
+    if (broken_) co_return;
+    if (cfg_.rfc_level == config::tls_rfc_level::rfc4217) {
+        std::error_code ec = co_await ctl_.end_tls(true);
+        if (ec) {
+            ctx_->log->info("[{}] CCC close_notify exchange failed: {}", id_, ec.message());
+            broken_ = true;
+            co_return;
+        }
+    } else {
+        ctl_.drop_tls();  // CCCNONOTIFY: no close_notify in either direction
+    }
+    sec_.control_secure = false;
+    sec_.control_cleared = true;
+    ctx_->log->info("[{}] CCC: control connection now in clear", id_);
 }
 
 // ---- information -------------------------------------------------------------------------
@@ -205,7 +264,7 @@ asio::awaitable<void> session::cmd_syst(const std::string&) { co_await reply(cod
 
 asio::awaitable<void> session::cmd_feat(const std::string&) {
     std::string text = "Features:\n";
-    if (ctx_->tls && cfg_.auth_tls) text += "AUTH TLS\nPBSZ\nPROT\n";
+    if (tls_ && cfg_.auth_tls) text += "AUTH TLS\nPBSZ\nPROT\n";
     text += "EPRT\nEPSV\nHOST\nMDTM\nMFMT\n" + facts_.feat_line() + "\nREST STREAM\nSIZE\nTVFS\nUTF8\nEnd";
     co_await reply(code::system_status, text);
 }
@@ -436,7 +495,9 @@ asio::awaitable<void> session::cmd_size(const std::string& arg) {
     std::string p = vpath(arg);
     std::error_code ec = fs_.stat(p, fi);
     if (ec || fi.type != proto::file_info::kind::file) {
-        co_await reply(code::file_unavailable, ec ? "Cannot get size: " + describe_error(ec) : "Not a regular file.");
+        // Built outside co_await: GCC 12 destroys temporaries of a ?: inside co_await twice.
+        std::string why = ec ? "Cannot get size: " + describe_error(ec) : std::string("Not a regular file.");
+        co_await reply(code::file_unavailable, why);
         co_return;
     }
     std::uint64_t size = fi.size;
@@ -464,7 +525,8 @@ asio::awaitable<void> session::cmd_mdtm(const std::string& arg) {
     proto::file_info fi;
     std::error_code ec = fs_.stat(vpath(arg), fi);
     if (ec || fi.type != proto::file_info::kind::file) {
-        co_await reply(code::file_unavailable, ec ? "Cannot get time: " + describe_error(ec) : "Not a regular file.");
+        std::string why = ec ? "Cannot get time: " + describe_error(ec) : std::string("Not a regular file.");
+        co_await reply(code::file_unavailable, why);
         co_return;
     }
     co_await reply(code::file_status, proto::format_timeval(fi.mtime));
@@ -499,6 +561,13 @@ asio::awaitable<void> session::cmd_mlst(const std::string& arg) {
 
 // ---- data connection set-up --------------------------------------------------------------
 
+asio::awaitable<void> session::reply_data_setup(int c, std::string_view text) {
+    // TLS 1.3 clients may have used up their tickets (curl#4654, proftpd#1177): a fresh one goes
+    // out just before this reply, so the coming data connection can resume the session.
+    if (sec_.control_secure && sec_.prot_private) ctl_.issue_session_ticket();
+    co_await reply(c, text);
+}
+
 bool session::data_setup_allowed(std::string& why) const {
     if (epsv_all_) {
         why = "Only EPSV may set up data connections after EPSV ALL.";
@@ -527,7 +596,7 @@ asio::awaitable<void> session::cmd_pasv(const std::string&) {
     }
     data_mode_ = data_mode::passive;
     proto::host_port hp{local_addr_.to_string(), passive_.port(), 1};
-    co_await reply(code::entering_passive, *proto::format_pasv_reply(hp));
+    co_await reply_data_setup(code::entering_passive, *proto::format_pasv_reply(hp));
 }
 
 asio::awaitable<void> session::cmd_epsv(const std::string& arg) {
@@ -552,7 +621,7 @@ asio::awaitable<void> session::cmd_epsv(const std::string& arg) {
         co_return;
     }
     data_mode_ = data_mode::passive;
-    co_await reply(code::entering_extended_passive, proto::format_epsv_reply(passive_.port()));
+    co_await reply_data_setup(code::entering_extended_passive, proto::format_epsv_reply(passive_.port()));
 }
 
 asio::awaitable<void> session::cmd_port(const std::string& arg) {
@@ -580,7 +649,7 @@ asio::awaitable<void> session::cmd_port(const std::string& arg) {
     passive_.close();
     active_target_ = tcp::endpoint(target, hp->port);
     data_mode_ = data_mode::active;
-    co_await reply(code::ok, "PORT command successful.");
+    co_await reply_data_setup(code::ok, "PORT command successful.");
 }
 
 asio::awaitable<void> session::cmd_eprt(const std::string& arg) {
@@ -610,7 +679,7 @@ asio::awaitable<void> session::cmd_eprt(const std::string& arg) {
     passive_.close();
     active_target_ = tcp::endpoint(target, hp->port);
     data_mode_ = data_mode::active;
-    co_await reply(code::ok, "EPRT command successful.");
+    co_await reply_data_setup(code::ok, "EPRT command successful.");
 }
 
 // ---- the table ---------------------------------------------------------------------------

@@ -9,13 +9,13 @@ using config::secure_dataconn;
 
 std::optional<refusal> check_command_security(const config::server_settings& s, const security_state& st,
                                               bool allowed_before_auth) {
-    if (s.secure == config::secure_ftp::required && !st.control_secure && !allowed_before_auth)
+    if (s.secure == config::secure_ftp::required && !st.control_secure && !st.control_cleared && !allowed_before_auth)
         return refusal{code::not_logged_in, "This server requires TLS: send AUTH TLS first (SECURE_FTP REQUIRED)."};
     return std::nullopt;
 }
 
 std::optional<refusal> check_prot(const config::server_settings& s, const security_state& st, char level) {
-    if (!st.control_secure)
+    if (!st.control_secure && !st.control_cleared)
         return refusal{code::bad_sequence, "PROT needs a TLS-protected control connection: send AUTH TLS first."};
     if (!st.pbsz_done) return refusal{code::bad_sequence, "PROT must be preceded by PBSZ 0."};
     switch (level) {

@@ -15,6 +15,7 @@ struct refusal {
 
 struct security_state {
     bool control_secure = false;  // TLS on the control connection (AUTH or implicit port)
+    bool control_cleared = false; // TLS was on and CCC ended it: it counts as secured for policy
     bool pbsz_done = false;
     bool prot_private = false;
 };

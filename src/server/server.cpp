@@ -52,7 +52,7 @@ bool server::start(std::string& error) {
     };
     for (const auto& l : explicit_)
         if (!add(l.host, l.port, false)) return false;
-    if (ctx_->tls && s.tls_port != 0) {
+    if (ctx_->current_tls() && s.tls_port != 0) {
         // The implicit port listens on the same addresses as the explicit ones.
         for (const auto& l : explicit_)
             if (!add(l.host, s.tls_port, true)) return false;
@@ -97,12 +97,18 @@ void server::run(bool handle_signals) {
     for (auto& w : workers_) threads_.emplace_back([&w] { w->run(); });
     std::unique_ptr<asio::signal_set> signals;
     if (handle_signals) {
-        signals = std::make_unique<asio::signal_set>(accept_ctx_, SIGINT, SIGTERM);
-        signals->async_wait([this](const std::error_code& ec, int sig) {
+        signals = std::make_unique<asio::signal_set>(accept_ctx_, SIGINT, SIGTERM, SIGHUP);
+        std::function<void(const std::error_code&, int)> on_signal = [this, &signals, &on_signal](const std::error_code& ec, int sig) {
             if (ec) return;
+            if (sig == SIGHUP) {
+                reload_tls();
+                signals->async_wait(on_signal);
+                return;
+            }
             ctx_->log->info("signal {}: stopping", sig);
             stop();
-        });
+        };
+        signals->async_wait(on_signal);
     }
     accept_ctx_.run();
     guards.clear();
@@ -110,6 +116,18 @@ void server::run(bool handle_signals) {
     for (auto& t : threads_)
         if (t.joinable()) t.join();
     threads_.clear();
+}
+
+void server::reload_tls() {
+    if (!ctx_->make_tls) return;
+    std::string error;
+    auto t = ctx_->make_tls(error);
+    if (!t) {
+        ctx_->log->error("SIGHUP: TLS not reloaded, keeping the current certificate: {}", error);
+        return;
+    }
+    ctx_->set_tls(t);
+    ctx_->log->info("SIGHUP: TLS reloaded; certificate {} for new sessions", t->fingerprint());
 }
 
 void server::stop() {

@@ -23,6 +23,9 @@ public:
     // Runs until stop() (or SIGINT/SIGTERM when handle_signals).
     void run(bool handle_signals);
     void stop();
+    // Re-reads KEYRING/CAFILE (SIGHUP): new sessions get the renewed certificate, running ones
+    // keep theirs.
+    void reload_tls();
     // Actual bound endpoints (port 0 in the config becomes the kernel's choice).
     std::vector<asio::ip::tcp::endpoint> explicit_endpoints() const;
     std::vector<asio::ip::tcp::endpoint> implicit_endpoints() const;

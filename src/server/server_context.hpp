@@ -1,9 +1,13 @@
 #pragma once
-// What every session of one server shares. Read-only once the server runs.
+// What every session of one server shares. Read-only once the server runs, except the TLS
+// context, which SIGHUP replaces (renewed certificate) without touching running sessions.
 #include <spdlog/logger.h>
 
+#include <functional>
 #include <memory>
+#include <mutex>
 
+#include "auth/cert_map.hpp"
 #include "auth/users_file.hpp"
 #include "config/settings.hpp"
 #include "tls/context.hpp"
@@ -12,9 +16,26 @@ namespace ferry::server {
 
 struct server_context {
     config::server_settings settings;
-    std::shared_ptr<tls::context> tls;  // null when no KEYRING
     auth::users_file users;
+    auth::cert_map certs;
     std::shared_ptr<spdlog::logger> log;
+    // Builds a fresh TLS context from the files named in settings (used at start and on SIGHUP).
+    std::function<std::shared_ptr<tls::context>(std::string& error)> make_tls;
+
+    // A session takes the context once and keeps it: its data connections must resume sessions
+    // of the same SSL_CTX, so a reload only affects sessions that start after it.
+    std::shared_ptr<tls::context> current_tls() const {
+        std::lock_guard lock(tls_mutex_);
+        return tls_;
+    }
+    void set_tls(std::shared_ptr<tls::context> t) const {
+        std::lock_guard lock(tls_mutex_);
+        tls_ = std::move(t);
+    }
+
+private:
+    mutable std::mutex tls_mutex_;
+    mutable std::shared_ptr<tls::context> tls_;  // null when no KEYRING
 };
 
 }  // namespace ferry::server

@@ -6,6 +6,8 @@
 #include <asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include <openssl/rand.h>
+
 #include "net/address_policy.hpp"
 #include "proto/command.hpp"
 #include "proto/reply.hpp"
@@ -26,6 +28,10 @@ session::session(std::shared_ptr<const server_context> ctx, tcp::socket socket, 
       write_idle_(ctl_.socket().get_executor()),
       passive_(ctl_.socket().get_executor()),
       transfer_done_(ctl_.socket().get_executor()) {
+    tls_ = ctx_->current_tls();
+    unsigned char raw[16];
+    if (RAND_bytes(raw, sizeof raw) == 1) session_tag_.assign(reinterpret_cast<char*>(raw), sizeof raw);
+    ctl_.set_session_tag(session_tag_);
     std::error_code ec;
     auto peer = ctl_.socket().remote_endpoint(ec);
     peer_addr_ = net::unmapped(peer.address());
@@ -55,17 +61,19 @@ asio::awaitable<void> session::run() {
     net::idle_timer_guard idle_guard{idle_};
 
     if (implicit_) {
-        std::error_code ec = co_await ctl_.handshake_server(*ctx_->tls);
+        std::error_code ec = co_await ctl_.handshake_server(*tls_);
         if (ec) {
             log.info("[{}] implicit TLS handshake failed: {}", id_, ctl_.last_error());
             ctl_.close();
             co_return;
         }
-        sec_.control_secure = true;
         // Implicit FTPS clients expect protected data unless they say PROT C.
         sec_.pbsz_done = true;
         sec_.prot_private = cfg_.dataconn != config::secure_dataconn::never;
-        log.info("[{}] TLS {} {}", id_, SSL_get_version(ctl_.native()), SSL_get_cipher_name(ctl_.native()));
+        if (!co_await control_tls_established()) {
+            ctl_.close();
+            co_return;
+        }
     }
 
     co_await reply(code::service_ready, "Ferry FTPS server ready.");
@@ -88,6 +96,27 @@ asio::awaitable<void> session::run() {
     if (!broken_) co_await ctl_.close_gracefully();
     ctl_.close();
     log.info("[{}] disconnect{}{}", id_, user_ ? " user " : "", user_ ? user_->name : "");
+}
+
+asio::awaitable<bool> session::control_tls_established() {
+    sec_.control_secure = true;
+    auto id = ctl_.peer();
+    ctx_->log->info("[{}] TLS {} {}{}{}", id_, SSL_get_version(ctl_.native()), SSL_get_cipher_name(ctl_.native()),
+                    id.present ? " client certificate " : "", id.present ? id.subject : "");
+    cert_user_ = id.present ? ctx_->certs.find(id.fingerprint, id.subject) : nullptr;
+    if (cfg_.login != config::secure_login::verify_user) co_return true;
+    // SECURITY: SECURE_LOGIN VERIFY_USER (levels 2 and 3): the certificate must be registered to
+    // a user, and that user must be permitted on this port, before any command is read.
+    std::string why;
+    if (!cert_user_)
+        why = "Client certificate is not registered to any user (SECURE_LOGIN VERIFY_USER).";
+    else if (!cert_user_->allows_port(ctl_.socket().local_endpoint().port()))
+        why = "User " + cert_user_->user + " may not use this server port (SECURE_LOGIN VERIFY_USER).";
+    if (why.empty()) co_return true;
+    ctx_->log->warn("[{}] {}", id_, why);
+    co_await reply(code::service_not_available, why + " Closing.");
+    broken_ = true;
+    co_return false;
 }
 
 asio::awaitable<void> session::reply(int c, std::string_view text) {

@@ -90,6 +90,10 @@ private:
     std::string describe_error(const std::error_code& ec) const;
     int error_code_for(const std::error_code& ec) const;
     bool data_setup_allowed(std::string& why) const;
+    // After any TLS handshake on the control connection: logs it and applies SECURE_LOGIN.
+    asio::awaitable<bool> control_tls_established();
+    asio::awaitable<void> reply_data_setup(int code, std::string_view text);
+    bool log_in(const auth::user* u, bool by_certificate);
 
     // Transfers (transfer.cpp)
     struct transfer_request;
@@ -103,6 +107,8 @@ private:
 
     std::shared_ptr<const server_context> ctx_;
     const config::server_settings& cfg_;
+    std::shared_ptr<tls::context> tls_;  // fixed for the session's life (see server_context)
+    std::string session_tag_;            // binds data-connection TLS sessions to this session
     tls::stream ctl_;
     bool implicit_;
     std::uint64_t id_;
@@ -126,10 +132,11 @@ private:
     vfs::root fs_;
     std::string cwd_ = "/";
     bool host_seen_ = false;
+    const auth::cert_mapping* cert_user_ = nullptr;  // SECURE_LOGIN VERIFY_USER / SECURE_PASSWORD
 
     // transfer parameters
     security_state sec_;
-    bool ascii_ = false;
+    bool ascii_ = true;  // RFC 959: TYPE A until the client says otherwise
     std::uint64_t restart_ = 0;
     std::string rename_from_;
     bool epsv_all_ = false;

@@ -61,10 +61,17 @@ asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<t
     sock.set_option(tcp::no_delay(true), ec);
     out = std::make_unique<tls::stream>(std::move(sock));
     if (sec_.prot_private) {
-        ec = co_await out->handshake_server(*ctx_->tls);
+        out->set_session_tag(session_tag_);
+        ec = co_await out->handshake_server(*tls_, false);
         if (ec) {
             why = "TLS handshake on the data connection failed: " + out->last_error();
             co_return ec;
+        }
+        // SECURITY: data connection stealing: under SECURE_SESSION_REUSE REQUIRED only a client
+        // that holds this session's TLS secrets (it resumes our session) gets the data.
+        if (cfg_.session_reuse_required && (session_tag_.empty() || out->resumed_session_tag() != session_tag_)) {
+            why = "the data connection must resume the control connection's TLS session (SECURE_SESSION_REUSE REQUIRED)";
+            co_return make_error_code(std::errc::permission_denied);
         }
     }
     co_return std::error_code{};
@@ -115,7 +122,8 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     int final_code = code::closing_data;
     std::string final_text;
     if (ec) {
-        final_code = code::cannot_open_data;
+        // RFC 4217: 522 when the data connection's TLS negotiation is refused.
+        final_code = ec == std::errc::permission_denied ? code::network_protocol_not_supported : code::cannot_open_data;
         final_text = "Cannot open data connection: " + (stalled ? std::string("no data connection arrived in time") : why) + ".";
     } else {
         data_stream_ = data.get();
@@ -308,8 +316,7 @@ asio::awaitable<void> session::cmd_stor(const std::string& arg) {
     std::error_code ec;
     req->upload = fs_.begin_upload(req->path, mode_for(false, false, offset), offset, ec);
     if (ec) {
-        co_await reply(ec == std::errc::invalid_argument ? code::file_unavailable : code::file_unavailable,
-                       "Cannot store " + arg + ": " + describe_error(ec));
+        co_await reply(code::file_unavailable, "Cannot store " + arg + ": " + describe_error(ec));
         co_return;
     }
     co_await begin_transfer(req);

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <strings.h>
+
 #include <cstring>
 
 namespace ferry::tls {
@@ -59,7 +61,84 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const un
     return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
+// SECURITY: SNI mismatch: with TLSSERVERNAME set, a client that asked for another host is
+// refused rather than served under the wrong name.
+int check_server_name(SSL* ssl, int* alert, void* arg) {
+    const auto* wanted = static_cast<const std::string*>(arg);
+    const char* sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    if (!sni || wanted->empty() || ::strcasecmp(sni, wanted->c_str()) == 0) return SSL_TLSEXT_ERR_OK;
+    *alert = SSL_AD_UNRECOGNIZED_NAME;
+    return SSL_TLSEXT_ERR_ALERT_FATAL;
+}
+
+// Tickets carry the session tag (see stream::set_session_tag), so a data connection can be
+// checked to resume this control connection's session and not any session of the server.
+int ticket_generated(SSL* ssl, void*) {
+    if (const std::string* tag = session_tag_of(ssl))
+        SSL_SESSION_set1_ticket_appdata(SSL_get0_session(ssl), tag->data(), tag->size());
+    return 1;
+}
+
+SSL_TICKET_RETURN ticket_decrypted(SSL*, SSL_SESSION*, const unsigned char*, size_t, SSL_TICKET_STATUS status, void*) {
+    switch (status) {
+        case SSL_TICKET_SUCCESS: return SSL_TICKET_RETURN_USE;
+        case SSL_TICKET_SUCCESS_RENEW: return SSL_TICKET_RETURN_USE_RENEW;
+        case SSL_TICKET_EMPTY:
+        case SSL_TICKET_NO_DECRYPT: return SSL_TICKET_RETURN_IGNORE_RENEW;
+        default: return SSL_TICKET_RETURN_ABORT;
+    }
+}
+
 }  // namespace
+
+int session_tag_index() {
+    static const int idx = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return idx;
+}
+
+const std::string* session_tag_of(SSL* ssl) {
+    return static_cast<const std::string*>(SSL_get_ex_data(ssl, session_tag_index()));
+}
+
+cipher_kind classify_cipher(const std::string& name, std::string& openssl_name) {
+    std::string n = name;
+    // z/OS spells IANA names with an SSL_ prefix (SSL_RSA_WITH_AES_256_CBC_SHA).
+    if (n.rfind("SSL_", 0) == 0) n = "TLS_" + n.substr(4);
+    if (n.rfind("TLS_", 0) == 0) {
+        static const char* tls13[] = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
+                                      "TLS_AES_128_CCM_SHA256", "TLS_AES_128_CCM_8_SHA256"};
+        for (const char* t : tls13)
+            if (n == t) {
+                openssl_name = n;
+                return cipher_kind::tls13;
+            }
+        const char* o = OPENSSL_cipher_name(n.c_str());
+        if (!o || std::strcmp(o, "(NONE)") == 0) return cipher_kind::unknown;
+        n = o;
+    }
+    SSL_CTX* probe = SSL_CTX_new(TLS_server_method());
+    if (!probe) return cipher_kind::unknown;
+    // Security level 0 so that weak suites are recognised (and then refused by us, by name).
+    std::string list = n + ":@SECLEVEL=0";
+    cipher_kind kind = cipher_kind::unknown;
+    if (n.find_first_of(":,! +") == std::string::npos && SSL_CTX_set_cipher_list(probe, list.c_str()) == 1) {
+        STACK_OF(SSL_CIPHER)* sk = SSL_CTX_get_ciphers(probe);
+        for (int i = 0; i < sk_SSL_CIPHER_num(sk); ++i) {
+            const SSL_CIPHER* c = sk_SSL_CIPHER_value(sk, i);
+            if (SSL_CIPHER_get_version(c) && std::strcmp(SSL_CIPHER_get_name(c), n.c_str()) == 0) {
+                int alg_bits = 0;
+                SSL_CIPHER_get_bits(c, &alg_bits);
+                // SECURITY: no NULL, export or sub-128-bit ciphers, whatever the configuration says.
+                kind = (SSL_CIPHER_get_cipher_nid(c) == NID_undef || alg_bits < 128) ? cipher_kind::weak
+                                                                                      : cipher_kind::tls12;
+                openssl_name = n;
+            }
+        }
+    }
+    ERR_clear_error();
+    SSL_CTX_free(probe);
+    return kind;
+}
 
 std::shared_ptr<context> context::make_server(const server_options& opts, std::string& error) {
     SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
@@ -69,6 +148,18 @@ std::shared_ptr<context> context::make_server(const server_options& opts, std::s
     }
     std::shared_ptr<context> c(new context(ctx));
     SSL_CTX_set_min_proto_version(ctx, opts.min_version);
+    // TLS 1.0/1.1 are refused by OpenSSL 3's default security level even when enabled.
+    std::string list = opts.cipher_list.empty() ? std::string("HIGH:!aNULL:!eNULL:!EXPORT:!DES:!RC4:!3DES:!MD5:!PSK:!SRP")
+                                                : opts.cipher_list + ":!aNULL:!eNULL";
+    if (opts.min_version < TLS1_2_VERSION) list += ":@SECLEVEL=0";
+    if (SSL_CTX_set_cipher_list(ctx, list.c_str()) != 1) {
+        error = "no usable TLS 1.2 cipher suite in '" + opts.cipher_list + "'";
+        return nullptr;
+    }
+    if (!opts.ciphersuites.empty() && SSL_CTX_set_ciphersuites(ctx, opts.ciphersuites.c_str()) != 1) {
+        error = "no usable TLS 1.3 cipher suite in '" + opts.ciphersuites + "'";
+        return nullptr;
+    }
     // Idle sessions keep no 34 KiB read/write buffers; matters with thousands of logged-in users.
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
@@ -89,6 +180,28 @@ std::shared_ptr<context> context::make_server(const server_options& opts, std::s
     SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     SSL_CTX_set_alpn_select_cb(ctx, select_alpn, nullptr);
+    if (opts.session_timeout == 0) {
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+        SSL_CTX_set_num_tickets(ctx, 0);
+    } else {
+        SSL_CTX_set_timeout(ctx, static_cast<long>(opts.session_timeout));
+        SSL_CTX_set_session_ticket_cb(ctx, ticket_generated, ticket_decrypted, nullptr);
+    }
+    if (!opts.cafile.empty()) {
+        if (SSL_CTX_load_verify_locations(ctx, opts.cafile.c_str(), nullptr) != 1) {
+            error = opts.cafile + ": cannot read the CA certificates: " + openssl_error_text();
+            return nullptr;
+        }
+        if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(opts.cafile.c_str()))
+            SSL_CTX_set_client_CA_list(ctx, names);
+    }
+    if (opts.require_client_cert) SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    if (!opts.server_name.empty()) {
+        c->server_name_ = opts.server_name;
+        SSL_CTX_set_tlsext_servername_callback(ctx, check_server_name);
+        SSL_CTX_set_tlsext_servername_arg(ctx, &c->server_name_);
+    }
     c->fingerprint_ = sha256_fingerprint(SSL_CTX_get0_certificate(ctx));
     return c;
 }

@@ -13,7 +13,18 @@ std::string openssl_error_text();
 struct server_options {
     std::string keyring;  // PEM: certificate chain followed or preceded by the private key
     int min_version = TLS1_2_VERSION;
+    std::string cipher_list;   // TLS 1.2 and older, OpenSSL syntax; empty: safe defaults
+    std::string ciphersuites;  // TLS 1.3; empty: OpenSSL's defaults
+    std::string cafile;        // CAs for client certificates
+    bool require_client_cert = false;
+    unsigned session_timeout = 100;  // seconds a session can be resumed; 0: no resumption
+    std::string server_name;         // if set, a different SNI is refused
 };
+
+// How OpenSSL sees a configured cipher suite name (OpenSSL or IANA spelling, also z/OS "SSL_..." names).
+enum class cipher_kind { tls12, tls13, unknown, weak };
+// openssl_name receives the OpenSSL spelling for tls12/tls13.
+cipher_kind classify_cipher(const std::string& name, std::string& openssl_name);
 
 class context {
 public:
@@ -30,7 +41,12 @@ private:
     explicit context(SSL_CTX* ctx) : ctx_(ctx) {}
     SSL_CTX* ctx_;
     std::string fingerprint_;
+    std::string server_name_;
 };
+
+// The per-connection tag that session tickets carry (stream::set_session_tag); internal.
+int session_tag_index();
+const std::string* session_tag_of(SSL* ssl);
 
 // "SHA256:xx:xx:..." of a certificate.
 std::string sha256_fingerprint(X509* cert);

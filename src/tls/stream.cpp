@@ -1,6 +1,7 @@
 #include "tls/stream.hpp"
 
 #include <openssl/err.h>
+#include <openssl/x509.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 
@@ -54,6 +55,34 @@ void stream::close() {
 }
 
 bool stream::session_reused() const { return ssl_ && SSL_session_reused(ssl_) == 1; }
+
+std::string stream::resumed_session_tag() const {
+    if (!session_reused()) return {};
+    void* data = nullptr;
+    std::size_t len = 0;
+    if (SSL_SESSION_get0_ticket_appdata(SSL_get0_session(ssl_), &data, &len) != 1 || !data) return {};
+    return std::string(static_cast<const char*>(data), len);
+}
+
+void stream::issue_session_ticket() {
+    if (ssl_ && SSL_version(ssl_) >= TLS1_3_VERSION) SSL_new_session_ticket(ssl_);
+}
+
+stream::peer_identity stream::peer() const {
+    peer_identity id;
+    X509* cert = ssl_ ? SSL_get0_peer_certificate(ssl_) : nullptr;
+    if (!cert) return id;
+    id.present = true;
+    id.fingerprint = sha256_fingerprint(cert);
+    if (BIO* b = BIO_new(BIO_s_mem())) {
+        X509_NAME_print_ex(b, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
+        char* p = nullptr;
+        long n = BIO_get_mem_data(b, &p);
+        id.subject.assign(p, static_cast<std::size_t>(n));
+        BIO_free(b);
+    }
+    return id;
+}
 
 asio::awaitable<bool> stream::wait(tcp::socket::wait_type what, std::error_code& ec) {
     auto [e] = co_await socket_.async_wait(what, tuple_awaitable);
@@ -109,7 +138,7 @@ asio::awaitable<std::error_code> stream::drive_handshake() {
     }
 }
 
-asio::awaitable<std::error_code> stream::handshake_server(const context& ctx) {
+asio::awaitable<std::error_code> stream::handshake_server(const context& ctx, bool send_tickets) {
     drop_tls();
     ssl_ = SSL_new(ctx.native());
     if (!ssl_ || SSL_set_fd(ssl_, socket_.native_handle()) != 1) {
@@ -117,7 +146,13 @@ asio::awaitable<std::error_code> stream::handshake_server(const context& ctx) {
         co_return make_error_code(errc::handshake_failed);
     }
     SSL_set_accept_state(ssl_);
-    co_return co_await drive_handshake();
+    if (!send_tickets) SSL_set_num_tickets(ssl_, 0);
+    if (!tag_.empty()) SSL_set_ex_data(ssl_, session_tag_index(), &tag_);
+    std::error_code ec = co_await drive_handshake();
+    // Sessions resumed by id (TLS 1.2 without tickets) are the cached object itself: tag it too.
+    if (!ec && !tag_.empty() && !session_reused())
+        SSL_SESSION_set1_ticket_appdata(SSL_get0_session(ssl_), tag_.data(), tag_.size());
+    co_return ec;
 }
 
 asio::awaitable<std::error_code> stream::handshake_client(SSL_CTX* ctx, const std::string& sni, SSL_SESSION* resume) {

@@ -29,7 +29,9 @@ public:
     SSL* native() const { return ssl_; }
 
     // Server side of a handshake on this socket. On failure the reason is in last_error().
-    asio::awaitable<std::error_code> handshake_server(const context& ctx);
+    // send_tickets=false for connections whose peer may never read (FTP data connections): an
+    // unread TLS 1.3 ticket makes the peer's close an RST, which destroys the transfer.
+    asio::awaitable<std::error_code> handshake_server(const context& ctx, bool send_tickets = true);
     // Client side; resume (may be null) is offered for resumption.
     asio::awaitable<std::error_code> handshake_client(SSL_CTX* ctx, const std::string& sni, SSL_SESSION* resume);
 
@@ -51,6 +53,20 @@ public:
     void close();  // immediate
 
     bool session_reused() const;
+    // Tags the TLS sessions made on this connection (tickets and cached sessions carry it), so a
+    // later connection can tell whether it resumed one of them. Set before the handshake.
+    void set_session_tag(std::string tag) { tag_ = std::move(tag); }
+    // The tag of the session this connection resumed; empty after a full handshake.
+    std::string resumed_session_tag() const;
+    // TLS 1.3: queues a fresh session ticket, sent with the next write, so that the peer has an
+    // unused ticket for its next data connection. No-op before TLS 1.3.
+    void issue_session_ticket();
+    struct peer_identity {
+        bool present = false;
+        std::string fingerprint;  // "SHA256:..."
+        std::string subject;      // RFC 2253
+    };
+    peer_identity peer() const;
     // The peer closed TLS without close_notify (possible truncation).
     bool truncated() const { return truncated_; }
     const std::string& last_error() const { return last_error_; }
@@ -65,6 +81,7 @@ private:
     SSL* ssl_ = nullptr;
     bool truncated_ = false;
     std::string last_error_;
+    std::string tag_;
 };
 
 // TLS failures as error codes (category "ferry.tls").

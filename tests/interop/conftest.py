@@ -4,7 +4,8 @@ The server under test is ``$FERRYD``. For developing the tests without a
 working ferryd, ``FERRY_INTEROP_STANDIN=pyftpdlib`` runs this very file as a
 small pyftpdlib server that reads the same config file (see ``_standin_main``);
 tests marked ``ferryd_only`` are then expected to fail (xfail, not skipped).
-CI never sets that variable, so nothing is skipped there.
+CI never sets FERRY_INTEROP_STANDIN, so nothing is skipped there.
+STANDIN_LOGLEVEL=10 makes the stand-in log at debug level.
 """
 
 from __future__ import annotations
@@ -237,7 +238,7 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     if rep.failed:
         for srv in _LIVE:
-            tail = srv.log[-30000:]
+            tail = srv.log[-12000:]
             rep.sections.append((f"server log {srv.name} ({srv.log_path})", tail))
 
 
@@ -460,6 +461,7 @@ def _standin_main(argv: list[str]) -> None:
     import crypt
     import logging
 
+    from OpenSSL import SSL
     from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
     from pyftpdlib.handlers import TLS_DTPHandler, TLS_FTPHandler
     from pyftpdlib.ioloop import IOLoop
@@ -484,7 +486,18 @@ def _standin_main(argv: list[str]) -> None:
             auth.add_user(name, "", home, perm="elradfmwMT")
             Users.hashes[name] = h
 
+    data_ctx = SSL.Context(SSL.TLS_METHOD)
+    data_ctx.use_certificate_chain_file(cfg["KEYRING"][0])
+    data_ctx.use_privatekey_file(cfg["KEYRING"][0])
+    data_ctx.set_max_proto_version(SSL.TLS1_2_VERSION)
+
     class DTP(TLS_DTPHandler):
+        # OpenSSL's defaults send TLS 1.3 session tickets on data connections;
+        # lftp (GnuTLS) never reads them, closes with a RST, and the server loses
+        # the end of the upload. Data connections stay on TLS 1.2 here.
+        def secure_connection(self, ssl_context):
+            super().secure_connection(data_ctx)
+
         # pyftpdlib closes a data connection that is readable before the
         # transfer command; curl starts the TLS handshake right after connect.
         def readable(self):

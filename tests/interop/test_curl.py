@@ -8,8 +8,6 @@ stderr ("> CMD" sent, "< 123 text" received) and the tests check it.
 import os
 import re
 
-import pytest
-
 from ftpwire import sha256
 
 MiB = 1024 * 1024

@@ -3,11 +3,10 @@
 import ftplib
 import os
 import ssl
-import time
 
 import pytest
 
-from ftpwire import (HOST, ImplicitFTP_TLS, RecordingFTP_TLS, client_context, ftp_fetch,
+from ftpwire import (HOST, ImplicitFTP_TLS, RecordingFTP_TLS, ftp_fetch,
                      ftp_store, recv_all, sha256)
 
 MiB = 1024 * 1024

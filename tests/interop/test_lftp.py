@@ -6,8 +6,6 @@ lftp runs with -d, so its stderr has the dialogue ("---> CMD", "<--- 123 text").
 import os
 import re
 
-import pytest
-
 from ftpwire import sha256
 
 MiB = 1024 * 1024

@@ -214,6 +214,20 @@ def test_port_to_foreign_address_refused(ferryd, cmd):
         assert c.reply().code == 226
 
 
+def test_default_type_is_ascii(ferryd):
+    """RFC 959: a session starts in TYPE A. lftp relies on it: its `put -a`
+    sends no TYPE A to a server it believes is still in the default type."""
+    with login_tls(ferryd) as c:
+        port = c.epsv_port()
+        c.send("STOR default-type.txt")
+        d = c.open_data(port, protect=True)
+        assert c.reply().code in (125, 150)
+        d.sendall(b"one\r\ntwo\r\n")
+        close_data(d)
+        assert c.reply().code == 226
+        assert (ferryd.home / "default-type.txt").read_bytes() == b"one\ntwo\n"
+
+
 # --------------------------------------------------------------------------
 # Interrupted upload
 
@@ -249,3 +263,39 @@ def test_interrupted_upload_keeps_old_file(ferryd, prot):
         close_data(d)
         assert c.reply().code == 226
         assert (ferryd.home / name).read_bytes() == new
+
+
+# --------------------------------------------------------------------------
+# TLS 1.3 on data connections
+
+
+@pytest.mark.ferryd_only("the stand-in keeps data connections on TLS 1.2")
+def test_no_tls13_session_tickets_on_data_connections(ferryd):
+    """A TLS 1.3 session ticket sent on a data connection is never read by
+    GnuTLS clients such as lftp on upload: they close with unread data, the
+    kernel sends a RST, and the upload ends as an error (or truncated).
+    Tickets belong on the control connection only."""
+    ctx = client_context()
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    data = os.urandom(256 * 1024)
+    (ferryd.home / "tickets.bin").write_bytes(data)
+    with RawControl(ferryd.port) as c:
+        c.starttls(ctx)
+        assert c.sock.version() == "TLSv1.3"
+        c.login(ferryd.user, ferryd.password)
+        c.expect("PBSZ 0", 200)
+        c.expect("PROT P", 200)
+        c.expect("TYPE I", 200)
+        port = c.epsv_port()
+        c.send("RETR tickets.bin")
+        d = c.open_data(port, protect=True)
+        assert d.version() == "TLSv1.3"
+        before = d.session
+        assert c.reply().code in (125, 150)
+        got = recv_all(d)  # up to the server's close_notify
+        after = d.session
+        close_data(d)
+        assert c.reply().code == 226
+        assert got == data
+        assert after.id == before.id, \
+            "the server sent a TLS 1.3 NewSessionTicket on the data connection"

@@ -1,0 +1,175 @@
+#include "tls/client_context.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <arpa/inet.h>
+
+#include "tls/context.hpp"
+
+namespace ferry::tls {
+
+namespace {
+
+int slot_index() {
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+}
+
+std::string name_text(X509_NAME* name) {
+    if (!name) return {};
+    BIO* b = BIO_new(BIO_s_mem());
+    X509_NAME_print_ex(b, name, 0, XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB);
+    char* p = nullptr;
+    long n = BIO_get_mem_data(b, &p);
+    std::string out(p, static_cast<std::size_t>(n));
+    BIO_free(b);
+    return out;
+}
+
+std::string time_text(const ASN1_TIME* t) {
+    if (!t) return {};
+    BIO* b = BIO_new(BIO_s_mem());
+    ASN1_TIME_print(b, t);
+    char* p = nullptr;
+    long n = BIO_get_mem_data(b, &p);
+    std::string out(p, static_cast<std::size_t>(n));
+    BIO_free(b);
+    return out;
+}
+
+bool is_ip_literal(const std::string& host) {
+    unsigned char buf[16];
+    return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+}  // namespace
+
+// Called by OpenSSL when a session (TLS 1.2: at handshake end; TLS 1.3: per ticket) is ready.
+int on_new_session(SSL* ssl, SSL_SESSION* sess) {
+    auto* slot = static_cast<session_slot*>(SSL_get_ex_data(ssl, slot_index()));
+    if (!slot) return 0;  // a data connection, or the control handshake before attach()
+    slot->replace(sess);
+    ++slot->tickets_;
+    return 1;  // we keep the reference
+}
+
+client_context::~client_context() { SSL_CTX_free(ctx_); }
+
+std::shared_ptr<client_context> client_context::make(const client_options& opts, std::string& error) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) {
+        error = "cannot create a TLS context: " + openssl_error_text();
+        return nullptr;
+    }
+    std::shared_ptr<client_context> c(new client_context(ctx));
+    SSL_CTX_set_min_proto_version(ctx, opts.min_version);
+    if (opts.max_version) SSL_CTX_set_max_proto_version(ctx, opts.max_version);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    if (!opts.cipher_list.empty() && SSL_CTX_set_cipher_list(ctx, opts.cipher_list.c_str()) != 1) {
+        error = "CIPHERSUITE: none of '" + opts.cipher_list + "' is a TLS 1.2 cipher OpenSSL knows";
+        return nullptr;
+    }
+    if (!opts.ciphersuites.empty() && SSL_CTX_set_ciphersuites(ctx, opts.ciphersuites.c_str()) != 1) {
+        error = "CIPHERSUITE: '" + opts.ciphersuites + "' holds a TLS 1.3 suite OpenSSL does not know";
+        return nullptr;
+    }
+    ERR_clear_error();
+    if (!opts.ca_file.empty()) {
+        if (SSL_CTX_load_verify_locations(ctx, opts.ca_file.c_str(), nullptr) != 1) {
+            error = opts.ca_file + ": cannot read CA certificates: " + openssl_error_text();
+            return nullptr;
+        }
+    } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+        error = "cannot load the system CA store: " + openssl_error_text();
+        return nullptr;
+    }
+    // The chain is verified during the handshake but a failure does not abort it: the session
+    // layer checks peer_check before sending anything, so it can give a helpful message or apply
+    // a pinned fingerprint / known_servers entry. (SSL_get_verify_result keeps the outcome.)
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
+    if (!opts.cert_file.empty()) {
+        const std::string& key = opts.key_file.empty() ? opts.cert_file : opts.key_file;
+        if (SSL_CTX_use_certificate_chain_file(ctx, opts.cert_file.c_str()) != 1) {
+            error = opts.cert_file + ": cannot read the client certificate: " + openssl_error_text();
+            return nullptr;
+        }
+        if (SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+            error = key + ": cannot read the client certificate's private key: " + openssl_error_text();
+            return nullptr;
+        }
+        if (SSL_CTX_check_private_key(ctx) != 1) {
+            error = key + ": the private key does not match the client certificate " + opts.cert_file;
+            return nullptr;
+        }
+    }
+    // ALPACA: tell the server which protocol we speak, so that a TLS endpoint of another service
+    // that checks ALPN refuses us instead of interpreting FTP commands.
+    static const unsigned char alpn[] = {3, 'f', 't', 'p'};
+    SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, on_new_session);
+    return c;
+}
+
+peer_check client_context::check_peer(SSL* ssl, const std::string& host) {
+    peer_check r;
+    X509* cert = ssl ? SSL_get0_peer_certificate(ssl) : nullptr;
+    if (!cert) {
+        r.chain_error = "the server sent no certificate";
+        return r;
+    }
+    r.has_cert = true;
+    r.fingerprint = sha256_fingerprint(cert);
+    r.subject = name_text(X509_get_subject_name(cert));
+    r.issuer = name_text(X509_get_issuer_name(cert));
+    r.not_after = time_text(X509_get0_notAfter(cert));
+    long vr = SSL_get_verify_result(ssl);
+    r.chain_ok = vr == X509_V_OK;
+    if (!r.chain_ok) r.chain_error = X509_verify_cert_error_string(vr);
+    std::string h = host;
+    if (h.size() > 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+    if (is_ip_literal(h))
+        r.name_ok = X509_check_ip_asc(cert, h.c_str(), 0) == 1;
+    else
+        r.name_ok = X509_check_host(cert, h.data(), h.size(), 0, nullptr) == 1;
+    ERR_clear_error();
+    return r;
+}
+
+std::string client_context::describe(SSL* ssl) {
+    if (!ssl) return "no TLS";
+    std::string out = SSL_get_version(ssl);
+    if (const SSL_CIPHER* c = SSL_get_current_cipher(ssl)) out += std::string(", ") + SSL_CIPHER_get_name(c);
+    return out;
+}
+
+session_slot::~session_slot() { clear(); }
+
+void session_slot::attach(SSL* control) {
+    detach();
+    control_ = control;
+    if (SSL_SESSION* s = SSL_get1_session(control)) replace(s);
+    SSL_set_ex_data(control, slot_index(), this);
+}
+
+void session_slot::detach() {
+    if (control_) SSL_set_ex_data(control_, slot_index(), nullptr);
+    control_ = nullptr;
+}
+
+void session_slot::clear() {
+    detach();
+    if (session_) SSL_SESSION_free(session_);
+    session_ = nullptr;
+    tickets_ = 0;
+}
+
+void session_slot::replace(SSL_SESSION* s) {
+    if (session_) SSL_SESSION_free(session_);
+    session_ = s;
+}
+
+bool session_slot::resumable() const { return session_ && SSL_SESSION_is_resumable(session_) == 1; }
+
+}  // namespace ferry::tls
