@@ -12,6 +12,7 @@
 
 #include "config/schema.hpp"
 #include "config/settings.hpp"
+#include "server/firewall_rules.hpp"
 #include "server/server.hpp"
 #include "tls/context.hpp"
 
@@ -222,6 +223,9 @@ int main(int argc, char** argv) {
     serve_cmd->add_option("--user", serve_user, "User name (default ferry)");
     serve_cmd->add_flag("-v,--verbose", verbose, "Log every command");
 
+    auto* rules_cmd = app.add_subcommand("firewall-rules",
+                                         "Print the nftables/iptables rules a firewall needs for --config FILE");
+
     CLI11_PARSE(app, argc, argv);
 
     if (help_config) {
@@ -240,6 +244,10 @@ int main(int argc, char** argv) {
     if (!config::load_server_settings(config_file, ctx->settings, error)) {
         fmt::print(stderr, "ferryd: {}\n", error);
         return 2;
+    }
+    if (rules_cmd->parsed()) {
+        fmt::print("{}", server::firewall_rules(ctx->settings, config_file));
+        return 0;
     }
     auto& s = ctx->settings;
     if (!listen.empty()) {

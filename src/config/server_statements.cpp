@@ -130,6 +130,16 @@ const std::vector<schema_entry> server_statements = {
          s.port_low_ports = c == 1;
          return true;
      }},
+    {"ACTIVEDATAPORT", side::server, "20 | EPHEMERAL", "20",
+     "Source port of active-mode (PORT/EPRT) data connections: 20 (ftp-data, as static firewall rules expect; "
+     "needs root or CAP_NET_BIND_SERVICE, else an ephemeral port is used) or any ephemeral port.", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "20 or EPHEMERAL", err)) return false;
+         int c = choice(st, 0, {"20", "EPHEMERAL"}, err);
+         if (c < 0) return false;
+         s.active_from_port_20 = c == 0;
+         return true;
+     }},
     {"FTPKEEPALIVE", side::server, "seconds", "0 (system default)",
      "TCP keepalive idle time on the control connection, so firewalls keep it during long transfers.", false,
      [](server_settings& s, const statement& st, std::string& err) {

@@ -47,6 +47,7 @@ struct server_settings {
     redirect_policy passive_dataconn = redirect_policy::noredirect;
     redirect_policy port_ipaddr = redirect_policy::noredirect;
     bool port_low_ports = false;         // PORTCOMMANDPORT UNRESTRICTED
+    bool active_from_port_20 = true;     // ACTIVEDATAPORT 20 (falls back to ephemeral if not permitted)
     unsigned keepalive_seconds = 0;      // FTPKEEPALIVE; 0 = system default / off
     std::vector<passive_address> passive_addresses;
 

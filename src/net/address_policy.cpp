@@ -18,4 +18,30 @@ std::string check_active_target(const asio::ip::address& control_peer, const asi
     return {};
 }
 
+bool in_subnet(const asio::ip::address& a, const std::string& cidr) {
+    auto slash = cidr.find('/');
+    if (slash == std::string::npos) return false;
+    std::error_code ec;
+    asio::ip::address net = unmapped(asio::ip::make_address(cidr.substr(0, slash), ec));
+    if (ec) return false;
+    unsigned bits = 0;
+    try {
+        bits = static_cast<unsigned>(std::stoul(cidr.substr(slash + 1)));
+    } catch (...) {
+        return false;
+    }
+    asio::ip::address host = unmapped(a);
+    if (host.is_v4() != net.is_v4()) return false;
+    auto compare = [bits](const auto& x, const auto& y) {
+        if (bits > x.size() * 8) return false;
+        for (unsigned i = 0; i < bits; ++i) {
+            unsigned byte = i / 8, bit = 7 - i % 8;
+            if (((x[byte] >> bit) & 1) != ((y[byte] >> bit) & 1)) return false;
+        }
+        return true;
+    };
+    if (host.is_v4()) return compare(host.to_v4().to_bytes(), net.to_v4().to_bytes());
+    return compare(host.to_v6().to_bytes(), net.to_v6().to_bytes());
+}
+
 }  // namespace ferry::net

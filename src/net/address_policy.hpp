@@ -3,6 +3,7 @@
 #include <asio/ip/address.hpp>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ferry::net {
 
@@ -15,5 +16,21 @@ bool same_host(const asio::ip::address& a, const asio::ip::address& b);
 // and never to a privileged port (RFC 2577 section 3).
 std::string check_active_target(const asio::ip::address& control_peer, const asio::ip::address& target,
                                 std::uint16_t port, bool any_address, bool low_ports);
+
+// "192.168.0.0/16" contains a? (IPv4 and IPv6; a v4-mapped a counts as IPv4). False for bad text.
+bool in_subnet(const asio::ip::address& a, const std::string& cidr);
+
+// PASSIVEADDRESS: which configured address (text, maybe a host name) to write in a PASV reply
+// for this client: the first entry whose subnet holds the client, else the first entry without
+// a subnet; empty when none applies (then the control connection's local address is used).
+// Entries: any range of objects with string members `address` and `cidr` (config's statements).
+template <class Entries>
+std::string choose_passive_address(const Entries& entries, const asio::ip::address& client) {
+    for (const auto& e : entries)
+        if (!e.cidr.empty() && in_subnet(client, e.cidr)) return e.address;
+    for (const auto& e : entries)
+        if (e.cidr.empty()) return e.address;
+    return {};
+}
 
 }  // namespace ferry::net

@@ -595,7 +595,19 @@ asio::awaitable<void> session::cmd_pasv(const std::string&) {
         co_return;
     }
     data_mode_ = data_mode::passive;
-    proto::host_port hp{local_addr_.to_string(), passive_.port(), 1};
+    // Behind NAT the local address means nothing to the client: PASSIVEADDRESS names the one to show.
+    std::string shown = local_addr_.to_string();
+    std::string configured = net::choose_passive_address(cfg_.passive_addresses, peer_addr_);
+    if (!configured.empty()) {
+        std::error_code rec;
+        auto a = co_await ctx_->names.resolve_v4(configured, rec);
+        if (rec)
+            ctx_->log->warn("[{}] PASSIVEADDRESS {} cannot be resolved ({}); advertising {}", id_, configured,
+                            rec.message(), shown);
+        else
+            shown = a.to_string();
+    }
+    proto::host_port hp{shown, passive_.port(), 1};
     co_await reply_data_setup(code::entering_passive, *proto::format_pasv_reply(hp));
 }
 

@@ -10,6 +10,7 @@
 #include "auth/cert_map.hpp"
 #include "auth/users_file.hpp"
 #include "config/settings.hpp"
+#include "net/name_cache.hpp"
 #include "tls/context.hpp"
 
 namespace ferry::server {
@@ -19,6 +20,7 @@ struct server_context {
     auth::users_file users;
     auth::cert_map certs;
     std::shared_ptr<spdlog::logger> log;
+    mutable net::name_cache names;  // PASSIVEADDRESS host names
     // Builds a fresh TLS context from the files named in settings (used at start and on SIGHUP).
     std::function<std::shared_ptr<tls::context>(std::string& error)> make_tls;
 

@@ -51,7 +51,7 @@ asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<t
                             id_, refused, peer_addr_.to_string());
         if (ec) why = abort_requested_ ? "aborted" : "no data connection arrived in time";
     } else {
-        ec = co_await net::connect_active(sock, local_addr_, false, active_target_);
+        ec = co_await net::connect_active(sock, local_addr_, cfg_.active_from_port_20, active_target_);
         if (ec) why = "cannot connect to " + active_target_.address().to_string() + " port " +
                       std::to_string(active_target_.port()) + ": " + ec.message();
     }
@@ -108,6 +108,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     auto started = std::chrono::steady_clock::now();
     bool stalled = false;
     std::unique_ptr<tls::stream> data;
+    bool resumed = false;
     // DATACTTIME bounds both the wait for the connection and any stall once data moves.
     auto watchdog = net::idle_timer::start(ctl_.socket().get_executor(), std::chrono::seconds(cfg_.data_timeout_seconds),
                                            [this, &stalled] {
@@ -127,6 +128,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
         final_text = "Cannot open data connection: " + (stalled ? std::string("no data connection arrived in time") : why) + ".";
     } else {
         data_stream_ = data.get();
+        resumed = data->session_reused();
         const auto touch = [&] {
             watchdog->touch();
             idle_->touch();
@@ -183,7 +185,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     ctx_->log->info("[{}] {} {} {} bytes {:.3f} s {:.1f} MB/s {} {} -> {}", id_, dir,
                     req->kind == transfer_kind::listing ? std::string("-") : req->path, transfer_bytes_, secs,
                     secs > 0 ? transfer_bytes_ / secs / 1e6 : 0.0, sec_.prot_private ? "PROT P" : "PROT C",
-                    data && data->session_reused() ? "resumed" : "-", final_code);
+                    resumed ? "resumed" : "-", final_code);
     co_await reply(final_code, final_text);
     transferring_ = false;
     transfer_done_.cancel();

@@ -237,11 +237,28 @@ asio::awaitable<std::error_code> stream::send_file(int fd, std::uint64_t offset,
 
 asio::awaitable<std::error_code> stream::end_tls(bool wait_for_peer) {
     if (!ssl_) co_return std::error_code{};
+    bool peeked = false;
     for (;;) {
         ERR_clear_error();
         int r = SSL_shutdown(ssl_);
         if (r == 1 || (r == 0 && !wait_for_peer)) break;
-        if (r == 0) continue;  // ours is sent; call again to read the peer's
+        if (r == 0 && !peeked) {
+            // Ours is sent. Some peers (curl's passive CCC mode) never answer with close_notify
+            // and go on in clear at once. Look before OpenSSL reads: a TLS record starts with
+            // 0x15 (alert) or 0x17 (TLS 1.3 wraps alerts as application data); a clear FTP
+            // command or reply never does, and those bytes must stay in the socket for the caller.
+            peeked = true;
+            std::error_code ec;
+            if (!co_await wait(tcp::socket::wait_read, ec)) {
+                drop_tls();
+                co_return ec;
+            }
+            unsigned char first = 0;
+            ssize_t n = ::recv(socket_.native_handle(), &first, 1, MSG_PEEK);
+            if (n <= 0 || (first != 0x15 && first != 0x17)) break;
+            continue;
+        }
+        if (r == 0) continue;
         int ssl_err;
         std::error_code ec = classify(r, ssl_err);
         if (ec) {

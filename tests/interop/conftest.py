@@ -263,6 +263,87 @@ def pki(tmp_path_factory):
             "other_ca": d / "other-ca.pem"}
 
 
+_CLIENT_CA_CNF = """\
+[ca]
+default_ca = test_ca
+[test_ca]
+dir = .
+database = index.txt
+new_certs_dir = .
+serial = serial
+default_md = sha256
+policy = any
+unique_subject = no
+copy_extensions = none
+x509_extensions = client_ext
+[any]
+commonName = supplied
+organizationName = optional
+[client_ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = clientAuth
+"""
+
+
+@dataclass
+class ClientCert:
+    cert: Path
+    key: Path
+    fingerprint: str  # "AB:CD:..." as `openssl x509 -fingerprint -sha256` prints it
+    subject: str      # RFC 2253, as the server compares it ("CN=alice,O=Test")
+
+
+@pytest.fixture(scope="session")
+def client_pki(tmp_path_factory):
+    """Client certificates made with openssl for SECURE_LOGIN tests.
+
+    Returns a dict: "ca" (PEM of the trusted client CA), "unknown_ca" (another CA's
+    PEM) and ClientCert entries: "alice" and "bob" (signed by the CA, valid now),
+    "mallory" (signed by the CA, registered nowhere), "stranger" (subject
+    O=Test/CN=bob like bob's, but signed by the unknown CA), "expired" (CN=alice, by
+    the CA, valid in January 2020 only)."""
+    d = tmp_path_factory.mktemp("client-pki")
+    openssl = _tool("openssl")
+
+    def make_ca(name, cn):
+        _run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+              "-nodes", "-days", "3", "-subj", f"/O=Test/CN={cn}",
+              "-keyout", str(d / f"{name}-key.pem"), "-out", str(d / f"{name}.pem")], cwd=d)
+        (d / f"{name}.index").write_text("")
+        (d / f"{name}.serial").write_text("1000\n")
+        cnf = _CLIENT_CA_CNF.replace("index.txt", f"{name}.index").replace(
+            "serial = serial", f"serial = {name}.serial")
+        (d / f"{name}.cnf").write_text(cnf)
+
+    def issue(name, ca, cn, dates=("-days", "2")):
+        key, csr, cert = d / f"{name}-key.pem", d / f"{name}.csr", d / f"{name}.pem"
+        _run([openssl, "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+              "-subj", f"/O=Test/CN={cn}", "-keyout", str(key), "-out", str(csr)], cwd=d)
+        _run([openssl, "ca", "-batch", "-notext", "-config", str(d / f"{ca}.cnf"),
+              "-cert", str(d / f"{ca}.pem"), "-keyfile", str(d / f"{ca}-key.pem"),
+              "-in", str(csr), "-out", str(cert), *dates], cwd=d)
+        out = _run([openssl, "x509", "-in", str(cert), "-noout", "-fingerprint", "-sha256"],
+                   cwd=d).stdout.decode().strip()
+        fp = out.split("=", 1)[1]
+        assert len(fp) == 95, out
+        return ClientCert(cert=cert, key=key, fingerprint=fp, subject=f"CN={cn},O=Test")
+
+    make_ca("client-ca", "Ferry test client CA")
+    make_ca("unknown-ca", "Unknown CA")
+    return {
+        "dir": d,
+        "ca": d / "client-ca.pem",
+        "unknown_ca": d / "unknown-ca.pem",
+        "alice": issue("alice", "client-ca", "alice"),
+        "bob": issue("bob", "client-ca", "bob"),
+        "mallory": issue("mallory", "client-ca", "mallory"),
+        "stranger": issue("stranger", "unknown-ca", "bob"),
+        "expired": issue("expired", "client-ca", "alice",
+                         ("-startdate", "20200101000000Z", "-enddate", "20200201000000Z")),
+    }
+
+
 class ServerFactory:
     """Starts servers for one test module; all are stopped at module end."""
 
@@ -271,8 +352,12 @@ class ServerFactory:
         self.pki = pki
         self.servers: list[Server] = []
 
-    def __call__(self, name: str = "ferryd", *, overrides: dict[str, str] | None = None,
-                 extra: list[str] = (), implicit: bool = True) -> Server:
+    def __call__(self, name: str = "ferryd", *, overrides: dict[str, str | None] | None = None,
+                 extra: list[str] = (), implicit: bool = True, port: int | None = None,
+                 tls_port: int | None = None) -> Server:
+        """overrides: statement -> value; None leaves the statement out of the file.
+        port/tls_port: use these (from free_port()) instead of fresh ones, for a
+        test that must write a port number into a file before the server starts."""
         root = self.tmp_path_factory.mktemp(name)
         home = root / "home"
         outside = root / "outside"
@@ -281,10 +366,11 @@ class ServerFactory:
         (outside / "secret.txt").write_text("TOP SECRET outside the home folder\n")
         users = root / "users"
         users.write_text(f"{USER}:{self.pki['hash']}:{home}\n")
-        port = free_port()
-        tls_port = free_port() if implicit else 0
-        while tls_port == port:
-            tls_port = free_port()
+        port = port or free_port()
+        if tls_port is None:
+            tls_port = free_port() if implicit else 0
+            while tls_port == port:
+                tls_port = free_port()
         lo, hi = free_port_range()
         statements = {
             "LISTEN": f"{HOST} {port}",
@@ -299,7 +385,8 @@ class ServerFactory:
         statements.update(overrides or {})
         config = root / "ferryd.conf"
         config.write_text("; written by tests/interop/conftest.py\n"
-                          + "".join(f"{k} {v}\n" for k, v in statements.items())
+                          + "".join(f"{k} {v}\n" for k, v in statements.items()
+                                    if v is not None)
                           + "".join(f"{line}\n" for line in extra))
         srv = Server(name=name, host=HOST, port=port, tls_port=tls_port, user=USER,
                      password=PASSWORD, home=home, outside=outside, root=root,

@@ -27,14 +27,31 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def client_context(cafile: str | None = None) -> ssl.SSLContext:
-    """TLS client context: no verification unless a CA file is given."""
+TLS_VERSIONS = {"1.0": ssl.TLSVersion.TLSv1, "1.1": ssl.TLSVersion.TLSv1_1,
+                "1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def client_context(cafile: str | None = None, *, cert=None, key=None, version: str | None = None,
+                   tickets: bool = True) -> ssl.SSLContext:
+    """TLS client context: no verification unless a CA file is given.
+
+    cert/key: a client certificate to present; version: "1.2" or "1.3" pins the
+    protocol version; tickets=False asks for no session tickets (TLS 1.2 then
+    resumes by session id)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if cafile:
         ctx.load_verify_locations(cafile)
     else:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
+    if cert:
+        ctx.load_cert_chain(str(cert), str(key) if key else None)
+    if version:
+        if version in ("1.0", "1.1"):
+            ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # else OpenSSL 3 refuses to offer them
+        ctx.minimum_version = ctx.maximum_version = TLS_VERSIONS[version]
+    if not tickets:
+        ctx.options |= ssl.OP_NO_TICKET
     return ctx
 
 
@@ -163,12 +180,18 @@ class RawControl:
         assert h == HOST, f"PASV advertised {h}, expected {HOST}: {r}"
         return int(m.group(5)) * 256 + int(m.group(6))
 
-    def open_data(self, port: int, protect: bool) -> socket.socket:
+    def open_data(self, port: int, protect: bool, resume: bool = True,
+                  session: ssl.SSLSession | None = None) -> socket.socket:
+        """Connect to a data port; with protect, do the TLS handshake resuming the
+        control connection's session (resume=False: a fresh handshake; session:
+        resume that session instead, which must belong to self.ctx)."""
         s = socket.create_connection((HOST, port), timeout=self.timeout)
         s.settimeout(self.timeout)
         if protect:
-            assert isinstance(self.sock, ssl.SSLSocket)
-            s = self.ctx.wrap_socket(s, server_hostname=HOST, session=self.sock.session)
+            if session is None and resume:
+                assert isinstance(self.sock, ssl.SSLSocket)
+                session = self.sock.session
+            s = self.ctx.wrap_socket(s, server_hostname=HOST, session=session)
         return s
 
     def close(self) -> None:
@@ -271,6 +294,25 @@ class RecordingFTP_TLS(ftplib.FTP_TLS):
             self.voidcmd("PBSZ 0")  # RFC 4217: PBSZ before PROT
             self.prot_c()
         return self
+
+
+class ResumingFTP_TLS(RecordingFTP_TLS):
+    """FTP_TLS whose PROT P data connections resume the control connection's TLS
+    session, as servers with SECURE_SESSION_REUSE REQUIRED (vsftpd
+    require_ssl_reuse) demand; plain FTP_TLS does not (cpython#63699).
+    ``reused`` records SSLSocket.session_reused of each protected data connection."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.reused: list[bool] = []
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host,
+                                            session=self.sock.session)
+            self.reused.append(conn.session_reused)
+        return conn, size
 
 
 class ImplicitFTP_TLS(RecordingFTP_TLS):

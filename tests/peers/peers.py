@@ -44,6 +44,9 @@ API
                  pure-ftpd command-line arguments, or pyftpdlib handler attributes as
                  "name=python-literal" strings.
   keep_files     keep the private folder after stop() (for post-mortems).
+  pyftpdlib_curl_compat
+                 pyftpdlib only: patch two behaviours of stock pyftpdlib 1.5.7 that break
+                 curl (see "Caveats"). Off by default: the peer is stock pyftpdlib.
 
   Raises PeerError (with the server's output) if the binary is missing, the
   server exits, or no "220 " greeting arrives on the control port within
@@ -91,8 +94,9 @@ vsftpd 3.0.3 (Debian 3.0.3-13)
   ``/etc/pam.d/ferry-peer-vsftpd-<token>`` (pam_pwdfile against a SHA-512-crypt file in
   workdir; pam_permit for account), removed on stop -- PAM only reads /etc/pam.d, hence
   that one file outside workdir. TLS: ``ssl_enable=YES force_local_logins_ssl=YES
-  require_ssl_reuse=YES ssl_sslv2=NO ssl_sslv3=NO ssl_tlsv1=NO ssl_ciphers=HIGH``
-  (vsftpd 3.0.3 has no switch for TLS 1.1; OpenSSL 3's security level 2 refuses it);
+  require_ssl_reuse=YES ssl_sslv2=NO ssl_sslv3=NO ssl_tlsv1=YES ssl_ciphers=HIGH``
+  (vsftpd 3.0.3 has no switch per TLS version; ``ssl_tlsv1=NO`` would only drop TLS 1.0
+  and hide "AUTH TLS" from FEAT; OpenSSL 3's default security level refuses TLS 1.0/1.1);
   ``ssl_request_cert`` stays at its default YES (a CertificateRequest is sent, an empty
   answer is accepted). Logs: vsftpd.log (protocol with verbose, transfers).
 ProFTPD 1.3.8 (Debian proftpd-core + mod_tls.so from proftpd-mod-crypto)
@@ -124,16 +128,34 @@ pyftpdlib 1.5.7 (Debian python3-pyftpdlib, pyOpenSSL 23)
 Features (FEATURES[kind]; what the configured server offers to a client)
 ----------------------------------------------------------------------------
                        vsftpd   ProFTPD  Pure-FTPd  pyftpdlib
-  CCC                  no       yes      no(1)      no
+  CCC                  no (500) yes      yes(1)     no (500)
   EPSV / EPRT          yes      yes      yes        yes
   MLSD / MLST          no       yes      yes        yes
   REST (RETR + STOR)   yes      yes      yes        yes
   data TLS resumption  required required offered(2) offered(2)
-  TLS 1.3              yes      yes      yes        yes
-  PROT C allowed       yes      yes      yes        yes   (unless require_prot_p)
-(1) Pure-FTPd knows the CCC verb but answers "534 CCC not allowed at this point".
+  TLS 1.3 / 1.2        yes      yes      yes        yes     (1.1 and older refused)
+  PROT C allowed       yes      yes      yes        yes     (unless require_prot_p)
+(1) Pure-FTPd answers "200 Control connection unencrypted", sends close_notify and reads
+    no further command until the client's close_notify arrives (curl needs
+    --ftp-ssl-ccc-mode active; its default passive mode hangs). ProFTPD works either way.
 (2) The server caches sessions and resumes them if the client offers, but accepts a
-    full handshake on the data connection too.
+    full handshake on the data connection too. vsftpd refuses a data connection that
+    does not resume with "522 SSL connection failed: session reuse required"; ProFTPD
+    with "425 Unable to build data connection: Operation not permitted".
+
+Caveats (behaviour of the real servers, kept on purpose)
+--------------------------------------------------------
+* pyftpdlib 1.5.7 closes a PROT P data connection whose TLS handshake starts before the
+  server has read the transfer command (its DTPHandler treats an early readable socket as
+  a client that went away). curl does exactly that (connect + handshake right after the
+  EPSV/PASV reply, then RETR/STOR), so stock pyftpdlib fails curl's PROT P transfers;
+  lftp and Python's ftplib send the command first and work. ``pyftpdlib_curl_compat=True``
+  patches this (and a spurious 226 after an unused data connection is closed) for tools
+  that need it, e.g. a curl-based benchmark. A client that wants to work with stock
+  pyftpdlib must send RETR/STOR/LIST before starting the data connection's handshake.
+* Pure-FTPd's NLST lists "." and ".." too; its LIST shows numeric uids.
+* vsftpd 3.0.3 has neither MLSD nor CCC.
+* All peers accept "AUTH SSL" as well as "AUTH TLS" except Pure-FTPd (500 for SSL).
 """
 
 from __future__ import annotations
@@ -172,7 +194,7 @@ FEATURES: dict[str, dict[str, bool]] = {
                       tls13=True, prot_c=True),
     "proftpd":   dict(ccc=True, epsv=True, mlsd=True, rest=True, reuse_required=True,
                       tls13=True, prot_c=True),
-    "pure-ftpd": dict(ccc=False, epsv=True, mlsd=True, rest=True, reuse_required=False,
+    "pure-ftpd": dict(ccc=True, epsv=True, mlsd=True, rest=True, reuse_required=False,
                       tls13=True, prot_c=True),
     "pyftpdlib": dict(ccc=False, epsv=True, mlsd=True, rest=True, reuse_required=False,
                       tls13=True, prot_c=True),
@@ -603,7 +625,9 @@ force_local_data_ssl={force_data}
 require_ssl_reuse=YES
 ssl_sslv2=NO
 ssl_sslv3=NO
-ssl_tlsv1=NO
+# "ssl_tlsv1" is vsftpd 3.0.3's only TLS switch: NO would also drop "AUTH TLS" from
+# FEAT. TLS 1.0/1.1 are refused by OpenSSL 3's default security level anyway.
+ssl_tlsv1=YES
 ssl_ciphers=HIGH
 rsa_cert_file={cert}
 rsa_private_key_file={key}
@@ -759,7 +783,7 @@ def _build_pyftpdlib(c: dict) -> tuple[list[str], dict | None, list[Path]]:
         handler_attrs[name.strip()] = ast.literal_eval(value.strip())
     cfg = {k: str(v) if isinstance(v, Path) else v for k, v in c.items()
            if k in ("host", "port", "pasv_lo", "pasv_hi", "user", "password", "home", "cert",
-                    "key", "require_prot_p", "verbose", "max_sessions")}
+                    "key", "require_prot_p", "verbose", "max_sessions", "curl_compat")}
     cfg["handler_attrs"] = handler_attrs
     cfg_file = wd / "pyftpdlib.json"
     cfg_file.write_text(json.dumps(cfg))
@@ -780,7 +804,7 @@ _BUILDERS = {"vsftpd": _build_vsftpd, "proftpd": _build_proftpd,
 def start(kind: str, cert_pem, key_pem, home, user: str, password: str, port: int,
           pasv_lo: int, pasv_hi: int, tmpdir, *, host: str = HOST, require_prot_p: bool = False,
           verbose: bool = True, max_sessions: int = 1000, ready_timeout: float = 15.0,
-          extra=(), keep_files: bool = False) -> Peer:
+          extra=(), keep_files: bool = False, pyftpdlib_curl_compat: bool = False) -> Peer:
     """Start one peer server and wait for its greeting (see the module docstring)."""
     if kind not in KINDS:
         raise PeerError(f"unknown peer kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -825,7 +849,7 @@ def start(kind: str, cert_pem, key_pem, home, user: str, password: str, port: in
         c = dict(kind=kind, host=host, port=port, pasv_lo=pasv_lo, pasv_hi=pasv_hi, user=user,
                  password=password, home=home, workdir=workdir, cert=cert, key=key,
                  require_prot_p=require_prot_p, verbose=verbose, max_sessions=max_sessions,
-                 extra=list(extra))
+                 extra=list(extra), curl_compat=pyftpdlib_curl_compat)
         argv, env, cleanup = _BUILDERS[kind](c)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -874,6 +898,25 @@ def _serve_pyftpdlib(cfg_path: str) -> None:
     class Handler(TLS_FTPHandler):
         pass
 
+    if cfg["curl_compat"]:
+        from pyftpdlib.handlers import TLS_DTPHandler
+
+        class CurlCompatDTP(TLS_DTPHandler):
+            # Stock pyftpdlib closes a data connection that turns readable before the
+            # transfer command has arrived ("client went away"); curl starts its TLS
+            # handshake right after connecting, so keep reading while that handshake runs.
+            def readable(self):
+                return self._ssl_accepting or super().readable()
+
+            # ... and it answers 226 when a data connection that never carried a transfer
+            # (e.g. after "550" to RETR) is closed by the client: an extra reply.
+            def handle_close(self):
+                if not self._initialized:
+                    return self.close()
+                return super().handle_close()
+
+        Handler.dtp_handler = CurlCompatDTP
+
     Handler.ssl_context = ctx
     Handler.certfile = cfg["cert"]
     Handler.keyfile = cfg["key"]
@@ -919,6 +962,7 @@ def _main(argv: list[str]) -> int:
     s.add_argument("--quiet", action="store_true", help="no per-command logging")
     s.add_argument("--max-sessions", type=int, default=1000)
     s.add_argument("--extra", action="append", default=[])
+    s.add_argument("--pyftpdlib-curl-compat", action="store_true")
     a = ap.parse_args(argv)
     if a.cmd == "check":
         problems = check_installed()
@@ -936,7 +980,8 @@ def _main(argv: list[str]) -> int:
     try:
         p = start(a.kind, a.cert, a.key, a.home, a.user, a.password, a.port, int(lo), int(hi),
                   tmpdir, host=a.host, require_prot_p=a.require_prot_p, verbose=not a.quiet,
-                  max_sessions=a.max_sessions, extra=a.extra)
+                  max_sessions=a.max_sessions, extra=a.extra,
+                  pyftpdlib_curl_compat=a.pyftpdlib_curl_compat)
     except PeerError as exc:
         print(f"peers.py: {exc}", file=sys.stderr)
         if own_tmp:

@@ -1,25 +1,34 @@
 #pragma once
-// Bounds an operation on a socket in time: when the deadline passes, the socket's pending
-// operations are cancelled (they then complete with operation_aborted) and fired() is true.
+// Bounds an operation in time: when the deadline passes, on_fire runs (it cancels or closes the
+// socket or listener the operation waits on, which then completes with an error) and fired() is
+// true. Destroying the deadline disarms it.
+#include <asio/any_io_executor.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 
 namespace ferry::client::detail {
 
 class deadline {
 public:
-    deadline(asio::ip::tcp::socket& s, std::chrono::steady_clock::duration limit)
-        : timer_(s.get_executor()), state_(std::make_shared<state>()) {
+    deadline(asio::any_io_executor ex, std::chrono::steady_clock::duration limit, std::function<void()> on_fire)
+        : timer_(ex), state_(std::make_shared<state>()) {
+        state_->on_fire = std::move(on_fire);
         timer_.expires_after(limit);
-        timer_.async_wait([st = state_, &s](std::error_code ec) {
+        timer_.async_wait([st = state_](std::error_code ec) {
             if (ec || !st->alive) return;
             st->fired = true;
-            std::error_code ignored;
-            s.cancel(ignored);
+            st->on_fire();
         });
     }
+    // The common case: cancel the socket's pending operations.
+    deadline(asio::ip::tcp::socket& s, std::chrono::steady_clock::duration limit)
+        : deadline(s.get_executor(), limit, [&s] {
+              std::error_code ignored;
+              s.cancel(ignored);
+          }) {}
     ~deadline() {
         state_->alive = false;
         timer_.cancel();
@@ -32,6 +41,7 @@ private:
     struct state {
         bool alive = true;
         bool fired = false;
+        std::function<void()> on_fire;
     };
     asio::steady_timer timer_;
     std::shared_ptr<state> state_;

@@ -1,0 +1,275 @@
+// server/policy.hpp: the SECURE_FTP / SECURE_DATACONN checks, for every combination of settings
+// and session security state, with their reply codes (530 503 534 536 504 521) and texts.
+#include "server/policy.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "proto/reply_code.hpp"
+
+using namespace ferry;
+using config::secure_dataconn;
+using config::secure_ftp;
+using server::check_command_security;
+using server::check_data_protection;
+using server::check_prot;
+using server::security_state;
+
+namespace {
+
+const secure_ftp ftp_modes[] = {secure_ftp::allowed, secure_ftp::required};
+const secure_dataconn data_modes[] = {secure_dataconn::never, secure_dataconn::clear, secure_dataconn::private_};
+
+config::server_settings settings(secure_ftp f, secure_dataconn d) {
+    config::server_settings s;
+    s.keyring = "k.pem";
+    s.auth_tls = true;
+    s.secure = f;
+    s.dataconn = d;
+    return s;
+}
+
+// Every combination of the security_state flags.
+std::vector<security_state> all_states() {
+    std::vector<security_state> v;
+    for (int bits = 0; bits < 16; ++bits)
+        v.push_back(security_state{.control_secure = (bits & 1) != 0,
+                                   .control_cleared = (bits & 2) != 0,
+                                   .pbsz_done = (bits & 4) != 0,
+                                   .prot_private = (bits & 8) != 0});
+    return v;
+}
+
+std::string describe(const security_state& st) {
+    return std::string("control_secure=") + (st.control_secure ? "1" : "0") +
+           " control_cleared=" + (st.control_cleared ? "1" : "0") + " pbsz_done=" + (st.pbsz_done ? "1" : "0") +
+           " prot_private=" + (st.prot_private ? "1" : "0");
+}
+
+const char* const tls_required = "This server requires TLS: send AUTH TLS first (SECURE_FTP REQUIRED).";
+const char* const prot_needs_tls = "PROT needs a TLS-protected control connection: send AUTH TLS first.";
+const char* const prot_needs_pbsz = "PROT must be preceded by PBSZ 0.";
+const char* const prot_c_refused = "PROT C refused: this server requires protected data (SECURE_DATACONN PRIVATE).";
+const char* const prot_p_refused = "PROT P refused: this server transfers data in clear only (SECURE_DATACONN NEVER).";
+const char* const prot_takes = "PROT takes C or P.";
+const char* const data_refused =
+    "Data connections must be protected: send PBSZ 0 and PROT P first (SECURE_DATACONN PRIVATE).";
+
+}  // namespace
+
+// Reply codes as RFC 959 / 2228 / 4217 number them.
+TEST(policy_codes, named_codes_have_the_rfc_values) {
+    EXPECT_EQ(proto::code::not_logged_in, 530);
+    EXPECT_EQ(proto::code::bad_sequence, 503);
+    EXPECT_EQ(proto::code::policy_requires_security, 534);
+    EXPECT_EQ(proto::code::prot_level_not_supported, 536);
+    EXPECT_EQ(proto::code::not_implemented_param, 504);
+    EXPECT_EQ(proto::code::data_prot_refused, 521);
+}
+
+// ---------------------------------------------------------------------------------------------
+// check_command_security
+
+TEST(check_command_security, required_refuses_commands_on_a_clear_connection_with_530) {
+    for (auto d : data_modes) {
+        auto s = settings(secure_ftp::required, d);
+        auto r = check_command_security(s, security_state{}, false);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->code, 530);
+        EXPECT_EQ(r->text, tls_required);
+        // PBSZ/PROT flags do not matter: only the control connection's protection does.
+        r = check_command_security(s, security_state{.pbsz_done = true, .prot_private = true}, false);
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->code, 530);
+    }
+}
+
+TEST(check_command_security, required_allows_pre_auth_commands_in_clear) {
+    // AUTH, FEAT, QUIT and the like (pre_auth flag) must work, or the client could never start TLS.
+    auto s = settings(secure_ftp::required, secure_dataconn::clear);
+    EXPECT_FALSE(check_command_security(s, security_state{}, true));
+}
+
+TEST(check_command_security, required_allows_everything_once_tls_is_on) {
+    auto s = settings(secure_ftp::required, secure_dataconn::private_);
+    EXPECT_FALSE(check_command_security(s, security_state{.control_secure = true}, false));
+    EXPECT_FALSE(check_command_security(s, security_state{.control_secure = true}, true));
+}
+
+TEST(check_command_security, required_counts_a_ccc_cleared_connection_as_secured) {
+    auto s = settings(secure_ftp::required, secure_dataconn::clear);
+    EXPECT_FALSE(check_command_security(s, security_state{.control_cleared = true}, false));
+}
+
+TEST(check_command_security, all_combinations) {
+    for (auto f : ftp_modes)
+        for (auto d : data_modes)
+            for (const auto& st : all_states())
+                for (bool pre_auth : {false, true}) {
+                    auto r = check_command_security(settings(f, d), st, pre_auth);
+                    bool refuse = f == secure_ftp::required && !st.control_secure && !st.control_cleared && !pre_auth;
+                    ASSERT_EQ(r.has_value(), refuse) << describe(st) << " pre_auth=" << pre_auth;
+                    if (refuse) {
+                        EXPECT_EQ(r->code, 530);
+                        EXPECT_EQ(r->text, tls_required);
+                    }
+                }
+}
+
+// ---------------------------------------------------------------------------------------------
+// check_prot
+
+TEST(check_prot, needs_tls_on_the_control_connection_503) {
+    for (auto f : ftp_modes)
+        for (auto d : data_modes)
+            for (char level : {'C', 'P', 'S', 'E', 'X'}) {
+                // Even with PBSZ done: AUTH comes first, and that is the error reported.
+                auto r = check_prot(settings(f, d), security_state{.pbsz_done = true}, level);
+                ASSERT_TRUE(r);
+                EXPECT_EQ(r->code, 503);
+                EXPECT_EQ(r->text, prot_needs_tls);
+            }
+}
+
+TEST(check_prot, needs_pbsz_first_503) {
+    for (auto d : data_modes)
+        for (char level : {'C', 'P', 'S', 'X'}) {
+            auto r = check_prot(settings(secure_ftp::allowed, d), security_state{.control_secure = true}, level);
+            ASSERT_TRUE(r);
+            EXPECT_EQ(r->code, 503);
+            EXPECT_EQ(r->text, prot_needs_pbsz);
+        }
+}
+
+TEST(check_prot, never_refuses_prot_p_with_534_and_accepts_prot_c) {
+    const security_state ready{.control_secure = true, .pbsz_done = true};
+    for (auto f : ftp_modes) {
+        auto s = settings(f, secure_dataconn::never);
+        auto r = check_prot(s, ready, 'P');
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->code, 534);
+        EXPECT_EQ(r->text, prot_p_refused);
+        EXPECT_FALSE(check_prot(s, ready, 'C'));
+    }
+}
+
+TEST(check_prot, clear_accepts_both) {
+    const security_state ready{.control_secure = true, .pbsz_done = true};
+    for (auto f : ftp_modes) {
+        auto s = settings(f, secure_dataconn::clear);
+        EXPECT_FALSE(check_prot(s, ready, 'C'));
+        EXPECT_FALSE(check_prot(s, ready, 'P'));
+    }
+}
+
+TEST(check_prot, private_refuses_prot_c_with_534_and_accepts_prot_p) {
+    const security_state ready{.control_secure = true, .pbsz_done = true};
+    for (auto f : ftp_modes) {
+        auto s = settings(f, secure_dataconn::private_);
+        auto r = check_prot(s, ready, 'C');
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->code, 534);
+        EXPECT_EQ(r->text, prot_c_refused);
+        EXPECT_FALSE(check_prot(s, ready, 'P'));
+    }
+}
+
+TEST(check_prot, safe_and_confidential_levels_are_not_supported_536) {
+    const security_state ready{.control_secure = true, .pbsz_done = true};
+    for (auto f : ftp_modes)
+        for (auto d : data_modes) {
+            auto r = check_prot(settings(f, d), ready, 'S');
+            ASSERT_TRUE(r);
+            EXPECT_EQ(r->code, 536);
+            EXPECT_EQ(r->text, "PROT S not supported: TLS gives integrity only together with privacy; use PROT P.");
+            r = check_prot(settings(f, d), ready, 'E');
+            ASSERT_TRUE(r);
+            EXPECT_EQ(r->code, 536);
+            EXPECT_EQ(r->text, "PROT E not supported: TLS gives integrity only together with privacy; use PROT P.");
+        }
+}
+
+TEST(check_prot, unknown_level_504) {
+    // The session upper-cases the argument and passes '?' for anything but one character.
+    const security_state ready{.control_secure = true, .pbsz_done = true};
+    for (auto d : data_modes)
+        for (char level : {'?', 'X', 'c', 'p', ' ', '\0'}) {
+            auto r = check_prot(settings(secure_ftp::allowed, d), ready, level);
+            ASSERT_TRUE(r) << int(level);
+            EXPECT_EQ(r->code, 504);
+            EXPECT_EQ(r->text, prot_takes);
+        }
+}
+
+TEST(check_prot, after_ccc_prot_is_still_judged_by_secure_dataconn) {
+    const security_state cleared{.control_cleared = true, .pbsz_done = true};
+    EXPECT_FALSE(check_prot(settings(secure_ftp::allowed, secure_dataconn::clear), cleared, 'P'));
+    auto r = check_prot(settings(secure_ftp::allowed, secure_dataconn::private_), cleared, 'C');
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->code, 534);
+}
+
+TEST(check_prot, all_combinations) {
+    for (auto f : ftp_modes)
+        for (auto d : data_modes)
+            for (const auto& st : all_states())
+                for (char level : {'C', 'P', 'S', 'E', 'Z'}) {
+                    auto r = check_prot(settings(f, d), st, level);
+                    int want = 0;
+                    if (!st.control_secure && !st.control_cleared)
+                        want = 503;
+                    else if (!st.pbsz_done)
+                        want = 503;
+                    else if (level == 'C')
+                        want = d == secure_dataconn::private_ ? 534 : 0;
+                    else if (level == 'P')
+                        want = d == secure_dataconn::never ? 534 : 0;
+                    else if (level == 'S' || level == 'E')
+                        want = 536;
+                    else
+                        want = 504;
+                    ASSERT_EQ(r ? r->code : 0, want) << describe(st) << " level=" << level;
+                    // SECURE_FTP has no say in PROT.
+                    auto other = check_prot(settings(f == secure_ftp::allowed ? secure_ftp::required : secure_ftp::allowed, d),
+                                            st, level);
+                    EXPECT_EQ(other ? other->code : 0, want);
+                }
+}
+
+// ---------------------------------------------------------------------------------------------
+// check_data_protection
+
+TEST(check_data_protection, private_refuses_clear_data_with_521) {
+    for (auto f : ftp_modes) {
+        auto s = settings(f, secure_dataconn::private_);
+        auto r = check_data_protection(s, security_state{.control_secure = true, .pbsz_done = true});
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->code, 521);
+        EXPECT_EQ(r->text, data_refused);
+        r = check_data_protection(s, security_state{});
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->code, 521);
+        EXPECT_FALSE(check_data_protection(s, security_state{.control_secure = true, .pbsz_done = true, .prot_private = true}));
+    }
+}
+
+TEST(check_data_protection, never_and_clear_allow_any_data_connection) {
+    for (auto f : ftp_modes)
+        for (auto d : {secure_dataconn::never, secure_dataconn::clear})
+            for (const auto& st : all_states()) EXPECT_FALSE(check_data_protection(settings(f, d), st)) << describe(st);
+}
+
+TEST(check_data_protection, all_combinations) {
+    for (auto f : ftp_modes)
+        for (auto d : data_modes)
+            for (const auto& st : all_states()) {
+                auto r = check_data_protection(settings(f, d), st);
+                bool refuse = d == secure_dataconn::private_ && !st.prot_private;
+                ASSERT_EQ(r.has_value(), refuse) << describe(st);
+                if (refuse) {
+                    EXPECT_EQ(r->code, 521);
+                    EXPECT_EQ(r->text, data_refused);
+                }
+            }
+}
