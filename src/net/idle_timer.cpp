@@ -14,9 +14,14 @@ void idle_timer::arm() {
     timer_.async_wait([self = shared_from_this()](const std::error_code& ec) {
         if (ec || self->stopped_) return;
         if (clock::now() >= self->last_ + self->limit_) {
-            self->fired_ = true;
-            self->stopped_ = true;
-            self->on_idle_();
+            if (!self->busy_ || !self->busy_()) {
+                self->fired_ = true;
+                self->stopped_ = true;
+                self->on_idle_();
+                return;
+            }
+            self->touch();
+            self->arm();
         } else {
             self->arm();
         }

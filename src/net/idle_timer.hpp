@@ -1,6 +1,7 @@
 #pragma once
 // Fires a callback once when nothing happened for `limit`. touch() is cheap (a clock read), so it
 // can be called for every chunk of a transfer instead of re-arming a timer per operation.
+// An optional busy check postpones firing while it returns true (the wait starts again).
 #include <asio/any_io_executor.hpp>
 #include <asio/steady_timer.hpp>
 #include <chrono>
@@ -16,6 +17,7 @@ public:
                                              std::function<void()> on_idle);
     void touch() { last_ = clock::now(); }
     void set_limit(clock::duration limit) { limit_ = limit; }
+    void set_busy_check(std::function<bool()> busy) { busy_ = std::move(busy); }
     void stop();
     bool fired() const { return fired_; }
 
@@ -27,6 +29,7 @@ private:
     asio::steady_timer timer_;
     clock::duration limit_;
     std::function<void()> on_idle_;
+    std::function<bool()> busy_;
     clock::time_point last_;
     bool stopped_ = false;
     bool fired_ = false;

@@ -58,6 +58,8 @@ asio::awaitable<void> session::run() {
         std::error_code ec;
         ctl_.socket().cancel(ec);
     });
+    // Waiting for a transfer is not idleness; DATACTTIME bounds that wait.
+    idle_->set_busy_check([this] { return transferring_; });
     net::idle_timer_guard idle_guard{idle_};
 
     if (implicit_) {
