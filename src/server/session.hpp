@@ -99,7 +99,9 @@ private:
     struct transfer_request;
     asio::awaitable<void> begin_transfer(std::shared_ptr<transfer_request> req);
     asio::awaitable<void> run_transfer(std::shared_ptr<transfer_request> req);
-    asio::awaitable<std::error_code> open_data_connection(std::unique_ptr<tls::stream>& out, std::string& why);
+    // server_sends: the transfer writes to the client (RETR, listings), which reads to the end.
+    asio::awaitable<std::error_code> open_data_connection(std::unique_ptr<tls::stream>& out, bool server_sends,
+                                                          std::string& why);
     asio::awaitable<std::error_code> send_retr(transfer_request& req, tls::stream& data);
     asio::awaitable<std::error_code> receive_stor(transfer_request& req, tls::stream& data);
     asio::awaitable<std::error_code> send_text(const std::string& text, tls::stream& data);

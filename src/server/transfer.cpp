@@ -38,7 +38,8 @@ struct session::transfer_request {
 
 // ---- set-up ------------------------------------------------------------------------------
 
-asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<tls::stream>& out, std::string& why) {
+asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<tls::stream>& out, bool server_sends,
+                                                               std::string& why) {
     tcp::socket sock(ctl_.socket().get_executor());
     std::error_code ec;
     if (data_mode_ == data_mode::passive) {
@@ -62,7 +63,11 @@ asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<t
     out = std::make_unique<tls::stream>(std::move(sock));
     if (sec_.prot_private) {
         out->set_session_tag(session_tag_);
-        ec = co_await out->handshake_server(*tls_, false);
+        // Fresh tickets normally come over the control connection (reply_data_setup). After CCC
+        // they cannot, so a download hands one out instead: its client reads to the end, so an
+        // unread ticket cannot turn the client's close into an RST (as it would on an upload).
+        const bool ticket_here = server_sends && !sec_.control_secure;
+        ec = co_await out->handshake_server(*tls_, ticket_here ? 1 : 0);
         if (ec) {
             why = "TLS handshake on the data connection failed: " + out->last_error();
             co_return ec;
@@ -119,7 +124,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
                                            });
     net::idle_timer_guard guard{watchdog};
     std::string why;
-    std::error_code ec = co_await open_data_connection(data, why);
+    std::error_code ec = co_await open_data_connection(data, req->kind != transfer_kind::stor, why);
     int final_code = code::closing_data;
     std::string final_text;
     if (ec) {

@@ -49,7 +49,7 @@ bool is_ip_literal(const std::string& host) {
 int on_new_session(SSL* ssl, SSL_SESSION* sess) {
     auto* slot = static_cast<session_slot*>(SSL_get_ex_data(ssl, slot_index()));
     if (!slot) return 0;  // a data connection, or the control handshake before attach()
-    slot->replace(sess);
+    slot->add(sess);
     ++slot->tickets_;
     return 1;  // we keep the reference
 }
@@ -149,7 +149,11 @@ session_slot::~session_slot() { clear(); }
 void session_slot::attach(SSL* control) {
     detach();
     control_ = control;
-    if (SSL_SESSION* s = SSL_get1_session(control)) replace(s);
+    SSL_SESSION* s = SSL_get1_session(control);
+    if (s && SSL_SESSION_is_resumable(s) == 1)
+        add(s);  // TLS 1.2; with TLS 1.3 the tickets come later
+    else if (s)
+        SSL_SESSION_free(s);
     SSL_set_ex_data(control, slot_index(), this);
 }
 
@@ -160,16 +164,35 @@ void session_slot::detach() {
 
 void session_slot::clear() {
     detach();
-    if (session_) SSL_SESSION_free(session_);
-    session_ = nullptr;
+    for (auto* s : fresh_) SSL_SESSION_free(s);
+    fresh_.clear();
+    if (last_) SSL_SESSION_free(last_);
+    last_ = nullptr;
     tickets_ = 0;
 }
 
-void session_slot::replace(SSL_SESSION* s) {
-    if (session_) SSL_SESSION_free(session_);
-    session_ = s;
+void session_slot::add(SSL_SESSION* s) {
+    // A server that keeps sending tickets must not make us keep them all.
+    if (fresh_.size() >= 16) {
+        SSL_SESSION_free(fresh_.front());
+        fresh_.erase(fresh_.begin());
+    }
+    fresh_.push_back(s);
 }
 
-bool session_slot::resumable() const { return session_ && SSL_SESSION_is_resumable(session_) == 1; }
+SSL_SESSION* session_slot::take() {
+    if (!fresh_.empty()) {
+        if (last_) SSL_SESSION_free(last_);
+        last_ = fresh_.back();  // the newest ticket lives longest
+        fresh_.pop_back();
+    }
+    return last_;
+}
+
+bool session_slot::resumable() const {
+    for (auto* s : fresh_)
+        if (SSL_SESSION_is_resumable(s) == 1) return true;
+    return last_ && SSL_SESSION_is_resumable(last_) == 1;
+}
 
 }  // namespace ferry::tls

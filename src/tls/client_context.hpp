@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace ferry::tls {
 
@@ -52,9 +53,12 @@ private:
     SSL_CTX* ctx_;
 };
 
-// The latest resumable session of one control connection. TLS 1.2 gives it with the handshake;
-// with TLS 1.3 the server sends tickets after the handshake, which OpenSSL only processes while
-// reading the control connection; attach() installs a callback that catches them then.
+// The resumable sessions of one control connection, for its data connections. TLS 1.2 gives one
+// with the handshake, reusable any number of times. With TLS 1.3 the server sends tickets after
+// the handshake (and some servers, after each transfer), which OpenSSL only processes while
+// reading the control connection; attach() installs a callback that collects them. Servers may
+// accept each TLS 1.3 ticket once only, so every data connection gets an unused ticket while
+// there is one, and reuses the last one otherwise (after CCC no new tickets can arrive).
 class session_slot {
 public:
     session_slot() = default;
@@ -64,19 +68,23 @@ public:
 
     // After the control connection's handshake: keep its session and listen for new tickets.
     void attach(SSL* control);
-    // Before the control SSL goes away (CCC, close): stop listening; the session stays usable.
+    // Before the control SSL goes away (CCC, close): stop listening; the sessions stay usable.
     void detach();
     void clear();
 
-    SSL_SESSION* get() const { return session_; }
-    // A data connection can offer it (TLS 1.3: a ticket has arrived).
+    // The session a new data connection should offer (owned by the slot; valid until the next
+    // call of take() or clear()); null when there is none.
+    SSL_SESSION* take();
+    // A data connection can offer a resumable session.
     bool resumable() const;
     int tickets() const { return tickets_; }
+    std::size_t unused() const { return fresh_.size(); }
 
 private:
     friend int on_new_session(SSL*, SSL_SESSION*);
-    void replace(SSL_SESSION* s);
-    SSL_SESSION* session_ = nullptr;
+    void add(SSL_SESSION* s);
+    std::vector<SSL_SESSION*> fresh_;  // not yet offered
+    SSL_SESSION* last_ = nullptr;      // offered last
     SSL* control_ = nullptr;
     int tickets_ = 0;
 };

@@ -138,7 +138,7 @@ asio::awaitable<std::error_code> stream::drive_handshake() {
     }
 }
 
-asio::awaitable<std::error_code> stream::handshake_server(const context& ctx, bool send_tickets) {
+asio::awaitable<std::error_code> stream::handshake_server(const context& ctx, int tickets) {
     drop_tls();
     ssl_ = SSL_new(ctx.native());
     if (!ssl_ || SSL_set_fd(ssl_, socket_.native_handle()) != 1) {
@@ -146,7 +146,7 @@ asio::awaitable<std::error_code> stream::handshake_server(const context& ctx, bo
         co_return make_error_code(errc::handshake_failed);
     }
     SSL_set_accept_state(ssl_);
-    if (!send_tickets) SSL_set_num_tickets(ssl_, 0);
+    if (tickets >= 0) SSL_set_num_tickets(ssl_, static_cast<std::size_t>(tickets));
     if (!tag_.empty()) SSL_set_ex_data(ssl_, session_tag_index(), &tag_);
     std::error_code ec = co_await drive_handshake();
     // Sessions resumed by id (TLS 1.2 without tickets) are the cached object itself: tag it too.

@@ -29,9 +29,10 @@ public:
     SSL* native() const { return ssl_; }
 
     // Server side of a handshake on this socket. On failure the reason is in last_error().
-    // send_tickets=false for connections whose peer may never read (FTP data connections): an
-    // unread TLS 1.3 ticket makes the peer's close an RST, which destroys the transfer.
-    asio::awaitable<std::error_code> handshake_server(const context& ctx, bool send_tickets = true);
+    // tickets: TLS 1.3 session tickets sent after the handshake (-1: OpenSSL's default). 0 for
+    // connections whose peer may never read (FTP uploads): an unread ticket makes the peer's
+    // close an RST, which destroys the transfer.
+    asio::awaitable<std::error_code> handshake_server(const context& ctx, int tickets = -1);
     // Client side; resume (may be null) is offered for resumption.
     asio::awaitable<std::error_code> handshake_client(SSL_CTX* ctx, const std::string& sni, SSL_SESSION* resume);
 

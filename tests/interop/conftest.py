@@ -153,6 +153,14 @@ class Server:
                     else:
                         _read_greeting(s)
                 pending.pop(0)
+            except ssl.SSLError as exc:
+                if kind == "implicit" and "ALERT" in (exc.reason or ""):
+                    # The server answered with a TLS alert (SECURE_LOGIN REQUIRED wants
+                    # a client certificate): the implicit listener is up.
+                    pending.pop(0)
+                    continue
+                last = exc
+                time.sleep(0.05)  # polling interval, bounded by the deadline above
             except (OSError, ConnectionError) as exc:
                 last = exc
                 time.sleep(0.05)  # polling interval, bounded by the deadline above
@@ -291,7 +299,9 @@ class ClientCert:
     cert: Path
     key: Path
     fingerprint: str  # "AB:CD:..." as `openssl x509 -fingerprint -sha256` prints it
-    subject: str      # RFC 2253, as the server compares it ("CN=alice,O=Test")
+    subject: str      # RFC 2253 as `openssl x509 -subject -nameopt RFC2253` prints it
+    #                   and the server compares it ("O=Test,CN=alice": openssl ca
+    #                   orders the name CN, O; RFC 2253 writes it last RDN first)
 
 
 @pytest.fixture(scope="session")
@@ -323,11 +333,13 @@ def client_pki(tmp_path_factory):
         _run([openssl, "ca", "-batch", "-notext", "-config", str(d / f"{ca}.cnf"),
               "-cert", str(d / f"{ca}.pem"), "-keyfile", str(d / f"{ca}-key.pem"),
               "-in", str(csr), "-out", str(cert), *dates], cwd=d)
-        out = _run([openssl, "x509", "-in", str(cert), "-noout", "-fingerprint", "-sha256"],
-                   cwd=d).stdout.decode().strip()
-        fp = out.split("=", 1)[1]
+        out = _run([openssl, "x509", "-in", str(cert), "-noout", "-fingerprint", "-sha256",
+                    "-subject", "-nameopt", "RFC2253"], cwd=d).stdout.decode().splitlines()
+        fp = out[0].split("=", 1)[1]
         assert len(fp) == 95, out
-        return ClientCert(cert=cert, key=key, fingerprint=fp, subject=f"CN={cn},O=Test")
+        subject = out[1].split("=", 1)[1]  # "subject=O=Test,CN=alice"
+        assert f"CN={cn}" in subject, out
+        return ClientCert(cert=cert, key=key, fingerprint=fp, subject=subject)
 
     make_ca("client-ca", "Ferry test client CA")
     make_ca("unknown-ca", "Unknown CA")
@@ -463,10 +475,11 @@ class Peer:
                   "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "ALL_PROXY"):
             self.env.pop(k, None)
 
-    def run(self, argv: list[str], timeout: float = 90) -> Result:
+    def run(self, argv: list[str], timeout: float = 90, input: bytes | None = None) -> Result:
         try:
+            stdin = {"stdin": subprocess.DEVNULL} if input is None else {"input": input}
             p = subprocess.run(argv, capture_output=True, timeout=timeout, cwd=self.workdir,
-                               env=self.env, stdin=subprocess.DEVNULL)
+                               env=self.env, **stdin)
         except subprocess.TimeoutExpired as exc:
             pytest.fail(f"timed out after {timeout}s: {' '.join(argv)}\n"
                         f"stderr: {(exc.stderr or b'').decode(errors='replace')[-8000:]}",
@@ -478,8 +491,19 @@ class Peer:
              password: str | None = None, timeout: float = 90) -> Result:
         argv = [_tool("curl"), "--silent", "--show-error", "--verbose",
                 "--connect-timeout", "10", "--max-time", str(int(timeout) - 10),
-                "--user", f"{user or srv.user}:{password or srv.password}", *args]
+                "--user", f"{user or srv.user}:"
+                          f"{srv.password if password is None else password}", *args]
         return self.run(argv, timeout=timeout)
+
+    def s_client(self, port: int, *args: str, commands: list[str] = (), starttls: bool = True,
+                 timeout: float = 30) -> Result:
+        """openssl s_client to 127.0.0.1:port (-starttls ftp unless starttls=False): sends
+        `commands` and QUIT (CRLF) after the handshake and runs until the server closes.
+        stdout has the handshake summary and the server's replies."""
+        argv = [_tool("openssl"), "s_client", "-connect", f"{HOST}:{port}",
+                *(["-starttls", "ftp"] if starttls else []), "-crlf", "-ign_eof", *args]
+        script = "".join(f"{c}\n" for c in [*commands, "QUIT"]).encode()
+        return self.run(argv, timeout=timeout, input=script)
 
     def lftp(self, srv: Server, commands: list[str], *, implicit: bool = False,
              settings: list[str] = (), user: str | None = None, password: str | None = None,

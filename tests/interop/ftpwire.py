@@ -143,15 +143,17 @@ class RawControl:
         return r
 
     # -- TLS
-    def starttls(self, ctx: ssl.SSLContext | None = None) -> None:
-        """Send AUTH TLS, require 234, and do the handshake."""
+    def starttls(self, ctx: ssl.SSLContext | None = None,
+                 session: ssl.SSLSession | None = None) -> None:
+        """Send AUTH TLS, require 234, and do the handshake (resuming session if given)."""
         self.expect("AUTH TLS", 234)
-        self.handshake(ctx)
+        self.handshake(ctx, session)
 
-    def handshake(self, ctx: ssl.SSLContext | None = None) -> None:
+    def handshake(self, ctx: ssl.SSLContext | None = None,
+                  session: ssl.SSLSession | None = None) -> None:
         assert self.buf == b"", f"server sent plaintext after 234: {self.buf!r}"
         self.ctx = ctx or client_context()
-        self.sock = self.ctx.wrap_socket(self.sock, server_hostname=HOST)
+        self.sock = self.ctx.wrap_socket(self.sock, server_hostname=HOST, session=session)
 
     def login(self, user: str, password: str) -> None:
         self.expect(f"USER {user}", 331)

@@ -82,9 +82,10 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def curl(p: peers.Peer, *args: str, tls: str = "--ssl-reqd") -> subprocess.CompletedProcess:
+def curl(p: peers.Peer, *args: str, tls: str = "--ssl-reqd",
+         max_time: int = CURL_TIMEOUT - 10) -> subprocess.CompletedProcess:
     argv = ["curl", "--silent", "--show-error", "--verbose", tls, "--insecure",
-            "--connect-timeout", "10", "--max-time", str(CURL_TIMEOUT - 10),
+            "--connect-timeout", "10", "--max-time", str(max_time),
             "--user", f"{p.user}:{p.password}", *args]
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     try:
@@ -136,7 +137,11 @@ def test_upload_download_list(peer, workdir):
     data = os.urandom(MIB)
     src = workdir / f"src-{peer.kind}.bin"
     src.write_bytes(data)
-    r = curl(peer, "--upload-file", str(src), peer.url("up/random.bin"), "--ftp-create-dirs")
+    # vsftpd 3.0.3 loses the end of TLS 1.3 uploads from curl, which closes the data
+    # connection without reading the server's session ticket (peers.py, "Caveats";
+    # test_vsftpd_tls13_upload_with_drain shows a careful client is fine).
+    quirk = ["--tls-max", "1.2"] if peer.kind == "vsftpd" else []
+    r = curl(peer, *quirk, "--upload-file", str(src), peer.url("up/random.bin"), "--ftp-create-dirs")
     assert r.returncode == 0, "upload failed" + explain(peer, r)
     on_server = peer.home / "up" / "random.bin"
     assert on_server.is_file(), "uploaded file not in the home folder" + explain(peer, r)
@@ -257,7 +262,9 @@ def test_require_prot_p(kind, workdir, cert):
     try:
         (p.home / "x.bin").write_bytes(b"x" * 1000)
         p.chown_home()
-        r = curl(p, p.url("x.bin"), "--output", os.devnull, tls="--ftp-ssl-control")
+        # (ProFTPD answers PROT C with 534 and then expects TLS on the data connection,
+        # which curl does not start: both wait, hence the short max_time.)
+        r = curl(p, p.url("x.bin"), "--output", os.devnull, tls="--ftp-ssl-control", max_time=8)
         assert r.returncode != 0, "PROT C was allowed" + explain(p, r)
         r = curl(p, p.url("x.bin"), "--output", os.devnull)
         assert r.returncode == 0, "PROT P failed" + explain(p, r)
@@ -308,3 +315,74 @@ def test_stop_leaves_nothing(kind, workdir, cert):
         assert s.connect_ex((p.host, p.port)) != 0, "port still accepting after stop()"
     assert p.stop() == p.stop()  # idempotent
     assert "=====" in p.log()  # the log survives stop()
+
+
+@pytest.mark.parametrize("kind", peers.KINDS)
+def test_tls_max_12(kind, workdir, cert):
+    """tls_max="1.2" caps the peer at TLS 1.2 (control and data); 1 MiB up and down."""
+    p = _start(kind, workdir, cert, name=f"{kind}-tls12", tls_max="1.2")
+    try:
+        data = os.urandom(MIB)
+        src = workdir / f"tls12-{kind}.bin"
+        src.write_bytes(data)
+        r = curl(p, "--upload-file", str(src), p.url("t.bin"))
+        assert r.returncode == 0, "upload failed" + explain(p, r)
+        versions = re.findall(r"SSL connection using (TLSv[\d.]+)", r.stderr.decode())
+        assert versions and set(versions) == {"TLSv1.2"}, f"negotiated {versions}" + explain(p, r)
+        dst = workdir / f"tls12-{kind}.out"
+        r = curl(p, p.url("t.bin"), "--output", str(dst))
+        assert r.returncode == 0 and dst.read_bytes() == data, "download failed" + explain(p, r)
+    finally:
+        p.stop()
+
+
+def _read_reply(f) -> str:
+    line = f.readline()
+    first = line
+    while line[3:4] == b"-" or (line and not line[:3].isdigit()):
+        line = f.readline()
+        if not line:
+            break
+    return (line or first).decode(errors="replace").strip()
+
+
+def test_vsftpd_tls13_upload_with_drain(workdir, cert):
+    """vsftpd (require_ssl_reuse=YES) takes a 4 MiB TLS 1.3 upload from a client that
+    resumes the control session on the data connection and, at the end, sends
+    close_notify and waits for the server's before closing."""
+    p = _start("vsftpd", workdir, cert, name="vsftpd-drain")
+    data = os.urandom(4 * MIB)
+    try:
+        ctx = tls_client_context()
+        with socket.create_connection((p.host, p.port), timeout=20) as s:
+            f = s.makefile("rb")
+            assert _read_reply(f).startswith("220")
+            s.sendall(b"AUTH TLS\r\n")
+            assert _read_reply(f).startswith("234")
+            t = ctx.wrap_socket(s)
+            tf = t.makefile("rb")
+
+            def cmd(line: str) -> str:
+                t.sendall(line.encode() + b"\r\n")
+                return _read_reply(tf)
+
+            assert cmd(f"USER {USER}").startswith("331")
+            assert cmd(f"PASS {PASSWORD}").startswith("230")
+            assert cmd("PBSZ 0").startswith("200")
+            assert cmd("PROT P").startswith("200")
+            assert cmd("TYPE I").startswith("200")
+            r = cmd("EPSV")
+            port = int(re.search(r"\|\|\|(\d+)\|", r).group(1))
+            d = socket.create_connection((p.host, port), timeout=20)
+            assert cmd("STOR drained.bin").startswith("150")
+            dt = ctx.wrap_socket(d, session=t.session)
+            assert dt.version() == "TLSv1.3" and dt.session_reused
+            dt.sendall(data)
+            dt.unwrap()  # close_notify, then read until the server's close_notify
+            d.close()
+            final = _read_reply(tf)
+            assert final.startswith("226"), f"{final}\n{p.log()[-6000:]}"
+            cmd("QUIT")
+        assert sha256((p.home / "drained.bin").read_bytes()) == sha256(data)
+    finally:
+        p.stop()

@@ -91,6 +91,11 @@ def transfer_log(srv, path="/reuse.bin"):
         rf"download {re.escape(path)} \d+ bytes .*? PROT P (resumed|-) -> (\d+)", srv.log)]
 
 
+def tls_versions_after(srv, offset):
+    """TLS versions of the control connections the server logged after log offset."""
+    return re.findall(r"\] TLS (TLSv1\.\d) ", srv.log[offset:])
+
+
 def wait_for_log(srv, pred, what, deadline=10.0):
     end = time.monotonic() + deadline
     while time.monotonic() < end:
@@ -150,14 +155,13 @@ def test_required_refuses_session_of_another_control_connection(required, varian
     ctx = client_context(version=version, tickets=tickets)  # Python needs one context to share
     a, b = control(required, variant, ctx), control(required, variant, ctx)
     try:
-        a.expect("NOOP", 200)  # TLS 1.3: A's ticket has arrived
+        final, data, reused = retr(a)  # A's session is good for A
+        assert reused and final.code == 226, final
         final, data, reused = retr(b, session=a.sock.session)
         assert reused, "the server did not even resume A's session; the test proves nothing"
         assert final.code == 522, f"B's data connection with A's TLS session was served: {final}"
         assert REFUSAL in final.text, final
         assert data == b""
-        final, data, reused = retr(a)  # A itself still works
-        assert reused and final.code == 226, final
     finally:
         a.close()
         b.close()
@@ -199,6 +203,60 @@ def test_required_thief_cannot_reuse_session_from_refused_connection(required, v
             f"(resumed={resumed}) and got {len(got)} bytes of the victim's file; reply: {r}")
     finally:
         victim.close()
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_required_resumption_survives_an_aborted_transfer(required, payload, variant):
+    """A client that resets a resumed data connection mid-transfer (no close_notify)
+    must still be able to resume the control session on the next data connection."""
+    from ftpwire import abort_socket
+
+    c = control(required, variant)
+    try:
+        port = c.epsv_port()
+        c.send("RETR reuse.bin")
+        assert c.reply().code == 150
+        d = c.open_data(port, True)
+        assert d.session_reused
+        d.recv(1000)
+        abort_socket(d)  # RST, no TLS alert
+        r = c.reply()
+        assert r.code in (426, 451, 226), r
+        final, data, reused = retr(c)
+        assert final.code == 226 and reused, (
+            f"after one aborted transfer the control session can no longer be resumed: {final}")
+        assert sha256(data) == sha256(payload)
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_required_control_connection_that_resumed_a_session(required, payload, variant):
+    """Clients that open parallel control connections (FileZilla, lftp's mirror) may
+    resume the first control connection's TLS session on the second. The second one's
+    data connections resume the second one's session and must be served."""
+    version, tickets = VARIANTS[variant]
+    ctx = client_context(version=version, tickets=tickets)
+    first = control(required, variant, ctx)
+    second = RawControl(required.port)
+    try:
+        first.expect("NOOP", 200)  # TLS 1.3: the ticket has arrived
+        second.starttls(ctx, session=first.sock.session)
+        assert second.sock.session_reused, "the second control connection did not resume"
+        second.login(required.user, required.password)
+        for line in ("PBSZ 0", "PROT P", "TYPE I"):
+            second.expect(line, 200)
+        for i in range(2):
+            final, data, reused = retr(second)
+            assert reused, f"transfer {i + 1} did not resume the second control's session"
+            assert final.code == 226, (
+                f"transfer {i + 1} on a control connection that resumed its TLS session: {final}")
+            assert sha256(data) == sha256(payload)
+        final, data, reused = retr(first)
+        assert final.code == 226 and reused, final
+    finally:
+        first.close()
+        second.close()
 
 
 # --------------------------------------------------------------------------
@@ -279,6 +337,7 @@ LFTP_VERSION = {"1.2": "NORMAL:-VERS-ALL:+VERS-TLS1.2", "1.3": "NORMAL:-VERS-ALL
 @pytest.mark.parametrize("version", ["1.2", "1.3"])
 def test_required_lftp_transfers(required, peer, payload, version):
     before = len(transfer_log(required))
+    offset = len(required.log)
     up = peer.workdir / "up.bin"
     up.write_bytes(os.urandom(250_000))
     res = peer.lftp(required, [
@@ -294,6 +353,7 @@ def test_required_lftp_transfers(required, peer, payload, version):
         assert sha256((peer.workdir / name).read_bytes()) == sha256(payload)
     assert sha256((required.home / f"lftp-up-{version}.bin").read_bytes()) == sha256(up.read_bytes())
     assert f"lftp-up-{version}.bin" in res.out.decode()
+    assert set(tls_versions_after(required, offset)) == {WIRE_VERSION[version]}
     wait_for_log(required, lambda _: len(transfer_log(required)) >= before + 2, "lftp's downloads")
     assert transfer_log(required)[before:] == [(True, 226)] * 2, transfer_log(required)[before:]
 

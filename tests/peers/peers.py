@@ -22,7 +22,8 @@ API
 ---
 ``start(kind, cert_pem, key_pem, home, user, password, port, pasv_lo, pasv_hi, tmpdir,
         *, host="127.0.0.1", require_prot_p=False, verbose=True, max_sessions=1000,
-        ready_timeout=15.0, extra=(), keep_files=False) -> Peer``
+        ready_timeout=15.0, extra=(), keep_files=False, pyftpdlib_curl_compat=False,
+        tls_max=None) -> Peer``
 
   kind           one of KINDS: "pure-ftpd", "proftpd", "vsftpd", "pyftpdlib".
   cert_pem,      the server certificate (chain) and its private key: a path, or the
@@ -44,6 +45,9 @@ API
                  pure-ftpd command-line arguments, or pyftpdlib handler attributes as
                  "name=python-literal" strings.
   keep_files     keep the private folder after stop() (for post-mortems).
+  tls_max        "1.2" caps the server at TLS 1.2 (default None: TLS 1.2 and 1.3). ProFTPD:
+                 TLSProtocol; pyftpdlib: the context's maximum; vsftpd and Pure-FTPd (no
+                 setting of their own): an OPENSSL_CONF file with MaxProtocol = TLSv1.2.
   pyftpdlib_curl_compat
                  pyftpdlib only: patch two behaviours of stock pyftpdlib 1.5.7 that break
                  curl (see "Caveats"). Off by default: the peer is stock pyftpdlib.
@@ -67,7 +71,8 @@ folder under /tmp that the session user can traverse; see "Ownership" below),
 
 Command line (for benchmarks written in shell): ``python3 peers.py serve KIND --cert C
 --key K --home H --user U --password P [--port N] [--pasv LO-HI] [--require-prot-p]
-[--quiet]`` starts a peer, prints one JSON line (kind, host, port, pasv, pid, workdir)
+[--quiet] [--tls-max 1.2] [--max-sessions N] [--extra X]... [--pyftpdlib-curl-compat]``
+starts a peer, prints one JSON line (kind, host, port, pasv, pid, workdir)
 and stops it on SIGTERM/SIGINT. ``python3 peers.py check`` verifies the installation.
 
 Ownership and privileges
@@ -153,6 +158,18 @@ Caveats (behaviour of the real servers, kept on purpose)
   patches this (and a spurious 226 after an unused data connection is closed) for tools
   that need it, e.g. a curl-based benchmark. A client that wants to work with stock
   pyftpdlib must send RETR/STOR/LIST before starting the data connection's handshake.
+* vsftpd 3.0.3 loses the end of an upload over TLS 1.3 ("426 Failure reading network
+  stream") when the client closes the data connection without reading what the server
+  sent on it: the server's TLS 1.3 NewSessionTicket stays unread, the client's close()
+  turns into a TCP RST, and vsftpd's pending reads fail. curl does this (uploads of
+  ~100 KiB and more fail against vsftpd with TLS 1.3; fine with TLS 1.2). A client that
+  sends close_notify and reads the data connection to its end before closing is not
+  affected. ``tls_max="1.2"`` avoids it for tools that cannot.
+* TLS 1.3 tickets are single-use. The OpenSSL-based peers send two tickets after the
+  control handshake and one more after each resumed data handshake (on the data
+  connection). Where resumption is required (vsftpd, ProFTPD), a client that keeps only
+  the first control ticket gets its second data connection refused; curl keeps the
+  tickets it receives on data connections and can do any number of transfers.
 * Pure-FTPd's NLST lists "." and ".." too; its LIST shows numeric uids.
 * vsftpd 3.0.3 has neither MLSD nor CCC.
 * All peers accept "AUTH SSL" as well as "AUTH TLS" except Pure-FTPd (500 for SSL).
@@ -168,7 +185,6 @@ import json
 import os
 import pwd
 import random
-import secrets
 import shutil
 import signal
 import socket
@@ -683,7 +699,7 @@ ModulePath              {module_path}
 LoadModule              mod_tls.c
 TLSEngine               on
 TLSLog                  {workdir}/tls.log
-TLSProtocol             TLSv1.2 TLSv1.3
+TLSProtocol             {tls_protocol}
 TLSCipherSuite          HIGH
 {cert_directives}
 TLSRequired             {tls_required}
@@ -691,6 +707,29 @@ TLSVerifyClient         off
 # TLSOptions is left empty: NoSessionReuseRequired is NOT set, so a PROT P data
 # connection must resume the control connection's TLS session.
 """
+
+
+OPENSSL_CNF = """\
+# OpenSSL configuration written by Ferry tests/peers/peers.py: caps the TLS version of
+# a server that has no setting of its own for it.
+openssl_conf = ferry_peer_init
+[ferry_peer_init]
+ssl_conf = ferry_peer_ssl
+[ferry_peer_ssl]
+system_default = ferry_peer_tls
+[ferry_peer_tls]
+MinProtocol = TLSv1.2
+MaxProtocol = TLSv1.2
+"""
+
+
+def _openssl_env(c: dict) -> dict | None:
+    """vsftpd and Pure-FTPd have no TLS-version setting: cap it with OPENSSL_CONF."""
+    if c["tls_max"] != "1.2":
+        return None
+    cnf = c["workdir"] / "openssl.cnf"
+    cnf.write_text(OPENSSL_CNF)
+    return dict(os.environ, OPENSSL_CONF=str(cnf))
 
 
 def _build_vsftpd(c: dict) -> tuple[list[str], dict | None, list[Path]]:
@@ -714,7 +753,7 @@ def _build_vsftpd(c: dict) -> tuple[list[str], dict | None, list[Path]]:
         key=c["key"], workdir=wd, verbose=_yes(c["verbose"]))
         + "".join(f"{line}\n" for line in c["extra"]))
     conf.chmod(0o600)
-    return [str(binary_path("vsftpd")), str(conf)], None, [pam_file]
+    return [str(binary_path("vsftpd")), str(conf)], _openssl_env(c), [pam_file]
 
 
 def _build_proftpd(c: dict) -> tuple[list[str], dict | None, list[Path]]:
@@ -738,7 +777,8 @@ def _build_proftpd(c: dict) -> tuple[list[str], dict | None, list[Path]]:
         command_log=(f"ExtendedLog {wd}/commands.log ALL" if c["verbose"] else ""),
         pasv_lo=c["pasv_lo"], pasv_hi=c["pasv_hi"], module_path=ROOT / "usr/lib/proftpd",
         cert_directives=cert_directives,
-        tls_required="auth+data" if c["require_prot_p"] else "auth")
+        tls_required="auth+data" if c["require_prot_p"] else "auth",
+        tls_protocol="TLSv1.2" if c["tls_max"] == "1.2" else "TLSv1.2 TLSv1.3")
         + "".join(f"{line}\n" for line in c["extra"]))
     conf.chmod(0o600)
     env = dict(os.environ, LD_LIBRARY_PATH=str(ROOT / "usr/lib/proftpd"))
@@ -772,7 +812,7 @@ def _build_pure_ftpd(c: dict) -> tuple[list[str], dict | None, list[Path]]:
             "-O", f"xferlog:{wd}/xfer.log",
             "-f", "none",             # no syslog
             *c["extra"]]
-    return argv, None, []
+    return argv, _openssl_env(c), []
 
 
 def _build_pyftpdlib(c: dict) -> tuple[list[str], dict | None, list[Path]]:
@@ -783,7 +823,8 @@ def _build_pyftpdlib(c: dict) -> tuple[list[str], dict | None, list[Path]]:
         handler_attrs[name.strip()] = ast.literal_eval(value.strip())
     cfg = {k: str(v) if isinstance(v, Path) else v for k, v in c.items()
            if k in ("host", "port", "pasv_lo", "pasv_hi", "user", "password", "home", "cert",
-                    "key", "require_prot_p", "verbose", "max_sessions", "curl_compat")}
+                    "key", "require_prot_p", "verbose", "max_sessions", "curl_compat",
+                    "tls_max")}
     cfg["handler_attrs"] = handler_attrs
     cfg_file = wd / "pyftpdlib.json"
     cfg_file.write_text(json.dumps(cfg))
@@ -804,7 +845,8 @@ _BUILDERS = {"vsftpd": _build_vsftpd, "proftpd": _build_proftpd,
 def start(kind: str, cert_pem, key_pem, home, user: str, password: str, port: int,
           pasv_lo: int, pasv_hi: int, tmpdir, *, host: str = HOST, require_prot_p: bool = False,
           verbose: bool = True, max_sessions: int = 1000, ready_timeout: float = 15.0,
-          extra=(), keep_files: bool = False, pyftpdlib_curl_compat: bool = False) -> Peer:
+          extra=(), keep_files: bool = False, pyftpdlib_curl_compat: bool = False,
+          tls_max: str | None = None) -> Peer:
     """Start one peer server and wait for its greeting (see the module docstring)."""
     if kind not in KINDS:
         raise PeerError(f"unknown peer kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -833,6 +875,10 @@ def start(kind: str, cert_pem, key_pem, home, user: str, password: str, port: in
         pasv_lo, pasv_hi = free_port_range(20, host)
     if not (0 < pasv_lo <= pasv_hi < 65536):
         raise PeerError(f"bad passive port range {pasv_lo}-{pasv_hi}")
+    if tls_max not in (None, "1.2", "1.3"):
+        raise PeerError(f"tls_max must be None, '1.2' or '1.3', not {tls_max!r}")
+    if tls_max == "1.3":
+        tls_max = None
 
     workdir = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=tmpdir))
     workdir.chmod(0o755)
@@ -849,7 +895,7 @@ def start(kind: str, cert_pem, key_pem, home, user: str, password: str, port: in
         c = dict(kind=kind, host=host, port=port, pasv_lo=pasv_lo, pasv_hi=pasv_hi, user=user,
                  password=password, home=home, workdir=workdir, cert=cert, key=key,
                  require_prot_p=require_prot_p, verbose=verbose, max_sessions=max_sessions,
-                 extra=list(extra), curl_compat=pyftpdlib_curl_compat)
+                 extra=list(extra), curl_compat=pyftpdlib_curl_compat, tls_max=tls_max)
         argv, env, cleanup = _BUILDERS[kind](c)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -885,6 +931,8 @@ def _serve_pyftpdlib(cfg_path: str) -> None:
 
     ctx = SSL.Context(SSL.TLS_METHOD)
     ctx.set_min_proto_version(SSL.TLS1_2_VERSION)
+    if cfg["tls_max"] == "1.2":
+        ctx.set_max_proto_version(SSL.TLS1_2_VERSION)
     ctx.set_options(SSL.OP_NO_COMPRESSION)
     ctx.set_cipher_list(b"HIGH:!aNULL")
     ctx.use_certificate_chain_file(cfg["cert"])
@@ -963,6 +1011,7 @@ def _main(argv: list[str]) -> int:
     s.add_argument("--max-sessions", type=int, default=1000)
     s.add_argument("--extra", action="append", default=[])
     s.add_argument("--pyftpdlib-curl-compat", action="store_true")
+    s.add_argument("--tls-max", choices=["1.2", "1.3"], default=None)
     a = ap.parse_args(argv)
     if a.cmd == "check":
         problems = check_installed()
@@ -981,7 +1030,7 @@ def _main(argv: list[str]) -> int:
         p = start(a.kind, a.cert, a.key, a.home, a.user, a.password, a.port, int(lo), int(hi),
                   tmpdir, host=a.host, require_prot_p=a.require_prot_p, verbose=not a.quiet,
                   max_sessions=a.max_sessions, extra=a.extra,
-                  pyftpdlib_curl_compat=a.pyftpdlib_curl_compat)
+                  pyftpdlib_curl_compat=a.pyftpdlib_curl_compat, tls_max=a.tls_max)
     except PeerError as exc:
         print(f"peers.py: {exc}", file=sys.stderr)
         if own_tmp:
