@@ -28,6 +28,11 @@ const std::vector<schema_entry> server_statements = {
          }
          unsigned long port;
          if (!number(st, 1, 0, 65535, port, err)) return false;
+         for (const auto& l : s.listen)
+             if (l.host == st.args[0] && l.port == port) {
+                 err = "LISTEN " + st.args[0] + " " + st.args[1] + " is given twice";
+                 return false;
+             }
          s.listen.push_back({st.args[0], static_cast<std::uint16_t>(port)});
          return true;
      }},
@@ -164,7 +169,8 @@ const std::vector<schema_entry> server_statements = {
              unsigned long bits = 0;
              std::string b = slash == std::string::npos ? "" : pa.cidr.substr(slash + 1);
              if (slash == std::string::npos || !ip_literal(pa.cidr.substr(0, slash)) || b.empty() ||
-                 b.find_first_not_of("0123456789") != std::string::npos || (bits = std::stoul(b)) > 128) {
+                 b.size() > 3 || b.find_first_not_of("0123456789") != std::string::npos ||
+                 (bits = std::stoul(b)) > (pa.cidr.find(':') == std::string::npos ? 32u : 128u)) {
                  err = "PASSIVEADDRESS: '" + pa.cidr + "' is not a subnet such as 192.168.0.0/16";
                  return false;
              }

@@ -56,13 +56,6 @@ bool check_server(const server_settings& s, const std::vector<statement>& sts, s
         error = where("SECURE_PASSWORD") + ": SECURE_PASSWORD OPTIONAL needs CERTMAP (which certificate is which user)";
         return false;
     }
-    std::set<std::pair<std::string, int>> seen;
-    for (const auto& l : s.listen) {
-        if (!seen.insert({l.host, l.port}).second) {
-            error = where("LISTEN") + ": LISTEN " + l.host + " " + std::to_string(l.port) + " is given twice";
-            return false;
-        }
-    }
     return true;
 }
 

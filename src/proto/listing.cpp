@@ -212,7 +212,12 @@ bool parse_timeval(std::string_view s, std::int64_t& out) {
     // RFC 3659 time-val allows second 60 (a leap second); it counts as the next minute's 00.
     if (!ymd.ok() || hh > 23 || mm > 59 || ss > 60) return false;
     const std::int64_t days = sys_days{ymd}.time_since_epoch().count();
-    out = days * 86400 + hh * 3600 + mm * 60 + ss;
+    const std::int64_t t = days * 86400 + hh * 3600 + mm * 60 + ss;
+    // 99991231235960 would be year 10000, which no 14-digit time-val can show (format_timeval
+    // would print 15 digits): refuse it.
+    constexpr std::int64_t last_timeval = 253402300799;  // 9999-12-31 23:59:59 UTC
+    if (t > last_timeval) return false;
+    out = t;
     return true;
 }
 

@@ -192,6 +192,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
                     secs > 0 ? transfer_bytes_ / secs / 1e6 : 0.0, sec_.prot_private ? "PROT P" : "PROT C",
                     resumed ? "resumed" : "-", final_code);
     co_await reply(final_code, final_text);
+    idle_->touch();  // INACTIVE counts from the end of the transfer
     transferring_ = false;
     transfer_done_.cancel();
 }

@@ -212,11 +212,46 @@ def test_private_curl_and_lftp(private, peer):
     res = peer.curl(private, private.url("f.bin"))  # clear control and data
     assert res.rc != 0 and res.out == b"", res
     assert re.search(r"^< 521 ", res.err, re.M), res
-    res = peer.curl(private, "--ftp-ssl-control", "--insecure", private.url("f.bin"))
-    assert res.rc != 0 and res.out == b"", res
     res = peer.curl(private, "--ssl-reqd", "--insecure", private.url("f.bin"))
     assert res.rc == 0 and res.out == DATA, res
     out = peer.workdir / "private.bin"
     res = peer.lftp(private, [f"get f.bin -o {out}"])
     assert res.rc == 0 and out.read_bytes() == DATA, res
     assert "---> PROT P" in res.err, res
+
+
+# --------------------------------------------------------------------------
+# A protected data connection whose client never starts TLS
+
+
+def test_stalled_data_handshake_bounded_by_datacttime(ferryd_factory):
+    """A client that opens the PROT P data connection but never sends its ClientHello
+    (curl after AUTH SSL and a refused PROT C does exactly that) must not hang the
+    session: DATACTTIME bounds the wait as for any data connection."""
+    import socket
+    import time
+
+    srv = ferryd_factory("dataconn-stall", overrides={"SECURE_DATACONN": "PRIVATE",
+                                                       "DATACTTIME": "2"})
+    (srv.home / "f.bin").write_bytes(DATA)
+    c = logged_in(srv)
+    try:
+        c.expect("PBSZ 0", 200)
+        c.expect("PROT P", 200)
+        port = c.epsv_port()
+        c.send("RETR f.bin")
+        assert c.reply().code == 150
+        with socket.create_connection(("127.0.0.1", port), timeout=30):  # no TLS from us
+            started = time.monotonic()
+            c.sock.settimeout(15)
+            try:
+                r = c.reply()
+            except (TimeoutError, socket.timeout):
+                pytest.fail("no reply 15 s after the data connection stalled in the TLS "
+                            "handshake; DATACTTIME is 2 s")
+            assert r.code in (425, 426, 522), r
+            assert time.monotonic() - started < 10
+        c.sock.settimeout(30)
+        c.expect("NOOP", 200)
+    finally:
+        c.close()

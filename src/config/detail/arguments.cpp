@@ -1,6 +1,8 @@
 #include "config/detail/arguments.hpp"
 
 #include <cctype>
+#include <arpa/inet.h>
+
 #include <charconv>
 
 namespace ferry::config::detail {
@@ -39,10 +41,10 @@ bool number(const statement& st, std::size_t i, unsigned long lo, unsigned long 
 }
 
 bool ip_literal(std::string_view s) {
-    if (s.empty()) return false;
-    bool v4 = s.find_first_not_of("0123456789.") == std::string_view::npos && s.find('.') != std::string_view::npos;
-    bool v6 = s.find(':') != std::string_view::npos && s.find_first_not_of("0123456789abcdefABCDEF:.") == std::string_view::npos;
-    return v4 || v6;
+    if (s.empty() || s.size() > 64) return false;
+    std::string text(s);
+    unsigned char buf[16];
+    return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
 }
 
 }  // namespace ferry::config::detail

@@ -250,7 +250,7 @@ TEST(listen, port_out_of_range_or_not_a_number) {
 
 TEST(listen, same_address_and_port_twice_is_refused) {
     auto e = bad("LISTEN 127.0.0.1 2121\nLISTEN 127.0.0.1 2121\n");
-    // The message names the duplicated listener; see DISABLED_duplicate_reported_at_the_repeated_line
+    // The message names the duplicated listener; see duplicate_reported_at_the_repeated_line
     // for the line it is reported against.
     EXPECT_EQ(e.rfind("ferryd.conf:", 0), 0u) << e;
     EXPECT_NE(e.find(": LISTEN 127.0.0.1 2121 is given twice"), std::string::npos) << e;
@@ -259,10 +259,8 @@ TEST(listen, same_address_and_port_twice_is_refused) {
     EXPECT_EQ(s.listen.size(), 3u);
 }
 
-// BUG (reported): check_server() reports a duplicated LISTEN against the first LISTEN statement of
-// the file, which may be another address entirely; it should name the line that repeats it, as the
-// "is given twice" error of non-repeatable statements does.
-TEST(listen, DISABLED_duplicate_reported_at_the_repeated_line) {
+// A duplicated LISTEN is reported at the line that repeats it, like other "given twice" errors.
+TEST(listen, duplicate_reported_at_the_repeated_line) {
     EXPECT_EQ(bad("LISTEN ::1 21\nLISTEN 127.0.0.1 2121\nLISTEN 127.0.0.1 2121\n"),
               "ferryd.conf:3: LISTEN 127.0.0.1 2121 is given twice");
 }
@@ -610,9 +608,10 @@ TEST(describe, server_text_has_no_client_only_statement) {
     }
 }
 
-// BUG (reported): detail::ip_literal() only checks the character set, so text that is no address at
-// all passes LISTEN and fails later at start-up without the file:line of the statement.
-TEST(listen, DISABLED_malformed_numeric_address_is_refused) {
+// Text that only looks like an address is refused at its line, not later at start-up.
+TEST(listen, malformed_numeric_address_is_refused) {
+    EXPECT_EQ(bad("PASSIVEADDRESS 192.0.2.1 FOR 10.0.0.0/33\n"),
+              "ferryd.conf:1: PASSIVEADDRESS: '10.0.0.0/33' is not a subnet such as 192.168.0.0/16");
     EXPECT_EQ(bad("LISTEN 999.1.1.1 21\n"), "ferryd.conf:1: LISTEN: '999.1.1.1' is not a numeric IPv4 or IPv6 address");
     EXPECT_EQ(bad("LISTEN ... 21\n"), "ferryd.conf:1: LISTEN: '...' is not a numeric IPv4 or IPv6 address");
     EXPECT_EQ(bad("LISTEN 1.2.3 21\n"), "ferryd.conf:1: LISTEN: '1.2.3' is not a numeric IPv4 or IPv6 address");

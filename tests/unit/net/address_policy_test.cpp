@@ -107,3 +107,85 @@ TEST(check_active_target, both_options_allow_anything_but_port_zero) {
     EXPECT_EQ(check_active_target(peer, make_address("198.51.100.7"), 25, true, true), "");
     EXPECT_EQ(check_active_target(peer, make_address("::1"), 1, true, true), "");
 }
+
+// ---------------------------------------------------------------------------------------------
+// in_subnet, choose_passive_address (PASSIVEADDRESS ... FOR cidr)
+
+using ferry::net::choose_passive_address;
+using ferry::net::in_subnet;
+
+TEST(in_subnet, ipv4_prefixes) {
+    EXPECT_TRUE(in_subnet(make_address("192.168.4.7"), "192.168.0.0/16"));
+    EXPECT_TRUE(in_subnet(make_address("192.168.255.255"), "192.168.0.0/16"));
+    EXPECT_FALSE(in_subnet(make_address("192.169.0.1"), "192.168.0.0/16"));
+    EXPECT_TRUE(in_subnet(make_address("10.1.2.3"), "10.0.0.0/8"));
+    EXPECT_FALSE(in_subnet(make_address("11.0.0.0"), "10.0.0.0/8"));
+    // A prefix that is not a byte boundary.
+    EXPECT_TRUE(in_subnet(make_address("172.31.255.1"), "172.16.0.0/12"));
+    EXPECT_FALSE(in_subnet(make_address("172.32.0.1"), "172.16.0.0/12"));
+    // /32 is one host, /0 is everyone.
+    EXPECT_TRUE(in_subnet(make_address("203.0.113.9"), "203.0.113.9/32"));
+    EXPECT_FALSE(in_subnet(make_address("203.0.113.8"), "203.0.113.9/32"));
+    EXPECT_TRUE(in_subnet(make_address("198.51.100.1"), "0.0.0.0/0"));
+}
+
+TEST(in_subnet, v4_mapped_client_counts_as_ipv4) {
+    EXPECT_TRUE(in_subnet(make_address("::ffff:192.168.1.1"), "192.168.0.0/16"));
+    EXPECT_FALSE(in_subnet(make_address("::ffff:10.0.0.1"), "192.168.0.0/16"));
+}
+
+TEST(in_subnet, ipv6_prefixes) {
+    EXPECT_TRUE(in_subnet(make_address("2001:db8:1::5"), "2001:db8::/32"));
+    EXPECT_FALSE(in_subnet(make_address("2001:db9::5"), "2001:db8::/32"));
+    EXPECT_TRUE(in_subnet(make_address("fd00::1"), "fc00::/7"));
+    EXPECT_TRUE(in_subnet(make_address("::1"), "::1/128"));
+    EXPECT_FALSE(in_subnet(make_address("::2"), "::1/128"));
+}
+
+TEST(in_subnet, families_never_mix) {
+    EXPECT_FALSE(in_subnet(make_address("192.168.1.1"), "::/0"));
+    EXPECT_FALSE(in_subnet(make_address("2001:db8::1"), "0.0.0.0/0"));
+}
+
+TEST(in_subnet, bad_text_matches_nothing) {
+    const auto a = make_address("192.168.1.1");
+    for (const char* cidr : {"", "192.168.0.0", "192.168.0.0/", "/16", "lan/16", "192.168.0.0/x", "192.168.0.0/33",
+                             "192.168.0.0/99999999999999999999999", "192.168.0.0/-1"})
+        EXPECT_FALSE(in_subnet(a, cidr)) << cidr;
+    EXPECT_FALSE(in_subnet(make_address("2001:db8::1"), "2001:db8::/129"));
+}
+
+namespace {
+struct pa {
+    std::string address;
+    std::string cidr;
+};
+}  // namespace
+
+TEST(choose_passive_address, subnet_entries_first_then_the_default) {
+    const std::vector<pa> entries = {
+        {"203.0.113.5", ""},                // everyone else (written first, still the fallback)
+        {"192.168.0.1", "192.168.0.0/16"},  // LAN clients get the inside address
+        {"10.9.9.9", "10.0.0.0/8"},
+    };
+    EXPECT_EQ(choose_passive_address(entries, make_address("192.168.3.3")), "192.168.0.1");
+    EXPECT_EQ(choose_passive_address(entries, make_address("::ffff:192.168.3.3")), "192.168.0.1");
+    EXPECT_EQ(choose_passive_address(entries, make_address("10.1.1.1")), "10.9.9.9");
+    EXPECT_EQ(choose_passive_address(entries, make_address("198.51.100.7")), "203.0.113.5");
+    EXPECT_EQ(choose_passive_address(entries, make_address("2001:db8::1")), "203.0.113.5");
+}
+
+TEST(choose_passive_address, first_matching_subnet_wins) {
+    const std::vector<pa> entries = {{"192.168.1.1", "192.168.1.0/24"}, {"192.168.0.1", "192.168.0.0/16"}};
+    EXPECT_EQ(choose_passive_address(entries, make_address("192.168.1.50")), "192.168.1.1");
+    EXPECT_EQ(choose_passive_address(entries, make_address("192.168.2.50")), "192.168.0.1");
+}
+
+TEST(choose_passive_address, nothing_applies) {
+    EXPECT_EQ(choose_passive_address(std::vector<pa>{}, make_address("192.0.2.1")), "");
+    const std::vector<pa> only_lan = {{"192.168.0.1", "192.168.0.0/16"}};
+    EXPECT_EQ(choose_passive_address(only_lan, make_address("198.51.100.7")), "");
+    // A host name is passed through as text (resolved later by name_cache).
+    const std::vector<pa> named = {{"ftp.example.net", ""}};
+    EXPECT_EQ(choose_passive_address(named, make_address("198.51.100.7")), "ftp.example.net");
+}

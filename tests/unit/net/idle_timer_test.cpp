@@ -170,3 +170,58 @@ TEST(idle_timer, touch_postpones_by_a_full_limit) {
     ctx.run_for(deadline);
     EXPECT_EQ(events, (std::vector<std::string>{"touch", "quiet at 200ms", "idle"}));
 }
+
+TEST(idle_timer, busy_check_postpones_firing_until_not_busy) {
+    // The control connection's idle limit does not end a session while its transfer runs.
+    asio::io_context ctx;
+    std::vector<std::string> events;
+    bool busy = true;
+    int busy_checks = 0;
+    clock_type::time_point not_busy_at{}, fired_at{};
+    auto t = idle_timer::start(ctx.get_executor(), 50ms, [&] {
+        events.push_back("idle");
+        fired_at = clock_type::now();
+    });
+    t->set_busy_check([&] {
+        ++busy_checks;
+        return busy;
+    });
+    after(ctx, 300ms, [&] {
+        events.push_back(t->fired() ? "fired while busy" : "transfer ended");
+        busy = false;
+        not_busy_at = clock_type::now();
+    });
+    ctx.run_for(deadline);
+    EXPECT_EQ(events, (std::vector<std::string>{"transfer ended", "idle"}));
+    EXPECT_GE(busy_checks, 2);  // asked at each expiry while busy, and once more at the end
+    // While busy, each expiry counts as activity; the timer fires at the first expiry after the
+    // busy spell (measured from the last busy check, not from its end).
+    EXPECT_GE(fired_at, not_busy_at);
+    EXPECT_TRUE(t->fired());
+}
+
+TEST(idle_timer, busy_check_is_not_asked_while_touched) {
+    asio::io_context ctx;
+    int busy_checks = 0, calls = 0;
+    auto t = idle_timer::start(ctx.get_executor(), 200ms, [&] { ++calls; });
+    t->set_busy_check([&] {
+        ++busy_checks;
+        return false;
+    });
+    int touches = 0;
+    every(ctx, 10ms, [&] {
+        if (++touches > 30) return false;
+        t->touch();
+        return true;
+    });
+    bool checked = false;
+    after(ctx, 250ms, [&] {
+        checked = true;
+        EXPECT_EQ(busy_checks, 0);  // never idle so far
+        EXPECT_EQ(calls, 0);
+    });
+    ctx.run_for(deadline);
+    EXPECT_TRUE(checked);
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(busy_checks, 1);  // once, when the limit finally passed
+}
