@@ -241,15 +241,14 @@ asio::awaitable<void> session::cmd_ccc(const std::string&) {
     // data connections keep the PROT level in force.
     co_await reply(code::ok, "CCC OK: the control connection continues in clear.");
     if (broken_) co_return;
-    if (cfg_.rfc_level == config::tls_rfc_level::rfc4217) {
-        std::error_code ec = co_await ctl_.end_tls(true);
-        if (ec) {
-            ctx_->log->info("[{}] CCC close_notify exchange failed: {}", id_, ec.message());
-            broken_ = true;
-            co_return;
-        }
-    } else {
-        ctl_.drop_tls();  // CCCNONOTIFY: no close_notify in either direction
+    // The client moves first if it wants to: sending our close_notify right behind the 200 makes
+    // some clients (lftp/GnuTLS) read both at once and take it for a disconnect.
+    std::error_code ec = co_await ctl_.end_tls_answering(cfg_.rfc_level == config::tls_rfc_level::rfc4217,
+                                                         std::chrono::milliseconds(250));
+    if (ec) {
+        ctx_->log->info("[{}] CCC close_notify exchange failed: {}", id_, ec.message());
+        broken_ = true;
+        co_return;
     }
     sec_.control_secure = false;
     sec_.control_cleared = true;

@@ -96,19 +96,24 @@ void server::run(bool handle_signals) {
     for (auto& w : workers_) guards.push_back(asio::make_work_guard(*w));
     for (auto& w : workers_) threads_.emplace_back([&w] { w->run(); });
     std::unique_ptr<asio::signal_set> signals;
+    // on_signal re-arms the wait with a copy of itself, so it must outlive accept_ctx_.run()
+    // (it used to die with the if block: the second signal crashed ferryd), and Asio moves
+    // from the handler it is given, even an lvalue: pass it copies.
+    using handler = std::function<void(const std::error_code&, int)>;
+    handler on_signal;
     if (handle_signals) {
         signals = std::make_unique<asio::signal_set>(accept_ctx_, SIGINT, SIGTERM, SIGHUP);
-        std::function<void(const std::error_code&, int)> on_signal = [this, &signals, &on_signal](const std::error_code& ec, int sig) {
+        on_signal = [this, &signals, &on_signal](const std::error_code& ec, int sig) {
             if (ec) return;
             if (sig == SIGHUP) {
                 reload_tls();
-                signals->async_wait(on_signal);
+                signals->async_wait(handler(on_signal));
                 return;
             }
             ctx_->log->info("signal {}: stopping", sig);
             stop();
         };
-        signals->async_wait(on_signal);
+        signals->async_wait(handler(on_signal));
     }
     accept_ctx_.run();
     guards.clear();

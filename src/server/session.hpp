@@ -152,6 +152,7 @@ private:
     bool abort_requested_ = false;
     asio::steady_timer transfer_done_;
     tls::stream* data_stream_ = nullptr;  // while connected, so ABOR can cancel it
+    asio::ip::tcp::socket* connecting_ = nullptr;  // an active-mode connect in progress, likewise
     std::uint64_t transfer_bytes_ = 0;
     std::string transfer_what_;
 };

@@ -52,9 +52,14 @@ asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<t
                             id_, refused, peer_addr_.to_string());
         if (ec) why = abort_requested_ ? "aborted" : "no data connection arrived in time";
     } else {
+        connecting_ = &sock;
         ec = co_await net::connect_active(sock, local_addr_, cfg_.active_from_port_20, active_target_);
-        if (ec) why = "cannot connect to " + active_target_.address().to_string() + " port " +
-                      std::to_string(active_target_.port()) + ": " + ec.message();
+        connecting_ = nullptr;
+        const std::string target = active_target_.address().to_string() + " port " + std::to_string(active_target_.port());
+        if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
+            why = abort_requested_ ? "aborted" : "no answer from " + target + " in time (is active mode blocked? use passive mode)";
+        else if (ec)
+            why = "cannot connect to " + target + ": " + ec.message();
     }
     passive_.close();
     data_mode_ = data_mode::none;
@@ -121,6 +126,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
                                                passive_.close();
                                                std::error_code ig;
                                                if (data_stream_) data_stream_->socket().cancel(ig);
+                                               if (connecting_) connecting_->close(ig);
                                            });
     net::idle_timer_guard guard{watchdog};
     std::string why;
@@ -130,7 +136,8 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     if (ec) {
         // RFC 4217: 522 when the data connection's TLS negotiation is refused.
         final_code = ec == std::errc::permission_denied ? code::network_protocol_not_supported : code::cannot_open_data;
-        final_text = "Cannot open data connection: " + (stalled ? std::string("no data connection arrived in time") : why) + ".";
+        final_text = "Cannot open data connection: " + why + ".";
+        ctx_->log->info("[{}] data connection failed: {}", id_, why);
     } else {
         data_stream_ = data.get();
         resumed = data->session_reused();
@@ -461,6 +468,7 @@ asio::awaitable<void> session::cmd_abor(const std::string&) {
     passive_.close();
     std::error_code ig;
     if (data_stream_) data_stream_->socket().cancel(ig);
+    if (connecting_) connecting_->close(ig);
     co_await wait_transfer_done();
     co_await reply(code::closing_data, "ABOR successful.");
 }

@@ -157,6 +157,8 @@ void session_slot::attach(SSL* control) {
     SSL_set_ex_data(control, slot_index(), this);
 }
 
+void session_slot::listen(SSL* data) { SSL_set_ex_data(data, slot_index(), this); }
+
 void session_slot::detach() {
     if (control_) SSL_set_ex_data(control_, slot_index(), nullptr);
     control_ = nullptr;

@@ -70,6 +70,10 @@ public:
     void attach(SSL* control);
     // Before the control SSL goes away (CCC, close): stop listening; the sessions stay usable.
     void detach();
+    // Also collect the tickets a server sends on a data connection (after its handshake):
+    // servers with single-use TLS 1.3 tickets (ProFTPD, vsftpd) give one per data connection.
+    // The slot must outlive data's use of the SSL.
+    void listen(SSL* data);
     void clear();
 
     // The session a new data connection should offer (owned by the slot; valid until the next

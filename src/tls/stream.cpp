@@ -7,6 +7,7 @@
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
 
 namespace ferry::tls {
@@ -253,9 +254,7 @@ asio::awaitable<std::error_code> stream::end_tls(bool wait_for_peer) {
                 drop_tls();
                 co_return ec;
             }
-            unsigned char first = 0;
-            ssize_t n = ::recv(socket_.native_handle(), &first, 1, MSG_PEEK);
-            if (n <= 0 || (first != 0x15 && first != 0x17)) break;
+            if (peek_tls_record() != 1) break;
             continue;
         }
         if (r == 0) continue;
@@ -272,6 +271,61 @@ asio::awaitable<std::error_code> stream::end_tls(bool wait_for_peer) {
     }
     drop_tls();
     co_return std::error_code{};
+}
+
+int stream::peek_tls_record() {
+    // A TLS record starts with 0x15 (alert) or 0x17 (TLS 1.3 wraps alerts as application data);
+    // a clear FTP command or reply starts with a letter or digit.
+    unsigned char first = 0;
+    ssize_t n = ::recv(socket_.native_handle(), &first, 1, MSG_PEEK);
+    if (n <= 0) return -1;
+    return (first == 0x15 || first == 0x17) ? 1 : 0;
+}
+
+asio::awaitable<std::error_code> stream::end_tls_answering(bool answer, std::chrono::milliseconds grace) {
+    if (!ssl_) co_return std::error_code{};
+    asio::steady_timer timer(socket_.get_executor(), grace);
+    bool timed_out = false;
+    timer.async_wait([this, &timed_out](const std::error_code& e) {
+        if (e) return;
+        timed_out = true;
+        std::error_code ig;
+        socket_.cancel(ig);
+    });
+    std::error_code ec;
+    bool readable = co_await wait(tcp::socket::wait_read, ec);
+    timer.cancel();
+    if (!readable && !timed_out) {
+        drop_tls();
+        co_return ec;
+    }
+    if (readable && peek_tls_record() == 1) {
+        // The peer sent its close_notify first: read it, then answer.
+        char sink[256];
+        for (;;) {
+            ERR_clear_error();
+            std::size_t n = 0;
+            int r = SSL_read_ex(ssl_, sink, sizeof sink, &n);
+            if (r == 1) continue;  // stray application data before the alert
+            int ssl_err;
+            ec = classify(r, ssl_err);
+            if (ec == asio::error::eof) break;
+            if (ec) {
+                drop_tls();
+                co_return ec;
+            }
+            if (!co_await wait(ssl_err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write, ec)) {
+                drop_tls();
+                co_return ec;
+            }
+        }
+        co_return answer ? co_await end_tls(false) : (drop_tls(), std::error_code{});
+    }
+    if (readable || !answer) {
+        drop_tls();  // clear text already follows (or CCCNONOTIFY): nothing more to exchange
+        co_return std::error_code{};
+    }
+    co_return co_await end_tls(true);  // silent peer: it waits for us to start
 }
 
 asio::awaitable<void> stream::close_gracefully() {

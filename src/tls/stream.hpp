@@ -9,6 +9,7 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
+#include <chrono>
 #include <cstddef>
 #include <string>
 #include <system_error>
@@ -46,6 +47,11 @@ public:
     // Sends close_notify; if wait_for_peer, also waits for the peer's (RFC 4217 CCC, clean data
     // close). Afterwards the stream is plain again on the same TCP connection.
     asio::awaitable<std::error_code> end_tls(bool wait_for_peer);
+    // The answering side of CCC: waits up to `grace` for the peer to move first. A peer that
+    // sends close_notify gets ours back (if answer); one that stays silent gets ours first and is
+    // then awaited (if answer); one that goes on in clear keeps its bytes. With answer=false
+    // (CCCNONOTIFY) nothing is sent, but a close_notify the peer sends anyway is consumed.
+    asio::awaitable<std::error_code> end_tls_answering(bool answer, std::chrono::milliseconds grace);
     // Forgets TLS without any alert (TLSRFCLEVEL CCCNONOTIFY).
     void drop_tls();
 
@@ -76,6 +82,8 @@ private:
     enum class io_result { done, again, failed };
     asio::awaitable<std::error_code> drive_handshake();
     asio::awaitable<bool> wait(asio::ip::tcp::socket::wait_type what, std::error_code& ec);
+    // 1: a TLS record is next; 0: clear text is next; -1: closed or error.
+    int peek_tls_record();
     std::error_code classify(int ssl_ret, int& ssl_err);
 
     asio::ip::tcp::socket socket_;
