@@ -184,9 +184,10 @@ def test_s5_dynamic_filter_plain_pasv_names_private_address(s5, payload):
     assert_private_address_fails(res)
 
 
+@pytest.mark.parametrize("client", ["curl", "lftp"])
 @pytest.mark.parametrize("method", ["pasv", "epsv"])
-def test_s5_ccc_makes_it_work_and_data_stays_encrypted(s5, method, payload):
-    """curl --ftp-ssl-ccc: after login the control connection is clear, the helpers on both
+def test_s5_ccc_makes_it_work_and_data_stays_encrypted(s5, method, client, payload):
+    """curl --ftp-ssl-ccc / lftp ftp:ssl-use-ccc: after login the control connection is clear, the helpers on both
     firewalls read the PASV/EPSV reply, open the pinholes and (fs) rewrite the private
     address; the capture between the firewalls shows the reply in clear but none of the
     file's bytes."""
@@ -195,7 +196,7 @@ def test_s5_ccc_makes_it_work_and_data_stays_encrypted(s5, method, payload):
     wan = s5.lab.capture("fc", "wan")     # between the two firewalls (the "internet")
     inside = s5.lab.capture("fs", "lan")  # the server's private network
     try:
-        t = roundtrip(s5, "curl", method, payload, ccc=True)
+        t = roundtrip(s5, client, method, payload, ccc=True)
     finally:
         wan_bytes, inside_bytes = wan.stop(), inside.stop()
     assert "CCC: control connection now in clear" in s5.server_log()
