@@ -24,14 +24,15 @@ namespace {
 std::optional<std::string> tty_read(const std::string& prompt, bool hide) {
     int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) return std::nullopt;
-    ::write(fd, prompt.data(), prompt.size());
     termios old{};
     bool restore = false;
+    // Echo goes off before the prompt appears, so that nothing typed after it is shown.
     if (hide && ::tcgetattr(fd, &old) == 0) {
         termios t = old;
         t.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-        restore = ::tcsetattr(fd, TCSAFLUSH, &t) == 0;
+        restore = ::tcsetattr(fd, TCSANOW, &t) == 0;
     }
+    ::write(fd, prompt.data(), prompt.size());
     std::string line;
     char c;
     bool got = false;
@@ -41,7 +42,7 @@ std::optional<std::string> tty_read(const std::string& prompt, bool hide) {
         if (c != '\r') line += c;
     }
     if (restore) {
-        ::tcsetattr(fd, TCSAFLUSH, &old);
+        ::tcsetattr(fd, TCSANOW, &old);
         ::write(fd, "\n", 1);
     }
     ::close(fd);

@@ -142,6 +142,8 @@ asio::awaitable<outcome> control_connection::read_reply(proto::reply& r, unsigne
             std::string why = ec == asio::error::eof ? "the server closed the connection"
                                                      : "the control connection failed: " +
                                                            (stream_->last_error().empty() ? ec.message() : stream_->last_error());
+            if (why.find("certificate required") != std::string::npos)
+                why += " (the server requires a client certificate: --cert FILE [--key FILE])";
             close();
             co_return outcome::fail(errc::connection_closed, why);
         }

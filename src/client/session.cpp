@@ -4,6 +4,8 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <openssl/err.h>
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
@@ -44,6 +46,10 @@ outcome refused(const proto::reply& r, std::string_view what, errc e = errc::ser
 }
 
 bool not_implemented(int c) { return c == code::syntax_error || c == code::not_implemented; }
+
+// A reply to a keepalive NOOP sent during a transfer: 200, or 500/502 from servers that do not
+// take commands while transferring (Pure-FTPd); never a transfer's own final reply.
+bool noop_reply(int c) { return c == code::ok || c == code::superfluous || not_implemented(c); }
 
 std::string normalize_fingerprint(std::string_view fp) {
     std::string out;
@@ -104,6 +110,10 @@ struct task_state {
     asio::steady_timer signal;
     bool done = false;
     outcome result;
+    // While the caller waits for the preliminary reply: if the data connection fails first, the
+    // server gets a short grace to say so (425) before that wait is cut short.
+    bool waiting_for_reply = false;
+    std::optional<detail::deadline> grace;
     void finish(outcome o) {
         result = std::move(o);
         done = true;
@@ -152,6 +162,12 @@ struct session::data_conn {
     }
 };
 
+// Forgets the running transfer's data connection when the transfer's frame ends.
+struct current_guard {
+    session::data_conn*& slot;
+    ~current_guard() { slot = nullptr; }
+};
+
 struct session::transfer_state {
     bool final_seen = false;
     proto::reply prelim, final;
@@ -183,6 +199,12 @@ bool session::ipv6() const {
     return !net::unmapped(control_.peer().address()).is_v4();
 }
 
+void session::interrupt() {
+    interrupted_ = true;
+    if (current_) current_->abort();
+    close();
+}
+
 void session::close() {
     slot_.detach();
     control_.close();
@@ -204,6 +226,7 @@ asio::awaitable<outcome> session::open(const std::string& host, std::uint16_t po
     type_sent_ = 0;
     epsv_refused_ = pasv_refused_ = mlsd_refused_ = pasv_warned_ = ticket_wait_done_ = false;
     noops_pending_ = 0;
+    interrupted_ = false;
     tls_description_.clear();
     fingerprint_.clear();
 
@@ -372,7 +395,8 @@ asio::awaitable<outcome> session::login(const std::string& user, const std::stri
             trace("--- implicit TLS: data connections are protected although PBSZ/PROT were refused");
         }
     }
-    if (co_await control_.command("FEAT", r); r.code == code::system_status) {
+    outcome feat = co_await control_.command("FEAT", r);
+    if (feat && r.code == code::system_status) {
         for (std::size_t i = 1; i + 1 < r.lines.size(); ++i) {
             std::string l = r.lines[i];
             while (!l.empty() && l.front() == ' ') l.erase(0, 1);
@@ -382,7 +406,10 @@ asio::awaitable<outcome> session::login(const std::string& user, const std::stri
         }
     }
     if (!connected()) co_return outcome::fail(errc::connection_closed, "the server closed the connection after login");
-    if (has_feature("UTF8")) co_await control_.command("OPTS UTF8 ON", r);
+    if (has_feature("UTF8")) {
+        outcome utf8 = co_await control_.command("OPTS UTF8 ON", r);  // a refusal changes nothing
+        (void)utf8;
+    }
     if (auto t = co_await ensure_type(ascii_); !t) co_return t;
     co_return outcome::ok();
 }
@@ -419,7 +446,7 @@ asio::awaitable<outcome> session::clear_command_channel() {
     if (auto o = co_await control_.command("CCC", r); !o) co_return o;
     if (r.code / 100 != 2) {
         outcome f = refused(r, "CCC");
-        f.message += " (the server must allow CCC: TLSRFCLEVEL RFC4217 or CCCNONOTIFY on z/OS, TLSOptions AllowClientCCC... elsewhere)";
+        f.message += " (the server must allow CCC; a z/OS server needs TLSRFCLEVEL RFC4217 or CCCNONOTIFY)";
         co_return f;
     }
     slot_.detach();  // the control SSL goes away; its session stays for the data connections
@@ -431,7 +458,11 @@ asio::awaitable<outcome> session::clear_command_channel() {
     trace(std::string("--- CCC: the control connection is now in clear text (") +
           (notify ? "close_notify exchanged" : "no close_notify, CCCNONOTIFY") + "); data connections stay " +
           (prot_private_ ? "protected (PROT P)" : "in clear (PROT C)"));
-    co_return outcome::ok();
+    // Firewall FTP helpers (Linux nf_conntrack_ftp and others) read only a packet that starts
+    // right after a line end they have seen. After TLS records, the first clear line in each
+    // direction merely resynchronises them, so a PASV reply or PORT command sent next would go
+    // unread and its data connection blocked. One NOOP round trip is that first line.
+    co_return co_await simple("NOOP");
 }
 
 asio::awaitable<outcome> session::set_ascii(bool a) {
@@ -453,7 +484,11 @@ asio::awaitable<outcome> session::ensure_type(bool a) {
 asio::awaitable<void> session::quit() {
     if (control_.is_open()) {
         proto::reply r;
-        if (co_await control_.send("QUIT")) co_await control_.read_reply(r, 5);
+        outcome sent = co_await control_.send("QUIT");
+        if (sent) {
+            outcome bye = co_await control_.read_reply(r, 5);
+            (void)bye;
+        }
         if (control_.is_open()) {
             detail::deadline d(control_.stream().socket(), secs(5));
             co_await control_.stream().close_gracefully();
@@ -470,7 +505,7 @@ asio::awaitable<outcome> session::simple(const std::string& line, proto::reply* 
     proto::reply r;
     if (auto o = co_await control_.command(line, r); !o) co_return o;
     if (out) *out = r;
-    if (r.code / 100 != 2) co_return refused(r, line.substr(0, line.find(' ')) == "PASS" ? "PASS" : line);
+    if (r.code / 100 != 2) co_return refused(r, line);
     co_return outcome::ok();
 }
 
@@ -659,6 +694,7 @@ asio::awaitable<outcome> session::active(data_conn& dc, data_method m, int& refu
 
 asio::awaitable<outcome> session::prepare_data(data_conn& dc) {
     if (!logged_in()) co_return outcome::fail(errc::not_connected, "not connected (use 'open')");
+    current_ = &dc;
     if (prot_private_)
         if (auto o = co_await wait_for_ticket(); !o) co_return o;
     const data_method m = choose_method();
@@ -704,6 +740,10 @@ asio::awaitable<outcome> session::prepare_data(data_conn& dc) {
 
 asio::awaitable<void> session::setup_data(data_conn& dc, std::shared_ptr<task_state> st) {
     outcome result;
+    auto failed = [this, &st](outcome o) {
+        if (st->waiting_for_reply && control_.is_open()) st->grace.emplace(control_.stream().socket(), secs(3));
+        st->finish(std::move(o));
+    };
     try {
         detail::deadline d(ex_, secs(settings_.data_timeout), [&dc] { dc.abort(); });
         if (dc.active) {
@@ -714,7 +754,7 @@ asio::awaitable<void> session::setup_data(data_conn& dc, std::shared_ptr<task_st
             if (refused_count)
                 warn("refused " + std::to_string(refused_count) + " data connection(s) from addresses other than the server's");
             if (ec || dc.aborted) {
-                st->finish(outcome::fail(
+                failed(outcome::fail(
                     errc::data_connection_failed,
                     d.fired() ? "the server did not connect to our data port within " + std::to_string(settings_.data_timeout) +
                                     " s (" + dc.where + "): a firewall or NAT probably blocks active mode; use passive mode (--passive, FWFRIENDLY TRUE)"
@@ -725,15 +765,16 @@ asio::awaitable<void> session::setup_data(data_conn& dc, std::shared_ptr<task_st
             dc.stream = std::make_unique<tls::stream>(std::move(s));
         }
         if (prot_private_) {
-            auto ec = co_await dc.stream->handshake_client(tls_->native(), sni_, slot_.get());
+            auto ec = co_await dc.stream->handshake_client(tls_->native(), sni_, slot_.take());
             if (ec || dc.aborted) {
                 std::string why = d.fired() ? "timed out after " + std::to_string(settings_.data_timeout) + " s"
                                   : dc.aborted ? std::string("aborted")
                                   : dc.stream->last_error().empty() ? ec.message() : dc.stream->last_error();
-                st->finish(outcome::fail(errc::data_connection_failed,
+                failed(outcome::fail(errc::data_connection_failed,
                                          "the TLS handshake on the data connection (" + dc.where + ") failed: " + why));
                 co_return;
             }
+            slot_.listen(dc.stream->native());
             last_resumed_ = dc.stream->session_reused();
             trace("--- data connection: TLS " + tls::client_context::describe(dc.stream->native()) +
                   (last_resumed_ ? ", session resumed" : ", NEW session (not resumed)"));
@@ -742,7 +783,7 @@ asio::awaitable<void> session::setup_data(data_conn& dc, std::shared_ptr<task_st
                 // to the server we verified, except that it shows the same certificate.
                 auto pc = tls::client_context::check_peer(dc.stream->native(), host_);
                 if (pc.fingerprint != fingerprint_) {
-                    st->finish(outcome::fail(errc::untrusted_server,
+                    failed(outcome::fail(errc::untrusted_server,
                                              "the data connection shows another certificate (" + pc.fingerprint +
                                                  ") than the control connection (" + fingerprint_ + "): refused"));
                     co_return;
@@ -770,11 +811,26 @@ asio::awaitable<outcome> session::start_transfer(const std::string& command, dat
     auto st = std::make_shared<task_state>(ex_);
     asio::co_spawn(ex_, setup_data(dc, st), asio::detached);
     proto::reply r;
+    st->waiting_for_reply = true;
     outcome o = co_await control_.read_reply(r);
+    st->waiting_for_reply = false;
+    const bool cut_short = st->grace && st->grace->fired();
+    st->grace.reset();
     if (!o) {
+        const bool never_connected = dc.active && !dc.stream;
         dc.abort();
         co_await st->wait();
         dc.reset();
+        if (cut_short) {
+            outcome f = st->result;
+            f.message += " (no reply from the server either; connection closed)";
+            co_return f;
+        }
+        if (never_connected && o.ec == make_error_code(errc::timeout))
+            co_return outcome::fail(errc::data_connection_failed,
+                                    "neither a data connection nor a reply came from the server (" + dc.where +
+                                        "): a firewall or NAT probably blocks active mode; use passive mode (--passive, "
+                                        "FWFRIENDLY TRUE). " + o.message);
         co_return o;
     }
     if (r.code / 100 == 1) {
@@ -798,8 +854,8 @@ asio::awaitable<outcome> session::start_transfer(const std::string& command, dat
         dc.reset();
         outcome f = st->result;
         proto::reply fr;
-        if (co_await control_.read_reply(fr, std::min(settings_.data_timeout, 15u)))
-            f.message += " (server: " + reply_text(fr) + ")";
+        outcome got = co_await control_.read_reply(fr, std::min(settings_.data_timeout, 15u));
+        if (got) f.message += " (server: " + reply_text(fr) + ")";
         ts.final_seen = true;
         co_return f;
     }
@@ -812,11 +868,13 @@ asio::awaitable<void> session::abort_transfer(data_conn& dc, transfer_state& ts)
     if (!control_.is_open()) co_return;
     if (!ts.final_seen) {
         // ABOR (RFC 959 4.1.3) and its replies: usually 426 then 226, or just 226 / 225.
-        if (!co_await control_.send("ABOR")) co_return;
+        outcome sent = co_await control_.send("ABOR");
+        if (!sent) co_return;
         proto::reply r;
         for (int i = 0; i < 3; ++i) {
-            if (!co_await control_.read_reply(r, 15)) co_return;
-            if (r.code == 200 && noops_pending_ > 0) {
+            outcome got = co_await control_.read_reply(r, 15);
+            if (!got) co_return;
+            if (noops_pending_ > 0 && noop_reply(r.code)) {
                 --noops_pending_;
                 --i;
                 continue;
@@ -828,13 +886,15 @@ asio::awaitable<void> session::abort_transfer(data_conn& dc, transfer_state& ts)
             if (r.code / 100 == 2 || r.code / 100 == 5) break;
         }
         // A reply to ABOR may still be on its way; a NOOP round trip puts replies back in step.
-        if (!co_await control_.send("NOOP")) co_return;
+        outcome noop = co_await control_.send("NOOP");
+        if (!noop) co_return;
         ++noops_pending_;
     }
     proto::reply r;
     for (int i = 0; i < 5 && noops_pending_ > 0; ++i) {
-        if (!co_await control_.read_reply(r, 15)) co_return;
-        if (r.code == 200) --noops_pending_;
+        outcome got = co_await control_.read_reply(r, 15);
+        if (!got) co_return;
+        if (noop_reply(r.code)) --noops_pending_;
     }
 }
 
@@ -843,7 +903,7 @@ asio::awaitable<outcome> session::finish_transfer(transfer_state& ts, outcome da
     if (!ts.final_seen) {
         for (;;) {
             if (auto o = co_await control_.read_reply(r); !o) co_return o;
-            if (r.code == 200 && noops_pending_ > 0) {
+            if (noops_pending_ > 0 && noop_reply(r.code)) {
                 --noops_pending_;
                 continue;
             }
@@ -874,27 +934,27 @@ asio::awaitable<void> session::stop_keepalive(transfer_state& ts) {
     while (!ka->done) co_await ka->signal.async_wait(tuple_awaitable);
 }
 
-namespace {
-asio::awaitable<void> keepalive_loop(control_connection& control, unsigned seconds, unsigned& noops,
-                                     std::shared_ptr<keepalive_state> ka) {
+asio::awaitable<void> session::keepalive_loop(std::shared_ptr<keepalive_state> ka) {
+    const unsigned seconds = settings_.keepalive_seconds;
     while (!ka->stop) {
         ka->timer.expires_after(secs(seconds));
-        co_await ka->timer.async_wait(tuple_awaitable);
+        auto [ec] = co_await ka->timer.async_wait(tuple_awaitable);  // cancelled by stop_keepalive()
+        (void)ec;
         if (ka->stop) break;
-        control.note("--- FTPKEEPALIVE: the control connection has been idle " + std::to_string(seconds) +
-                     " s during the transfer");
-        if (!co_await control.send("NOOP")) break;
-        ++noops;
+        trace("--- FTPKEEPALIVE: the control connection has been idle " + std::to_string(seconds) +
+              " s during the transfer");
+        outcome sent = co_await control_.send("NOOP");
+        if (!sent) break;
+        ++noops_pending_;
     }
     ka->done = true;
     ka->signal.cancel();
 }
-}  // namespace
 
 void session::start_keepalive(transfer_state& ts) {
     if (!settings_.keepalive_seconds) return;
     ts.ka = std::make_shared<keepalive_state>(ex_);
-    asio::co_spawn(ex_, keepalive_loop(control_, settings_.keepalive_seconds, noops_pending_, ts.ka), asio::detached);
+    asio::co_spawn(ex_, keepalive_loop(ts.ka), asio::detached);
 }
 
 asio::awaitable<outcome> session::receive(data_conn& dc, data_sink& sink, std::uint64_t offset, std::uint64_t total,
@@ -910,6 +970,7 @@ asio::awaitable<outcome> session::receive(data_conn& dc, data_sink& sink, std::u
         std::size_t n = co_await dc.stream->read_some(buf.data(), chunk, ec);
         if (ec == asio::error::eof) break;
         if (ec) {
+            if (interrupted_) co_return outcome::fail(errc::transfer_failed, "the transfer was interrupted");
             co_return outcome::fail(errc::transfer_failed,
                                     idle->fired() ? "the transfer stalled: no data for " + std::to_string(settings_.data_timeout) +
                                                         " s (DATACTTIME)"
@@ -960,6 +1021,7 @@ asio::awaitable<outcome> session::send_data(data_conn& dc, data_source& source, 
         }
         idle->touch();
         auto ec = co_await dc.stream->write_all(p, len);
+        if (ec && interrupted_) co_return outcome::fail(errc::transfer_failed, "the transfer was interrupted");
         if (ec)
             co_return outcome::fail(errc::transfer_failed,
                                     idle->fired() ? "the transfer stalled: the server took no data for " +
@@ -969,12 +1031,30 @@ asio::awaitable<outcome> session::send_data(data_conn& dc, data_source& source, 
         done += static_cast<std::uint64_t>(n);
         if (progress) progress(done, total);
     }
-    // close_notify, then FIN, then wait for the server's close: the end of the file.
+    // close_notify, then FIN, then wait for the server's close: the end of the file. Reading
+    // through TLS until then also takes in session tickets the server sent on this connection.
     idle->stop();
     {
         detail::deadline d(dc.stream->socket(), secs(settings_.data_timeout));
-        co_await dc.stream->close_gracefully();
+        if (SSL* ssl = dc.stream->native()) {
+            for (int i = 0; i < 100; ++i) {
+                ERR_clear_error();
+                int r = SSL_shutdown(ssl);
+                if (r >= 0) break;
+                int e = SSL_get_error(ssl, r);
+                if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ) break;
+                auto [wec] = co_await dc.stream->socket().async_wait(
+                    e == SSL_ERROR_WANT_WRITE ? tcp::socket::wait_write : tcp::socket::wait_read, tuple_awaitable);
+                if (wec) break;
+            }
+            ERR_clear_error();
+        }
+        std::error_code ec;
+        dc.stream->socket().shutdown(tcp::socket::shutdown_send, ec);
+        char sink[4096];
+        for (int i = 0; i < 64 && !ec; ++i) co_await dc.stream->read_some(sink, sizeof sink, ec);
     }
+    dc.stream->close();
     co_return outcome::ok();
 }
 
@@ -983,6 +1063,7 @@ asio::awaitable<outcome> session::send_data(data_conn& dc, data_source& source, 
 
 asio::awaitable<outcome> session::retrieve(const std::string& path, data_sink& sink, std::uint64_t offset,
                                            std::uint64_t total, progress_fn progress) {
+    current_guard forget{current_};
     if (!logged_in()) co_return outcome::fail(errc::not_connected, "not connected (use 'open')");
     if (offset && ascii_)
         co_return outcome::fail(errc::unsupported, "resuming works in binary mode only (the sizes differ in ASCII mode)");
@@ -1000,7 +1081,7 @@ asio::awaitable<outcome> session::retrieve(const std::string& path, data_sink& s
     transfer_state ts;
     if (auto o = co_await start_transfer("RETR " + path, dc, ts); !o) co_return o;
     if (!dc.stream) co_return co_await finish_transfer(ts, outcome::ok(), "RETR " + path);
-    if (!total) total = size_from_150(ts.prelim) + (offset && size_from_150(ts.prelim) ? offset : 0);
+    if (!total) total = size_from_150(ts.prelim);  // progress only
     start_keepalive(ts);
     outcome data = co_await receive(dc, sink, offset, total, progress);
     co_await stop_keepalive(ts);
@@ -1014,6 +1095,7 @@ asio::awaitable<outcome> session::retrieve(const std::string& path, data_sink& s
 
 asio::awaitable<outcome> session::store(const std::string& path, data_source& source, bool append, std::uint64_t offset,
                                         progress_fn progress) {
+    current_guard forget{current_};
     if (!logged_in()) co_return outcome::fail(errc::not_connected, "not connected (use 'open')");
     if (append && offset && ascii_)
         co_return outcome::fail(errc::unsupported, "resuming works in binary mode only (the sizes differ in ASCII mode)");
@@ -1037,6 +1119,7 @@ asio::awaitable<outcome> session::store(const std::string& path, data_source& so
 
 asio::awaitable<outcome> session::list(const std::string& path, proto::listing& out, std::string* raw_text,
                                        bool force_list) {
+    current_guard forget{current_};
     if (!logged_in()) co_return outcome::fail(errc::not_connected, "not connected (use 'open')");
     bool mlsd = !force_list && !mlsd_refused_ && has_feature("MLST");
     for (;;) {
@@ -1055,7 +1138,8 @@ asio::awaitable<outcome> session::list(const std::string& path, proto::listing& 
             if (mlsd && o.reply_code / 100 == 5 && !path.empty()) {
                 // MLSD names folders only; a file gets its facts from MLST.
                 proto::reply r;
-                if (co_await control_.command("MLST " + path, r) && r.code / 100 == 2 && r.lines.size() >= 2) {
+                outcome mlst = co_await control_.command("MLST " + path, r);
+                if (mlst && r.code / 100 == 2 && r.lines.size() >= 2) {
                     if (auto e = proto::parse_mlsx_line(r.lines[1])) {
                         out = {};
                         out.entries.push_back(*e);

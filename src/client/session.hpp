@@ -40,6 +40,7 @@ struct session_hooks {
 };
 
 struct task_state;
+struct keepalive_state;
 
 using progress_fn = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
@@ -66,6 +67,8 @@ public:
     // QUIT and close; never fails.
     asio::awaitable<void> quit();
     void close();
+    // Ctrl-C: ends the running transfer (its data connection) and the control connection.
+    void interrupt();
 
     // A command whose reply must be positive (2xx); the reply is returned for callers that show it.
     asio::awaitable<outcome> simple(const std::string& line, proto::reply* reply = nullptr);
@@ -111,9 +114,10 @@ public:
     const std::string& last_pasv_address() const { return last_pasv_address_; }
     bool last_data_resumed() const { return last_resumed_; }
 
-private:
-    struct data_conn;
+    struct data_conn;  // internal: one transfer's data connection
     struct transfer_state;
+
+private:
 
     asio::awaitable<outcome> secure_control(bool implicit_tls);
     outcome check_server_certificate();
@@ -132,6 +136,7 @@ private:
     asio::awaitable<outcome> send_data(data_conn& dc, data_source& source, std::uint64_t offset,
                                        const progress_fn& progress);
     void start_keepalive(transfer_state& ts);
+    asio::awaitable<void> keepalive_loop(std::shared_ptr<keepalive_state> ka);
     asio::awaitable<void> stop_keepalive(transfer_state& ts);
     void trace(std::string_view s) const;
     void warn(std::string_view s) const;
@@ -158,6 +163,8 @@ private:
     std::string last_data_note_, last_pasv_address_;
     bool last_resumed_ = false;
     unsigned noops_pending_ = 0;
+    bool interrupted_ = false;
+    data_conn* current_ = nullptr;  // the data connection of the running transfer, for interrupt()
 };
 
 }  // namespace ferry::client

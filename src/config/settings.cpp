@@ -52,6 +52,11 @@ bool check_server(const server_settings& s, const std::vector<statement>& sts, s
                 "for the password)";
         return false;
     }
+    if (s.session_reuse_required && s.tls_timeout_seconds == 0) {
+        error = where("SECURE_SESSION_REUSE") +
+                ": SECURE_SESSION_REUSE REQUIRED cannot work with TLSTIMEOUT 0 (no session could be resumed)";
+        return false;
+    }
     if (s.password_optional && s.certmap.empty()) {
         error = where("SECURE_PASSWORD") + ": SECURE_PASSWORD OPTIONAL needs CERTMAP (which certificate is which user)";
         return false;

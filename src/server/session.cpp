@@ -102,6 +102,8 @@ asio::awaitable<void> session::run() {
 
 asio::awaitable<bool> session::control_tls_established() {
     sec_.control_secure = true;
+    // A control connection that resumed another one's session continues that client's sessions.
+    session_tag_ = ctl_.adopt_resumed_session_tag();
     auto id = ctl_.peer();
     ctx_->log->info("[{}] TLS {} {}{}{}", id_, SSL_get_version(ctl_.native()), SSL_get_cipher_name(ctl_.native()),
                     id.present ? " client certificate " : "", id.present ? id.subject : "");

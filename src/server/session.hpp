@@ -154,6 +154,7 @@ private:
     tls::stream* data_stream_ = nullptr;  // while connected, so ABOR can cancel it
     asio::ip::tcp::socket* connecting_ = nullptr;  // an active-mode connect in progress, likewise
     std::uint64_t transfer_bytes_ = 0;
+    std::shared_ptr<net::idle_timer> data_watchdog_;  // DATACTTIME for the running transfer
     std::string transfer_what_;
 };
 

@@ -1,5 +1,8 @@
 // Data connections and transfers: RETR, STOR/APPE/STOU, LIST/NLST/MLSD, ABOR.
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -66,8 +69,11 @@ asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<t
     if (ec) co_return ec;
     sock.set_option(tcp::no_delay(true), ec);
     out = std::make_unique<tls::stream>(std::move(sock));
+    data_stream_ = out.get();  // from here DATACTTIME and ABOR can interrupt it, handshake included
     if (sec_.prot_private) {
-        out->set_session_tag(session_tag_);
+        // SECURITY: data connection stealing: no session tag here. Tickets and sessions made on a
+        // data connection carry the control session's tag only by inheriting it from a session
+        // that resumed it; a thief's refused full handshake must not walk away with a tagged one.
         // Fresh tickets normally come over the control connection (reply_data_setup). After CCC
         // they cannot, so a download hands one out instead: its client reads to the end, so an
         // unread ticket cannot turn the client's close into an RST (as it would on an upload).
@@ -120,7 +126,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     std::unique_ptr<tls::stream> data;
     bool resumed = false;
     // DATACTTIME bounds both the wait for the connection and any stall once data moves.
-    auto watchdog = net::idle_timer::start(ctl_.socket().get_executor(), std::chrono::seconds(cfg_.data_timeout_seconds),
+    auto watchdog = data_watchdog_ = net::idle_timer::start(ctl_.socket().get_executor(), std::chrono::seconds(cfg_.data_timeout_seconds),
                                            [this, &stalled] {
                                                stalled = true;
                                                passive_.close();
@@ -134,18 +140,14 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     int final_code = code::closing_data;
     std::string final_text;
     if (ec) {
+        data_stream_ = nullptr;
+        if (stalled && data) why = "the data connection's TLS handshake did not finish in time";
         // RFC 4217: 522 when the data connection's TLS negotiation is refused.
         final_code = ec == std::errc::permission_denied ? code::network_protocol_not_supported : code::cannot_open_data;
         final_text = "Cannot open data connection: " + why + ".";
         ctx_->log->info("[{}] data connection failed: {}", id_, why);
     } else {
-        data_stream_ = data.get();
         resumed = data->session_reused();
-        const auto touch = [&] {
-            watchdog->touch();
-            idle_->touch();
-        };
-        (void)touch;
         switch (req->kind) {
             case transfer_kind::retr: ec = co_await send_retr(*req, *data); break;
             case transfer_kind::stor: ec = co_await receive_stor(*req, *data); break;
@@ -198,6 +200,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
                     req->kind == transfer_kind::listing ? std::string("-") : req->path, transfer_bytes_, secs,
                     secs > 0 ? transfer_bytes_ / secs / 1e6 : 0.0, sec_.prot_private ? "PROT P" : "PROT C",
                     resumed ? "resumed" : "-", final_code);
+    data_watchdog_.reset();
     co_await reply(final_code, final_text);
     idle_->touch();  // INACTIVE counts from the end of the transfer
     transferring_ = false;
@@ -217,7 +220,7 @@ asio::awaitable<std::error_code> session::send_retr(transfer_request& req, tls::
             transfer_bytes_ += sent;
             offset += sent;
             remaining -= sent;
-            idle_->touch();
+            data_watchdog_->touch();
             if (ec) co_return ec;
             if (sent == 0) break;  // the file shrank under us
         }
@@ -242,7 +245,7 @@ asio::awaitable<std::error_code> session::send_retr(transfer_request& req, tls::
         std::error_code ec = co_await data.write_all(out, len);
         if (ec) co_return ec;
         transfer_bytes_ += len;
-        idle_->touch();
+        data_watchdog_->touch();  // DATACTTIME measures stalls, not the transfer's length
     }
     co_return std::error_code{};
 }
@@ -269,7 +272,14 @@ asio::awaitable<std::error_code> session::receive_stor(transfer_request& req, tl
         if (ec == asio::error::eof) break;
         if (ec) co_return ec;
         transfer_bytes_ += n;
-        idle_->touch();
+        data_watchdog_->touch();
+        if (n < 16384) {
+            // A short read is usually the end of the file. Acknowledge at once: a client with
+            // Nagle on holds its close_notify until this data is acknowledged, and a delayed ACK
+            // would add 40 ms to every upload.
+            int one = 1;
+            ::setsockopt(data.socket().native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+        }
         if (req.ascii) n = conv.convert(buf.get(), n);
         if ((ec = write_out(buf.get(), n))) co_return ec;
     }

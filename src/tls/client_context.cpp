@@ -159,10 +159,9 @@ void session_slot::attach(SSL* control) {
 
 void session_slot::listen(SSL* data) { SSL_set_ex_data(data, slot_index(), this); }
 
-void session_slot::detach() {
-    if (control_) SSL_set_ex_data(control_, slot_index(), nullptr);
-    control_ = nullptr;
-}
+// Does not touch the SSL: it may already be freed (CCC, a closed connection). Its ex_data may
+// keep pointing here, which is safe because the slot outlives every SSL that points to it.
+void session_slot::detach() { control_ = nullptr; }
 
 void session_slot::clear() {
     detach();

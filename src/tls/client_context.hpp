@@ -68,7 +68,8 @@ public:
 
     // After the control connection's handshake: keep its session and listen for new tickets.
     void attach(SSL* control);
-    // Before the control SSL goes away (CCC, close): stop listening; the sessions stay usable.
+    // The control connection's TLS ended (CCC, close); the sessions stay usable. The slot must
+    // outlive every SSL given to attach() or listen().
     void detach();
     // Also collect the tickets a server sends on a data connection (after its handshake):
     // servers with single-use TLS 1.3 tickets (ProFTPD, vsftpd) give one per data connection.

@@ -129,8 +129,11 @@ cipher_kind classify_cipher(const std::string& name, std::string& openssl_name) 
                 int alg_bits = 0;
                 SSL_CIPHER_get_bits(c, &alg_bits);
                 // SECURITY: no NULL, export or sub-128-bit ciphers, whatever the configuration says.
-                kind = (SSL_CIPHER_get_cipher_nid(c) == NID_undef || alg_bits < 128) ? cipher_kind::weak
-                                                                                      : cipher_kind::tls12;
+                // SECURITY: anonymous suites (no authentication) invite a man in the middle.
+                kind = (SSL_CIPHER_get_cipher_nid(c) == NID_undef || alg_bits < 128 ||
+                        SSL_CIPHER_get_auth_nid(c) == NID_auth_null)
+                           ? cipher_kind::weak
+                           : cipher_kind::tls12;
                 openssl_name = n;
             }
         }

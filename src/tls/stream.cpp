@@ -3,6 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <sys/sendfile.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <asio/experimental/as_tuple.hpp>
@@ -44,9 +46,14 @@ stream::~stream() { drop_tls(); }
 
 void stream::drop_tls() {
     if (ssl_) {
+        // OpenSSL forgets the session of a connection freed without a shutdown. A TCP reset or an
+        // abort says nothing against the session's secrets, and the FTP control session (shared
+        // by every data connection) must stay resumable; a TLS protocol failure does invalidate it.
+        if (!tls_failed_ && SSL_is_init_finished(ssl_)) SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
         SSL_free(ssl_);
         ssl_ = nullptr;
     }
+    tls_failed_ = false;
 }
 
 void stream::close() {
@@ -63,6 +70,12 @@ std::string stream::resumed_session_tag() const {
     std::size_t len = 0;
     if (SSL_SESSION_get0_ticket_appdata(SSL_get0_session(ssl_), &data, &len) != 1 || !data) return {};
     return std::string(static_cast<const char*>(data), len);
+}
+
+const std::string& stream::adopt_resumed_session_tag() {
+    std::string resumed = resumed_session_tag();
+    if (!resumed.empty()) tag_ = std::move(resumed);
+    return tag_;
 }
 
 void stream::issue_session_ticket() {
@@ -116,6 +129,9 @@ std::error_code stream::classify(int ssl_ret, int& ssl_err) {
                 return asio::error::eof;
             }
             last_error_ = openssl_error_text();
+            if (long v = SSL_get_verify_result(ssl_); v != X509_V_OK)
+                last_error_ += std::string(" (certificate: ") + X509_verify_cert_error_string(v) + ")";
+            tls_failed_ = true;
             return errc::protocol_error;
         }
     }
@@ -150,6 +166,11 @@ asio::awaitable<std::error_code> stream::handshake_server(const context& ctx, in
     if (tickets >= 0) SSL_set_num_tickets(ssl_, static_cast<std::size_t>(tickets));
     if (!tag_.empty()) SSL_set_ex_data(ssl_, session_tag_index(), &tag_);
     std::error_code ec = co_await drive_handshake();
+    // Acknowledge the client's Finished at once. When we send nothing after the handshake (no
+    // tickets), a client with Nagle on holds its first data until that ACK, and a delayed ACK
+    // costs 40 ms per connection.
+    int one = 1;
+    ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
     // Sessions resumed by id (TLS 1.2 without tickets) are the cached object itself: tag it too.
     if (!ec && !tag_.empty() && !session_reused())
         SSL_SESSION_set1_ticket_appdata(SSL_get0_session(ssl_), tag_.data(), tag_.size());

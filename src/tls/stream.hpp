@@ -60,6 +60,9 @@ public:
     void close();  // immediate
 
     bool session_reused() const;
+    // Adopts the tag of the session this connection resumed (a resumed control connection belongs
+    // to the same client as the one that made the session). Returns the tag in force.
+    const std::string& adopt_resumed_session_tag();
     // Tags the TLS sessions made on this connection (tickets and cached sessions carry it), so a
     // later connection can tell whether it resumed one of them. Set before the handshake.
     void set_session_tag(std::string tag) { tag_ = std::move(tag); }
@@ -89,6 +92,7 @@ private:
     asio::ip::tcp::socket socket_;
     SSL* ssl_ = nullptr;
     bool truncated_ = false;
+    bool tls_failed_ = false;  // a TLS protocol error: the session must not be resumed
     std::string last_error_;
     std::string tag_;
 };

@@ -49,7 +49,10 @@ def client_context(cafile: str | None = None, *, cert=None, key=None, version: s
     if version:
         if version in ("1.0", "1.1"):
             ctx.set_ciphers("DEFAULT:@SECLEVEL=0")  # else OpenSSL 3 refuses to offer them
-        ctx.minimum_version = ctx.maximum_version = TLS_VERSIONS[version]
+        import warnings
+        with warnings.catch_warnings():  # TLSv1/TLSv1_1 are deprecated: that is the point
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ctx.maximum_version = TLS_VERSIONS[version]
     if not tickets:
         ctx.options |= ssl.OP_NO_TICKET
     return ctx

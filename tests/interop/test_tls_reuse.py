@@ -211,10 +211,13 @@ def test_required_resumption_survives_an_aborted_transfer(required, payload, var
     must still be able to resume the control session on the next data connection."""
     from ftpwire import abort_socket
 
+    big = required.home / "abort.bin"
+    if not big.exists():  # larger than the socket buffers: the server is mid-write at the RST
+        big.write_bytes(os.urandom(32 * MiB))
     c = control(required, variant)
     try:
         port = c.epsv_port()
-        c.send("RETR reuse.bin")
+        c.send("RETR abort.bin")
         assert c.reply().code == 150
         d = c.open_data(port, True)
         assert d.session_reused
@@ -257,6 +260,89 @@ def test_required_control_connection_that_resumed_a_session(required, payload, v
     finally:
         first.close()
         second.close()
+
+
+# --------------------------------------------------------------------------
+# REQUIRED after CCC (TLSRFCLEVEL RFC4217): the control connection has no TLS left, so
+# TLS 1.3 tickets for the next data connection come from the previous download.
+
+
+@pytest.fixture(scope="module")
+def required_ccc(ferryd_factory, payload):
+    return with_file(ferryd_factory("reuse-required-ccc", overrides={
+        "SECURE_SESSION_REUSE": "REQUIRED", "SECURE_DATACONN": "PRIVATE",
+        "TLSRFCLEVEL": "RFC4217"}), payload)
+
+
+def clear_after_ccc(c: RawControl) -> ssl.SSLSession:
+    """CCC with the close_notify exchange; returns the control session's last ticket."""
+    c.expect("NOOP", 200)
+    session = c.sock.session
+    c.expect("CCC", 200)
+    s = c.sock.unwrap()
+    c.sock = socket.socket(fileno=s.detach())
+    c.sock.settimeout(c.timeout)
+    return session
+
+
+def retr_keep_session(c: RawControl, session):
+    """Like retr(), but also returns the data connection's own session afterwards
+    (with any ticket the server sent on it)."""
+    port = c.epsv_port()
+    c.send("RETR reuse.bin")
+    r = c.reply()
+    assert r.code == 150, r
+    d = c.open_data(port, True, session=session)
+    reused = d.session_reused
+    data, _ = read_until_eof(d)
+    new_session = d.session
+    close_data(d)
+    return c.reply(), data, reused, new_session
+
+
+def test_required_after_ccc_downloads_chain_tickets(required_ccc, payload):
+    c = control(required_ccc, "tls1.3")
+    try:
+        session = clear_after_ccc(c)
+        for i in range(3):
+            final, data, reused, session = retr_keep_session(c, session)
+            assert reused and final.code == 226, f"download {i + 1} after CCC: {final}"
+            assert sha256(data) == sha256(payload)
+    finally:
+        c.close()
+
+
+def test_required_after_ccc_thief_gets_no_usable_ticket(required_ccc):
+    """After CCC the server hands out tickets on data connections; a thief's refused
+    fresh handshake must not get one it can use to resume on the next passive port."""
+    victim = control(required_ccc, "tls1.3")
+    thief_ctx = client_context(version="1.3")
+    try:
+        clear_after_ccc(victim)
+        port = victim.epsv_port()
+        victim.send("RETR reuse.bin")
+        assert victim.reply().code == 150
+        d = thief_ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30),
+                                  server_hostname="127.0.0.1")
+        got, _ = read_until_eof(d)  # also reads any ticket
+        stolen = d.session
+        d.close()
+        r = victim.reply()
+        assert r.code == 522 and got == b"", f"first theft not refused: {r}"
+        port = victim.epsv_port()
+        victim.send("RETR reuse.bin")
+        assert victim.reply().code == 150
+        d = thief_ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30),
+                                  server_hostname="127.0.0.1", session=stolen)
+        resumed = d.session_reused
+        got, _ = read_until_eof(d)
+        d.close()
+        r = victim.reply()
+        assert r.code == 522 and got == b"", (
+            f"the thief resumed a ticket from its own refused data connection "
+            f"(resumed={resumed}) and got {len(got)} bytes of the victim's file; reply: {r}")
+    finally:
+        victim.close()
 
 
 # --------------------------------------------------------------------------

@@ -6,7 +6,6 @@ by deadlines; the only waiting is what TLSTIMEOUT itself needs.
 """
 
 import os
-import re
 import ssl
 import subprocess
 import time
