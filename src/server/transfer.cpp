@@ -67,7 +67,8 @@ asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<t
     passive_.close();
     data_mode_ = data_mode::none;
     if (ec) co_return ec;
-    sock.set_option(tcp::no_delay(true), ec);
+    // No TCP_NODELAY while data flows: the kernel then sends full segments instead of one per
+    // TLS record (16% faster PROT P downloads on loopback, bench/). It is set before the close.
     out = std::make_unique<tls::stream>(std::move(sock));
     data_stream_ = out.get();  // from here DATACTTIME and ABOR can interrupt it, handshake included
     if (sec_.prot_private) {
@@ -157,6 +158,9 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
                                    ec != std::errc::connection_reset && ec != std::errc::operation_canceled;
         if (!ec) {
             watchdog->touch();
+            // Flush the last partial segment now rather than after the client's delayed ACK.
+            std::error_code ig;
+            data->socket().set_option(tcp::no_delay(true), ig);
             co_await data->close_gracefully();
         } else {
             data->close();
