@@ -150,7 +150,9 @@ asio::awaitable<bool> session::read_command(std::string& line) {
                 continue;
             case proto::line_reader::status::need_more: break;
         }
-        char buf[2048];
+        // Small: this buffer lives in the coroutine frame of every idle session. Commands are
+        // short, and a longer line simply takes several reads.
+        char buf[512];
         std::error_code ec;
         std::size_t n = co_await ctl_.read_some(buf, sizeof buf, ec);
         if (ec) {
