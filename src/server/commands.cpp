@@ -567,33 +567,48 @@ asio::awaitable<void> session::reply_data_setup(int c, std::string_view text) {
     co_await reply(c, text);
 }
 
-bool session::data_setup_allowed(std::string& why) const {
-    if (epsv_all_) {
-        why = "Only EPSV may set up data connections after EPSV ALL.";
-        return false;
+asio::awaitable<bool> session::refused_after_epsv_all() {
+    if (!epsv_all_) co_return false;
+    co_await reply(code::bad_sequence, "Only EPSV may set up data connections after EPSV ALL.");
+    co_return true;
+}
+
+asio::awaitable<bool> session::open_passive() {
+    std::error_code ec = passive_.open(local_addr_, cfg_.passive_low, cfg_.passive_high);
+    if (!ec) {
+        data_mode_ = data_mode::passive;
+        co_return true;
     }
-    return true;
+    data_mode_ = data_mode::none;
+    std::string why = ec == asio::error::address_in_use
+                          ? std::string("All passive data ports (PASSIVEDATAPORTS) are in use; try again.")
+                          : "Cannot open a passive data port: " + ec.message() + ".";
+    co_await reply(code::cannot_open_data, why);
+    co_return false;
+}
+
+asio::awaitable<void> session::use_active_target(const char* verb, const asio::ip::address& target,
+                                                 std::uint16_t port) {
+    std::string why = net::check_active_target(peer_addr_, target, port,
+                                               cfg_.port_ipaddr == config::redirect_policy::redirect,
+                                               cfg_.port_low_ports);
+    if (!why.empty()) {
+        co_await reply(code::syntax_error_args, why);
+        co_return;
+    }
+    passive_.close();
+    active_target_ = tcp::endpoint(target, port);
+    data_mode_ = data_mode::active;
+    co_await reply_data_setup(code::ok, std::string(verb) + " command successful.");
 }
 
 asio::awaitable<void> session::cmd_pasv(const std::string&) {
-    std::string why;
-    if (!data_setup_allowed(why)) {
-        co_await reply(code::bad_sequence, why);
-        co_return;
-    }
+    if (co_await refused_after_epsv_all()) co_return;
     if (!local_addr_.is_v4()) {
         co_await reply(code::network_protocol_not_supported, "PASV cannot carry an IPv6 address; use EPSV.");
         co_return;
     }
-    std::error_code ec = passive_.open(local_addr_, cfg_.passive_low, cfg_.passive_high);
-    if (ec) {
-        data_mode_ = data_mode::none;
-        co_await reply(code::cannot_open_data, ec == asio::error::address_in_use
-                                                   ? "All passive data ports (PASSIVEDATAPORTS) are in use; try again."
-                                                   : "Cannot open a passive data port: " + ec.message() + ".");
-        co_return;
-    }
-    data_mode_ = data_mode::passive;
+    if (!co_await open_passive()) co_return;
     // Behind NAT the local address means nothing to the client: PASSIVEADDRESS names the one to show.
     std::string shown = local_addr_.to_string();
     std::string configured = net::choose_passive_address(cfg_.passive_addresses, peer_addr_);
@@ -623,24 +638,12 @@ asio::awaitable<void> session::cmd_epsv(const std::string& arg) {
                        std::string("Network protocol not supported, use (") + family + ")");
         co_return;
     }
-    std::error_code ec = passive_.open(local_addr_, cfg_.passive_low, cfg_.passive_high);
-    if (ec) {
-        data_mode_ = data_mode::none;
-        co_await reply(code::cannot_open_data, ec == asio::error::address_in_use
-                                                   ? "All passive data ports (PASSIVEDATAPORTS) are in use; try again."
-                                                   : "Cannot open a passive data port: " + ec.message() + ".");
-        co_return;
-    }
-    data_mode_ = data_mode::passive;
+    if (!co_await open_passive()) co_return;
     co_await reply_data_setup(code::entering_extended_passive, proto::format_epsv_reply(passive_.port()));
 }
 
 asio::awaitable<void> session::cmd_port(const std::string& arg) {
-    std::string why;
-    if (!data_setup_allowed(why)) {
-        co_await reply(code::bad_sequence, why);
-        co_return;
-    }
+    if (co_await refused_after_epsv_all()) co_return;
     auto hp = proto::parse_port_arg(arg);
     if (!hp) {
         co_await reply(code::syntax_error_args, "PORT takes h1,h2,h3,h4,p1,p2.");
@@ -650,25 +653,11 @@ asio::awaitable<void> session::cmd_port(const std::string& arg) {
         co_await reply(code::network_protocol_not_supported, "PORT cannot reach an IPv6 client; use EPRT.");
         co_return;
     }
-    asio::ip::address target = asio::ip::make_address(hp->host);
-    why = net::check_active_target(peer_addr_, target, hp->port, cfg_.port_ipaddr == config::redirect_policy::redirect,
-                                   cfg_.port_low_ports);
-    if (!why.empty()) {
-        co_await reply(code::syntax_error_args, why);
-        co_return;
-    }
-    passive_.close();
-    active_target_ = tcp::endpoint(target, hp->port);
-    data_mode_ = data_mode::active;
-    co_await reply_data_setup(code::ok, "PORT command successful.");
+    co_await use_active_target("PORT", asio::ip::make_address(hp->host), hp->port);
 }
 
 asio::awaitable<void> session::cmd_eprt(const std::string& arg) {
-    std::string why;
-    if (!data_setup_allowed(why)) {
-        co_await reply(code::bad_sequence, why);
-        co_return;
-    }
+    if (co_await refused_after_epsv_all()) co_return;
     auto hp = proto::parse_eprt_arg(arg);
     if (!hp) {
         co_await reply(code::syntax_error_args, "EPRT takes |family|address|port|.");
@@ -680,17 +669,7 @@ asio::awaitable<void> session::cmd_eprt(const std::string& arg) {
                        "Network protocol not supported, use (" + std::to_string(family) + ")");
         co_return;
     }
-    asio::ip::address target = net::unmapped(asio::ip::make_address(hp->host));
-    why = net::check_active_target(peer_addr_, target, hp->port, cfg_.port_ipaddr == config::redirect_policy::redirect,
-                                   cfg_.port_low_ports);
-    if (!why.empty()) {
-        co_await reply(code::syntax_error_args, why);
-        co_return;
-    }
-    passive_.close();
-    active_target_ = tcp::endpoint(target, hp->port);
-    data_mode_ = data_mode::active;
-    co_await reply_data_setup(code::ok, "EPRT command successful.");
+    co_await use_active_target("EPRT", net::unmapped(asio::ip::make_address(hp->host)), hp->port);
 }
 
 // ---- the table ---------------------------------------------------------------------------

@@ -97,7 +97,10 @@ asio::awaitable<void> session::run() {
     passive_.close();
     if (!broken_) co_await ctl_.close_gracefully();
     ctl_.close();
-    log.info("[{}] disconnect{}{}", id_, user_ ? " user " : "", user_ ? user_->name : "");
+    if (user_)
+        log.info("[{}] disconnect user {}", id_, user_->name);
+    else
+        log.info("[{}] disconnect", id_);
 }
 
 asio::awaitable<bool> session::control_tls_established() {

@@ -89,7 +89,10 @@ private:
     std::string vpath(const std::string& arg) const;
     std::string describe_error(const std::error_code& ec) const;
     int error_code_for(const std::error_code& ec) const;
-    bool data_setup_allowed(std::string& why) const;
+    // Data-connection set-up helpers: each replies itself when it refuses.
+    asio::awaitable<bool> refused_after_epsv_all();
+    asio::awaitable<bool> open_passive();
+    asio::awaitable<void> use_active_target(const char* verb, const asio::ip::address& target, std::uint16_t port);
     // After any TLS handshake on the control connection: logs it and applies SECURE_LOGIN.
     asio::awaitable<bool> control_tls_established();
     asio::awaitable<void> reply_data_setup(int code, std::string_view text);
