@@ -16,6 +16,7 @@
 //
 // Common options: --host 127.0.0.1 --port N --user U --password P --tls13 (default) | --tls12
 //                 --timeout SECONDS (per socket operation, default 30)
+// tls-stream --read-ahead: the reading side uses OpenSSL's read-ahead (fewer, larger reads).
 // MB is 10^6 bytes.
 
 #include <openssl/err.h>
@@ -64,6 +65,7 @@ struct options {
     std::string dir = "/";
     std::uint64_t bytes = 1ull << 30;
     int tls_version = 13;  // 13: TLS 1.3 only; 12: TLS 1.2 only
+    bool read_ahead = false;
     double timeout = 30;
 };
 
@@ -142,12 +144,14 @@ int tcp_connect(const std::string& host, int port, double timeout) {
 struct session_store {
     std::deque<SSL_SESSION*> fresh;  // newest at the back
     SSL_SESSION* last_used = nullptr;
+    long received = 0;  // sessions (tickets) the server handed out
 
     ~session_store() {
         for (auto* s : fresh) SSL_SESSION_free(s);
         if (last_used) SSL_SESSION_free(last_used);
     }
     void add(SSL_SESSION* s) {
+        ++received;
         fresh.push_back(s);
         while (fresh.size() > 16) {
             SSL_SESSION_free(fresh.front());
@@ -474,10 +478,10 @@ int run_files(const options& o) {
         double elapsed = seconds_since(t0);
         c.quit();
         std::printf("{\"mode\": \"files\", \"files\": %d, \"bytes\": %llu, \"seconds\": %.3f, "
-                    "\"per_second\": %.1f, \"resumed\": %ld, \"unclean_eof\": %ld, "
+                    "\"per_second\": %.1f, \"resumed\": %ld, \"tickets\": %ld, \"unclean_eof\": %ld, "
                     "\"control_tls\": \"%s\", \"data_tls\": \"%s\"}\n",
                     o.count, static_cast<unsigned long long>(bytes), elapsed,
-                    static_cast<double>(o.count) / elapsed, resumed, unclean,
+                    static_cast<double>(o.count) / elapsed, resumed, store.received, unclean,
                     describe(c.ssl()).c_str(), data_tls.c_str());
     } catch (const std::exception& e) {
         std::fprintf(stderr, "ftps_load files: %s\n", e.what());
@@ -540,6 +544,10 @@ int run_stream(const options& o, bool tls) {
             throw failure("server certificate: " + ssl_errors());
         cctx = make_client_ctx(o, false);
         restrict_cipher(cctx, o);
+        if (o.read_ahead) {
+            SSL_CTX_set_read_ahead(cctx, 1);
+            SSL_CTX_set_default_read_buffer_len(cctx, 64 * 1024);
+        }
     }
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in sa = make_address(o.host, 0);
@@ -650,16 +658,17 @@ int run_stream(const options& o, bool tls) {
 
 // --------------------------------------------------------------------------------------------
 
-[[noreturn]] void usage(const char* msg) {
+[[noreturn]] void usage(const char* msg, int status = 2) {
     if (msg) std::fprintf(stderr, "ftps_load: %s\n", msg);
     std::fprintf(stderr,
                  "usage: ftps_load sessions   [--workers 8] [--seconds 20]\n"
                  "       ftps_load files      [--count 1000] [--dir /]   (fetches DIR/file-00000 ...)\n"
                  "       ftps_load tls-stream [--bytes N]\n"
                  "       ftps_load tcp-stream [--bytes N]\n"
+                 "       (tls-stream --read-ahead: the reading side uses OpenSSL read-ahead)\n"
                  "options: --host 127.0.0.1 --port N --user U --password P --tls13 | --tls12\n"
                  "         --timeout SECONDS (per socket operation, default 30)\n");
-    std::exit(2);
+    std::exit(status);
 }
 
 std::uint64_t parse_bytes(const std::string& s) {
@@ -679,6 +688,7 @@ options parse(int argc, char** argv) {
     options o;
     if (argc < 2) usage(nullptr);
     o.mode = argv[1];
+    if (o.mode == "--help" || o.mode == "-h") usage(nullptr, 0);
     for (int i = 2; i < argc; ++i) {
         std::string a = argv[i];
         auto value = [&]() -> std::string {
@@ -698,7 +708,8 @@ options parse(int argc, char** argv) {
             else if (a == "--timeout") o.timeout = std::stod(value());
             else if (a == "--tls13") o.tls_version = 13;
             else if (a == "--tls12") o.tls_version = 12;
-            else if (a == "--help" || a == "-h") usage(nullptr);
+            else if (a == "--read-ahead") o.read_ahead = true;
+            else if (a == "--help" || a == "-h") usage(nullptr, 0);
             else usage(("unknown option " + a).c_str());
         } catch (const std::invalid_argument&) {
             usage(("bad value for " + a).c_str());
