@@ -87,7 +87,7 @@ asio::awaitable<void> session::cmd_user(const std::string& arg) {
 bool session::log_in(const auth::user* u, bool by_certificate) {
     if (!u) return false;
     std::error_code ec;
-    vfs::root fs = vfs::root::open(u->home, ec);
+    auto fs = ctx_->open_home(u->home, ec);
     if (ec) {
         ctx_->log->warn("[{}] login of {} refused: home folder {} unusable: {}", id_, u->name, u->home, ec.message());
         return false;
@@ -131,7 +131,7 @@ asio::awaitable<void> session::cmd_pass(const std::string& arg) {
 
 void session::end_login() {
     user_ = nullptr;
-    fs_ = vfs::root();
+    fs_.reset();
     cwd_ = "/";
     pending_user_.clear();
     restart_ = 0;
@@ -409,7 +409,7 @@ asio::awaitable<void> session::cmd_site(const std::string& arg) {
             co_await reply(code::syntax_error_args, "SITE CHMOD takes an octal mode and a path.");
             co_return;
         }
-        std::error_code ec = fs_.chmod(vpath(rest.substr(sp + 1)), mode);
+        std::error_code ec = fs_->chmod(vpath(rest.substr(sp + 1)), mode);
         if (ec)
             co_await reply(code::file_unavailable, describe_error(ec));
         else
@@ -427,7 +427,7 @@ asio::awaitable<void> session::cmd_pwd(const std::string&) {
 
 asio::awaitable<void> session::cmd_cwd(const std::string& arg) {
     std::string p = vpath(arg);
-    std::error_code ec = fs_.is_directory(p);
+    std::error_code ec = fs_->is_directory(p);
     if (ec) {
         co_await reply(code::file_unavailable, "Cannot change directory: " + describe_error(ec));
         co_return;
@@ -440,7 +440,7 @@ asio::awaitable<void> session::cmd_cdup(const std::string&) { co_await cmd_cwd("
 
 asio::awaitable<void> session::cmd_mkd(const std::string& arg) {
     std::string p = vpath(arg);
-    std::error_code ec = fs_.make_dir(p);
+    std::error_code ec = fs_->make_dir(p);
     if (ec)
         co_await reply(code::file_unavailable, "Cannot create directory: " + describe_error(ec));
     else
@@ -448,7 +448,7 @@ asio::awaitable<void> session::cmd_mkd(const std::string& arg) {
 }
 
 asio::awaitable<void> session::cmd_rmd(const std::string& arg) {
-    std::error_code ec = fs_.remove_dir(vpath(arg));
+    std::error_code ec = fs_->remove_dir(vpath(arg));
     if (ec)
         co_await reply(code::file_unavailable, "Cannot remove directory: " + describe_error(ec));
     else
@@ -456,7 +456,7 @@ asio::awaitable<void> session::cmd_rmd(const std::string& arg) {
 }
 
 asio::awaitable<void> session::cmd_dele(const std::string& arg) {
-    std::error_code ec = fs_.remove_file(vpath(arg));
+    std::error_code ec = fs_->remove_file(vpath(arg));
     if (ec)
         co_await reply(code::file_unavailable, "Cannot delete: " + describe_error(ec));
     else
@@ -466,7 +466,7 @@ asio::awaitable<void> session::cmd_dele(const std::string& arg) {
 asio::awaitable<void> session::cmd_rnfr(const std::string& arg) {
     proto::file_info fi;
     std::string p = vpath(arg);
-    std::error_code ec = fs_.stat(p, fi);
+    std::error_code ec = fs_->stat(p, fi);
     if (ec) {
         rename_from_.clear();
         co_await reply(code::file_unavailable, "Cannot rename: " + describe_error(ec));
@@ -481,7 +481,7 @@ asio::awaitable<void> session::cmd_rnto(const std::string& arg) {
         co_await reply(code::bad_sequence, "Send RNFR first.");
         co_return;
     }
-    std::error_code ec = fs_.rename(rename_from_, vpath(arg));
+    std::error_code ec = fs_->rename(rename_from_, vpath(arg));
     rename_from_.clear();
     if (ec)
         co_await reply(code::file_unavailable, "Cannot rename: " + describe_error(ec));
@@ -492,7 +492,7 @@ asio::awaitable<void> session::cmd_rnto(const std::string& arg) {
 asio::awaitable<void> session::cmd_size(const std::string& arg) {
     proto::file_info fi;
     std::string p = vpath(arg);
-    std::error_code ec = fs_.stat(p, fi);
+    std::error_code ec = fs_->stat(p, fi);
     if (ec || fi.type != proto::file_info::kind::file) {
         // Built outside co_await: GCC 12 destroys temporaries of a ?: inside co_await twice.
         std::string why = ec ? "Cannot get size: " + describe_error(ec) : std::string("Not a regular file.");
@@ -507,7 +507,7 @@ asio::awaitable<void> session::cmd_size(const std::string& arg) {
             co_await reply(code::file_unavailable, "SIZE in ASCII mode is refused for files over 64 MiB; use TYPE I.");
             co_return;
         }
-        auto fd = fs_.open_read(p, ec);
+        auto fd = fs_->open_read(p, ec);
         std::vector<char> buf(1 << 16);
         ssize_t n;
         while (!ec && (n = ::read(fd.get(), buf.data(), buf.size())) > 0)
@@ -522,7 +522,7 @@ asio::awaitable<void> session::cmd_size(const std::string& arg) {
 
 asio::awaitable<void> session::cmd_mdtm(const std::string& arg) {
     proto::file_info fi;
-    std::error_code ec = fs_.stat(vpath(arg), fi);
+    std::error_code ec = fs_->stat(vpath(arg), fi);
     if (ec || fi.type != proto::file_info::kind::file) {
         std::string why = ec ? "Cannot get time: " + describe_error(ec) : std::string("Not a regular file.");
         co_await reply(code::file_unavailable, why);
@@ -539,7 +539,7 @@ asio::awaitable<void> session::cmd_mfmt(const std::string& arg) {
         co_return;
     }
     std::string name = arg.substr(sp + 1);
-    std::error_code ec = fs_.set_mtime(vpath(name), t);
+    std::error_code ec = fs_->set_mtime(vpath(name), t);
     if (ec)
         co_await reply(code::file_unavailable, "Cannot set time: " + describe_error(ec));
     else
@@ -549,7 +549,7 @@ asio::awaitable<void> session::cmd_mfmt(const std::string& arg) {
 asio::awaitable<void> session::cmd_mlst(const std::string& arg) {
     std::string p = vpath(arg);
     proto::file_info fi;
-    std::error_code ec = fs_.stat(p, fi);
+    std::error_code ec = fs_->stat(p, fi);
     if (ec) {
         co_await reply(code::file_unavailable, "Cannot list: " + describe_error(ec));
         co_return;

@@ -4,6 +4,7 @@
 #include <spdlog/logger.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -12,6 +13,7 @@
 #include "config/settings.hpp"
 #include "net/name_cache.hpp"
 #include "tls/context.hpp"
+#include "vfs/root.hpp"
 
 namespace ferry::server {
 
@@ -21,6 +23,19 @@ struct server_context {
     auth::cert_map certs;
     std::shared_ptr<spdlog::logger> log;
     mutable net::name_cache names;  // PASSIVEADDRESS host names
+
+    // The home folder of a user, opened once and shared by all of that user's sessions, so an
+    // idle session holds one descriptor (its socket), not two. vfs::root is used through *at()
+    // calls only, so sharing it between threads is safe.
+    std::shared_ptr<const vfs::root> open_home(const std::string& dir, std::error_code& ec) const {
+        std::lock_guard lock(homes_mutex_);
+        auto& slot = homes_[dir];
+        if (auto r = slot.lock()) return r;
+        auto r = std::make_shared<const vfs::root>(vfs::root::open(dir, ec));
+        if (ec) return nullptr;
+        slot = r;
+        return r;
+    }
     // Builds a fresh TLS context from the files named in settings (used at start and on SIGHUP).
     std::function<std::shared_ptr<tls::context>(std::string& error)> make_tls;
 
@@ -36,6 +51,8 @@ struct server_context {
     }
 
 private:
+    mutable std::mutex homes_mutex_;
+    mutable std::map<std::string, std::weak_ptr<const vfs::root>> homes_;
     mutable std::mutex tls_mutex_;
     mutable std::shared_ptr<tls::context> tls_;  // null when no KEYRING
 };

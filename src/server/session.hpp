@@ -134,7 +134,7 @@ private:
     std::string pending_user_;
     const auth::user* user_ = nullptr;
     int failed_logins_ = 0;
-    vfs::root fs_;
+    std::shared_ptr<const vfs::root> fs_;  // the user's home, shared with its other sessions
     std::string cwd_ = "/";
     bool host_seen_ = false;
     const auth::cert_mapping* cert_user_ = nullptr;  // SECURE_LOGIN VERIFY_USER / SECURE_PASSWORD

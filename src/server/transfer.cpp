@@ -307,7 +307,7 @@ asio::awaitable<void> session::cmd_retr(const std::string& arg) {
     req->offset = restart_;
     restart_ = 0;
     std::error_code ec;
-    req->file = fs_.open_read(req->path, ec);
+    req->file = fs_->open_read(req->path, ec);
     struct stat st {};
     if (!ec && ::fstat(req->file.get(), &st) != 0) ec = {errno, std::system_category()};
     if (ec) {
@@ -343,7 +343,7 @@ asio::awaitable<void> session::cmd_stor(const std::string& arg) {
     std::uint64_t offset = restart_;
     restart_ = 0;
     std::error_code ec;
-    req->upload = fs_.begin_upload(req->path, mode_for(false, false, offset), offset, ec);
+    req->upload = fs_->begin_upload(req->path, mode_for(false, false, offset), offset, ec);
     if (ec) {
         co_await reply(code::file_unavailable, "Cannot store " + arg + ": " + describe_error(ec));
         co_return;
@@ -358,7 +358,7 @@ asio::awaitable<void> session::cmd_appe(const std::string& arg) {
     req->ascii = ascii_;
     restart_ = 0;
     std::error_code ec;
-    req->upload = fs_.begin_upload(req->path, vfs::root::write_mode::append, 0, ec);
+    req->upload = fs_->begin_upload(req->path, vfs::root::write_mode::append, 0, ec);
     if (ec) {
         co_await reply(code::file_unavailable, "Cannot append to " + arg + ": " + describe_error(ec));
         co_return;
@@ -373,7 +373,7 @@ asio::awaitable<void> session::cmd_stou(const std::string& arg) {
     req->unique = true;
     restart_ = 0;
     std::error_code ec;
-    req->upload = fs_.begin_upload(vpath(arg.empty() ? "ftp.upload" : arg), vfs::root::write_mode::unique, 0, ec);
+    req->upload = fs_->begin_upload(vpath(arg.empty() ? "ftp.upload" : arg), vfs::root::write_mode::unique, 0, ec);
     if (ec) {
         co_await reply(code::file_unavailable, "Cannot create a unique file: " + describe_error(ec));
         co_return;
@@ -391,7 +391,7 @@ std::string session::list_text(const std::string& arg, char style, std::string& 
     }
     std::string vp = vpath(path);
     proto::file_info self;
-    std::error_code ec = fs_.stat(vp, self);
+    std::error_code ec = fs_->stat(vp, self);
     if (ec) {
         c = code::file_unavailable;
         error = "Cannot list " + (path.empty() ? vp : path) + ": " + describe_error(ec);
@@ -399,7 +399,7 @@ std::string session::list_text(const std::string& arg, char style, std::string& 
     }
     std::vector<proto::file_info> entries;
     if (self.type == proto::file_info::kind::dir) {
-        entries = fs_.list(vp, ec);
+        entries = fs_->list(vp, ec);
         if (ec) {
             c = code::file_unavailable;
             error = "Cannot list " + vp + ": " + describe_error(ec);
