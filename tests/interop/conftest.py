@@ -47,31 +47,9 @@ def _tool(name: str) -> str:
 # Ports
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def free_port_range(size: int = PASV_RANGE_SIZE) -> tuple[int, int]:
-    """A run of `size` consecutive ports that are bindable now (below the
-    Linux ephemeral range, so client sockets do not take them meanwhile)."""
-    rng = random.Random()
-    for _ in range(200):
-        lo = rng.randrange(20000, 32000 - size)
-        socks = []
-        try:
-            for p in range(lo, lo + size):
-                s = socket.socket()
-                socks.append(s)
-                s.bind((HOST, p))
-            return lo, lo + size - 1
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free passive port range found")
+# One implementation of free ports for the interop tests and the peer harness.
+sys.path.insert(0, str(HERE.parent / "peers"))
+from peers import free_port, free_port_range  # noqa: E402
 
 
 # --------------------------------------------------------------------------
