@@ -258,6 +258,7 @@ asio::awaitable<std::error_code> session::receive_stor(transfer_request& req, tl
     std::unique_ptr<char[]> buf(new char[transfer_buffer + 1]);  // +1: see crlf_to_lf
     proto::crlf_to_lf conv;
     const int fd = req.upload.fd();
+    data.set_bulk_receive();
     auto write_out = [fd](const char* p, std::size_t n) -> std::error_code {
         while (n > 0) {
             ssize_t w = ::write(fd, p, n);
@@ -272,7 +273,7 @@ asio::awaitable<std::error_code> session::receive_stor(transfer_request& req, tl
     };
     for (;;) {
         std::error_code ec;
-        std::size_t n = co_await data.read_some(buf.get(), transfer_buffer, ec);
+        std::size_t n = co_await data.read_fill(buf.get(), transfer_buffer, ec);
         if (ec == asio::error::eof) break;
         if (ec) co_return ec;
         transfer_bytes_ += n;

@@ -11,6 +11,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
+#include <utility>
 
 namespace ferry::tls {
 
@@ -191,7 +192,8 @@ asio::awaitable<std::error_code> stream::handshake_client(SSL_CTX* ctx, const st
 }
 
 asio::awaitable<std::size_t> stream::read_some(void* data, std::size_t size, std::error_code& ec) {
-    ec.clear();
+    ec = std::exchange(deferred_, {});
+    if (ec) co_return 0;
     if (!ssl_) {
         auto [e, n] = co_await socket_.async_read_some(asio::buffer(data, size), tuple_awaitable);
         ec = e;
@@ -208,6 +210,39 @@ asio::awaitable<std::size_t> stream::read_some(void* data, std::size_t size, std
         if (!co_await wait(ssl_err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write, ec))
             co_return 0;
     }
+}
+
+asio::awaitable<std::size_t> stream::read_fill(void* data, std::size_t size, std::error_code& ec) {
+    std::size_t got = co_await read_some(data, size, ec);
+    if (ec) co_return got;
+    char* p = static_cast<char*>(data);
+    while (got < size) {
+        std::size_t n = 0;
+        if (ssl_) {
+            ERR_clear_error();
+            int r = SSL_read_ex(ssl_, p + got, size - got, &n);
+            if (r != 1) {
+                int ssl_err;
+                deferred_ = classify(r, ssl_err);  // the end or an error: the next read reports it
+                break;
+            }
+        } else {
+            ssize_t r = ::recv(socket_.native_handle(), p + got, size - got, MSG_DONTWAIT);
+            if (r == 0) deferred_ = asio::error::eof;
+            if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                deferred_ = std::error_code(errno, std::system_category());  // a reset must not pass for an end
+            if (r <= 0) break;
+            n = static_cast<std::size_t>(r);
+        }
+        got += n;
+    }
+    co_return got;
+}
+
+void stream::set_bulk_receive() {
+    if (!ssl_) return;
+    SSL_set_read_ahead(ssl_, 1);
+    SSL_set_default_read_buffer_len(ssl_, 64 * 1024);
 }
 
 asio::awaitable<std::error_code> stream::write_all(const void* data, std::size_t size) {

@@ -39,6 +39,13 @@ public:
 
     // Reads at least one byte. asio::error::eof on a clean close (TLS close_notify or TCP FIN).
     asio::awaitable<std::size_t> read_some(void* data, std::size_t size, std::error_code& ec);
+    // Like read_some, then goes on reading what is already there (buffered or in the socket)
+    // until size is reached, without waiting again: one file write per buffer on uploads.
+    asio::awaitable<std::size_t> read_fill(void* data, std::size_t size, std::error_code& ec);
+    // Bulk receiving (uploads): OpenSSL reads whole socket buffers at once instead of a record
+    // header and body per record. Only where nothing else reads the socket behind OpenSSL's back
+    // (not the control connection: CCC hands the clear bytes that follow to plain reads).
+    void set_bulk_receive();
     asio::awaitable<std::error_code> write_all(const void* data, std::size_t size);
     // Plain connections only: kernel sendfile from fd at offset, count bytes.
     asio::awaitable<std::error_code> send_file(int fd, std::uint64_t offset, std::uint64_t count,
@@ -95,6 +102,7 @@ private:
     bool tls_failed_ = false;  // a TLS protocol error: the session must not be resumed
     std::string last_error_;
     std::string tag_;
+    std::error_code deferred_;  // what read_fill met after it had bytes to return
 };
 
 // TLS failures as error codes (category "ferry.tls").
