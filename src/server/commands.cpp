@@ -191,7 +191,7 @@ asio::awaitable<void> session::cmd_auth(const std::string& arg) {
     if (reader_.buffered() > 0)
         ctx_->log->warn("[{}] discarded {} clear-text bytes pipelined after AUTH", id_, reader_.buffered());
     reader_.discard_buffered();
-    std::error_code ec = co_await ctl_.handshake_server(*tls_);
+    std::error_code ec = co_await ctl_.handshake_server(*tls_, control_tickets);
     if (ec) {
         ctx_->log->info("[{}] TLS handshake failed: {}", id_, ctl_.last_error());
         broken_ = true;  // the peer and we disagree on the stream state: nothing sensible remains
@@ -238,7 +238,9 @@ asio::awaitable<void> session::cmd_ccc(const std::string&) {
         co_return;
     }
     // Commands and replies go in clear from here on (so that firewalls can read PORT/PASV);
-    // data connections keep the PROT level in force.
+    // data connections keep the PROT level in force. No ticket can come over a clear control
+    // connection: one goes out with this reply, a spare for the next upload (which gets none).
+    ctl_.issue_session_ticket();
     co_await reply(code::ok, "CCC OK: the control connection continues in clear.");
     if (broken_) co_return;
     // The client moves first if it wants to: sending our close_notify right behind the 200 makes

@@ -63,7 +63,7 @@ asio::awaitable<void> session::run() {
     net::idle_timer_guard idle_guard{idle_};
 
     if (implicit_) {
-        std::error_code ec = co_await ctl_.handshake_server(*tls_);
+        std::error_code ec = co_await ctl_.handshake_server(*tls_, control_tickets);
         if (ec) {
             log.info("[{}] implicit TLS handshake failed: {}", id_, ctl_.last_error());
             ctl_.close();
@@ -81,6 +81,13 @@ asio::awaitable<void> session::run() {
     co_await reply(code::service_ready, "Ferry FTPS server ready.");
     std::string line;
     while (!broken_ && !quit_) {
+        if (reader_.buffered() == 0 && !ctl_.has_pending()) {
+            // Idle sessions wait here, in this frame alone: read_command's frame and buffer
+            // exist only while a command is being read (bench/: memory per idle session).
+            auto [e] = co_await ctl_.socket().async_wait(tcp::socket::wait_read,
+                                                         asio::experimental::as_tuple(asio::use_awaitable));
+            if (e) break;  // closed, or INACTIVE cancelled the wait
+        }
         if (!co_await read_command(line)) break;
         idle_->touch();
         co_await dispatch(line);

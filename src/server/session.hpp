@@ -21,6 +21,11 @@
 
 namespace ferry::server {
 
+// TLS 1.3 tickets sent after a control connection's handshake. One is enough: it serves the first
+// data connection, and every passive or active reply that sets up another one brings a fresh one
+// (reply_data_setup). OpenSSL's default of two costs a second ticket's sealing on every login.
+inline constexpr int control_tickets = 1;
+
 class session : public std::enable_shared_from_this<session> {
 public:
     session(std::shared_ptr<const server_context> ctx, asio::ip::tcp::socket socket, bool implicit_tls,
@@ -120,7 +125,6 @@ private:
     std::string peer_text_;
     asio::ip::address peer_addr_, local_addr_;
     proto::line_reader reader_;
-    std::string inbuf_;
 
     // reply writer: one write at a time on the control connection
     bool writing_ = false;

@@ -11,6 +11,7 @@
 #include <asio/use_awaitable.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
+#include <algorithm>
 #include <utility>
 
 namespace ferry::tls {
@@ -164,7 +165,9 @@ asio::awaitable<std::error_code> stream::handshake_server(const context& ctx, in
         co_return make_error_code(errc::handshake_failed);
     }
     SSL_set_accept_state(ssl_);
-    if (tickets >= 0) SSL_set_num_tickets(ssl_, static_cast<std::size_t>(tickets));
+    // At most what the context allows: a context without resumption (TLSTIMEOUT 0) sends none.
+    if (tickets >= 0)
+        SSL_set_num_tickets(ssl_, std::min(static_cast<std::size_t>(tickets), SSL_CTX_get_num_tickets(ctx.native())));
     if (!tag_.empty()) SSL_set_ex_data(ssl_, session_tag_index(), &tag_);
     std::error_code ec = co_await drive_handshake();
     // Acknowledge the client's Finished at once. When we send nothing after the handshake (no

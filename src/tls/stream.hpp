@@ -27,6 +27,9 @@ public:
 
     asio::ip::tcp::socket& socket() { return socket_; }
     bool secure() const { return ssl_ != nullptr; }
+    // TLS bytes already read from the socket but not yet returned: readiness of the socket does
+    // not announce them.
+    bool has_pending() const { return ssl_ && SSL_has_pending(ssl_) == 1; }
     SSL* native() const { return ssl_; }
 
     // Server side of a handshake on this socket. On failure the reason is in last_error().
