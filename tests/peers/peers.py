@@ -51,6 +51,10 @@ API
   pyftpdlib_curl_compat
                  pyftpdlib only: patch two behaviours of stock pyftpdlib 1.5.7 that break
                  curl (see "Caveats"). Off by default: the peer is stock pyftpdlib.
+  pyftpdlib_password_hash
+                 pyftpdlib only: a crypt(3) hash ("$6$..."); the user's password is checked
+                 against it with crypt() at each login, as the other servers check theirs
+                 (default None: DummyAuthorizer compares the password in clear).
 
   Raises PeerError (with the server's output) if the binary is missing, the
   server exits, or no "220 " greeting arrives on the control port within
@@ -824,7 +828,7 @@ def _build_pyftpdlib(c: dict) -> tuple[list[str], dict | None, list[Path]]:
     cfg = {k: str(v) if isinstance(v, Path) else v for k, v in c.items()
            if k in ("host", "port", "pasv_lo", "pasv_hi", "user", "password", "home", "cert",
                     "key", "require_prot_p", "verbose", "max_sessions", "curl_compat",
-                    "tls_max")}
+                    "tls_max", "password_hash")}
     cfg["handler_attrs"] = handler_attrs
     cfg_file = wd / "pyftpdlib.json"
     cfg_file.write_text(json.dumps(cfg))
@@ -846,7 +850,7 @@ def start(kind: str, cert_pem, key_pem, home, user: str, password: str, port: in
           pasv_lo: int, pasv_hi: int, tmpdir, *, host: str = HOST, require_prot_p: bool = False,
           verbose: bool = True, max_sessions: int = 1000, ready_timeout: float = 15.0,
           extra=(), keep_files: bool = False, pyftpdlib_curl_compat: bool = False,
-          tls_max: str | None = None) -> Peer:
+          tls_max: str | None = None, pyftpdlib_password_hash: str | None = None) -> Peer:
     """Start one peer server and wait for its greeting (see the module docstring)."""
     if kind not in KINDS:
         raise PeerError(f"unknown peer kind {kind!r}; expected one of {', '.join(KINDS)}")
@@ -895,7 +899,8 @@ def start(kind: str, cert_pem, key_pem, home, user: str, password: str, port: in
         c = dict(kind=kind, host=host, port=port, pasv_lo=pasv_lo, pasv_hi=pasv_hi, user=user,
                  password=password, home=home, workdir=workdir, cert=cert, key=key,
                  require_prot_p=require_prot_p, verbose=verbose, max_sessions=max_sessions,
-                 extra=list(extra), curl_compat=pyftpdlib_curl_compat, tls_max=tls_max)
+                 extra=list(extra), curl_compat=pyftpdlib_curl_compat, tls_max=tls_max,
+                 password_hash=pyftpdlib_password_hash)
         argv, env, cleanup = _BUILDERS[kind](c)
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -940,8 +945,21 @@ def _serve_pyftpdlib(cfg_path: str) -> None:
     ctx.check_privatekey()
     ctx.set_session_id(b"ferry-peer-pyftpdlib")
 
-    auth = DummyAuthorizer()
-    auth.add_user(cfg["user"], cfg["password"], cfg["home"], perm="elradfmwMT")
+    if cfg.get("password_hash"):
+        import crypt  # Python 3.11 still has it (deprecated); pyftpdlib has no hashing authorizer
+
+        class CryptAuthorizer(DummyAuthorizer):
+            def validate_authentication(self, username, password, handler):
+                from pyftpdlib.authorizers import AuthenticationFailed
+                stored = self.user_table.get(username, {}).get("pwd", "")
+                if not stored or crypt.crypt(password, stored) != stored:
+                    raise AuthenticationFailed("Authentication failed.")
+
+        auth = CryptAuthorizer()
+        auth.add_user(cfg["user"], cfg["password_hash"], cfg["home"], perm="elradfmwMT")
+    else:
+        auth = DummyAuthorizer()
+        auth.add_user(cfg["user"], cfg["password"], cfg["home"], perm="elradfmwMT")
 
     class Handler(TLS_FTPHandler):
         pass
