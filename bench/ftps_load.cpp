@@ -433,6 +433,7 @@ int run_files(const options& o) {
             int port = epsv_port(c.expect("EPSV", 229).text);
             int fd = tcp_connect(o.host, port, o.timeout);
             SSL* d = SSL_new(ctx);
+            SSL_set_read_ahead(d, 1);  // one read per flight, not a header and a body per record
             SSL_set_ex_data(d, store_index, &store);
             SSL_set_fd(d, fd);
             if (SSL_SESSION* s = store.pick()) SSL_set_session(d, s);

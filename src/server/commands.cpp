@@ -565,8 +565,14 @@ asio::awaitable<void> session::cmd_mlst(const std::string& arg) {
 asio::awaitable<void> session::reply_data_setup(int c, std::string_view text) {
     // TLS 1.3 clients may have used up their tickets (curl#4654, proftpd#1177): a fresh one goes
     // out just before this reply, so the coming data connection can resume the session.
-    if (sec_.control_secure && sec_.prot_private) ctl_.issue_session_ticket();
+    if (!sec_.control_secure || !sec_.prot_private) {
+        co_await reply(c, text);
+        co_return;
+    }
+    ctl_.cork(true);  // ticket and reply in one segment: one wake-up of the client
+    ctl_.issue_session_ticket();
     co_await reply(c, text);
+    ctl_.cork(false);
 }
 
 asio::awaitable<bool> session::refused_after_epsv_all() {

@@ -70,6 +70,7 @@ asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<t
     // No TCP_NODELAY while data flows: the kernel then sends full segments instead of one per
     // TLS record (16% faster PROT P downloads on loopback, bench/). It is set before the close.
     out = std::make_unique<tls::stream>(std::move(sock));
+    out->set_bulk_receive();  // fewer reads from the handshake on; uploads read whole buffers
     data_stream_ = out.get();  // from here DATACTTIME and ABOR can interrupt it, handshake included
     if (sec_.prot_private) {
         // SECURITY: data connection stealing: no session tag here. Tickets and sessions made on a
@@ -158,9 +159,13 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
                                    ec != std::errc::connection_reset && ec != std::errc::operation_canceled;
         if (!ec) {
             watchdog->touch();
-            // Flush the last partial segment now rather than after the client's delayed ACK.
-            std::error_code ig;
-            data->socket().set_option(tcp::no_delay(true), ig);
+            // Uploads and listings: flush the last partial segment now rather than after the
+            // client's delayed ACK. Downloads end corked; the shutdown in close_gracefully
+            // sends what is held, FIN included (setting TCP_NODELAY here would push it early).
+            if (req->kind != transfer_kind::retr) {
+                std::error_code ig;
+                data->socket().set_option(tcp::no_delay(true), ig);
+            }
             co_await data->close_gracefully();
         } else {
             data->close();
@@ -219,6 +224,7 @@ asio::awaitable<std::error_code> session::send_retr(transfer_request& req, tls::
     if (!req.ascii && !data.secure()) {
         // Clear binary downloads never pass through user space.
         while (remaining > 0) {
+            if (remaining <= sendfile_slice) data.cork(true);  // the end and the FIN in one segment
             std::uint64_t sent = 0;
             std::error_code ec = co_await data.send_file(req.file.get(), offset, std::min(remaining, sendfile_slice), sent);
             transfer_bytes_ += sent;
@@ -240,6 +246,8 @@ asio::awaitable<std::error_code> session::send_retr(transfer_request& req, tls::
         }
         if (n == 0) break;
         offset += static_cast<std::uint64_t>(n);
+        // The last piece, close_notify and FIN leave as one segment (shutdown pushes it).
+        if (offset >= req.size) data.cork(true);
         const char* out = buf.get();
         std::size_t len = static_cast<std::size_t>(n);
         if (req.ascii) {
@@ -258,7 +266,6 @@ asio::awaitable<std::error_code> session::receive_stor(transfer_request& req, tl
     std::unique_ptr<char[]> buf(new char[transfer_buffer + 1]);  // +1: see crlf_to_lf
     proto::crlf_to_lf conv;
     const int fd = req.upload.fd();
-    data.set_bulk_receive();
     auto write_out = [fd](const char* p, std::size_t n) -> std::error_code {
         while (n > 0) {
             ssize_t w = ::write(fd, p, n);

@@ -165,6 +165,7 @@ asio::awaitable<std::error_code> stream::handshake_server(const context& ctx, in
         co_return make_error_code(errc::handshake_failed);
     }
     SSL_set_accept_state(ssl_);
+    if (bulk_receive_) set_bulk_receive();
     // At most what the context allows: a context without resumption (TLSTIMEOUT 0) sends none.
     if (tickets >= 0)
         SSL_set_num_tickets(ssl_, std::min(static_cast<std::size_t>(tickets), SSL_CTX_get_num_tickets(ctx.native())));
@@ -242,7 +243,13 @@ asio::awaitable<std::size_t> stream::read_fill(void* data, std::size_t size, std
     co_return got;
 }
 
+void stream::cork(bool on) {
+    int v = on ? 1 : 0;
+    ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_CORK, &v, sizeof v);
+}
+
 void stream::set_bulk_receive() {
+    bulk_receive_ = true;
     if (!ssl_) return;
     SSL_set_read_ahead(ssl_, 1);
     SSL_set_default_read_buffer_len(ssl_, 64 * 1024);

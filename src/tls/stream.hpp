@@ -27,6 +27,10 @@ public:
 
     asio::ip::tcp::socket& socket() { return socket_; }
     bool secure() const { return ssl_ != nullptr; }
+    // TCP_CORK: while on, the kernel sends only full segments, so several small writes (a TLS
+    // ticket and a reply; the end of a file, close_notify and FIN) leave as one segment and wake
+    // the peer once. Turning it off (or shutdown) sends what is held.
+    void cork(bool on);
     // TLS bytes already read from the socket but not yet returned: readiness of the socket does
     // not announce them.
     bool has_pending() const { return ssl_ && SSL_has_pending(ssl_) == 1; }
@@ -45,9 +49,10 @@ public:
     // Like read_some, then goes on reading what is already there (buffered or in the socket)
     // until size is reached, without waiting again: one file write per buffer on uploads.
     asio::awaitable<std::size_t> read_fill(void* data, std::size_t size, std::error_code& ec);
-    // Bulk receiving (uploads): OpenSSL reads whole socket buffers at once instead of a record
-    // header and body per record. Only where nothing else reads the socket behind OpenSSL's back
-    // (not the control connection: CCC hands the clear bytes that follow to plain reads).
+    // Bulk receiving (data connections): OpenSSL reads whole socket buffers at once instead of
+    // a record header and body per record, from the handshake on. Only where nothing else reads
+    // the socket behind OpenSSL's back (not the control connection: CCC hands the clear bytes
+    // that follow to plain reads). Set before the handshake, or at any time.
     void set_bulk_receive();
     asio::awaitable<std::error_code> write_all(const void* data, std::size_t size);
     // Plain connections only: kernel sendfile from fd at offset, count bytes.
@@ -105,6 +110,7 @@ private:
     bool tls_failed_ = false;  // a TLS protocol error: the session must not be resumed
     std::string last_error_;
     std::string tag_;
+    bool bulk_receive_ = false;
     std::error_code deferred_;  // what read_fill met after it had bytes to return
 };
 
