@@ -80,7 +80,9 @@ asio::awaitable<void> server::accept_loop(listener& l) {
             continue;
         }
         auto s = std::make_shared<session>(ctx_, std::move(sock), l.implicit_tls, next_id_++);
-        asio::co_spawn(worker, [s]() -> asio::awaitable<void> { co_await s->run(); }, [](std::exception_ptr e) {
+        // The completion handler owns the session until run() ends (no wrapper coroutine: its
+        // frame would be one more allocation held by every idle session).
+        asio::co_spawn(worker, s->run(), [s](std::exception_ptr e) {
             // A broken invariant ends the session, never the daemon.
             if (e) try {
                     std::rethrow_exception(e);
