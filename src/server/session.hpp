@@ -114,6 +114,12 @@ private:
     asio::awaitable<std::error_code> receive_stor(transfer_request& req, tls::stream& data);
     asio::awaitable<std::error_code> send_text(const std::string& text, tls::stream& data);
     std::string list_text(const std::string& arg, char style, std::string& error, int& code);
+    // Drains and closes a finished data connection beside the session (bounded in time).
+    void linger_close(std::unique_ptr<tls::stream> data);
+    // Data connections still draining after their transfer; beyond this many, a transfer drains
+    // its own before replying, so that a client that never closes cannot pile them up.
+    static constexpr int max_lingering = 4;
+    int lingering_ = 0;
 
     std::shared_ptr<const server_context> ctx_;
     const config::server_settings& cfg_;

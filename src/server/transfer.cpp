@@ -127,6 +127,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     bool stalled = false;
     std::unique_ptr<tls::stream> data;
     bool resumed = false;
+    bool drain_beside = false;  // our side is closed; the client's close is awaited beside the session
     // DATACTTIME bounds both the wait for the connection and any stall once data moves.
     auto watchdog = data_watchdog_ = net::idle_timer::start(ctl_.socket().get_executor(), std::chrono::seconds(cfg_.data_timeout_seconds),
                                            [this, &stalled] {
@@ -166,7 +167,11 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
                 std::error_code ig;
                 data->socket().set_option(tcp::no_delay(true), ig);
             }
-            co_await data->close_gracefully();
+            co_await data->finish_sending();
+            if (lingering_ < max_lingering)
+                drain_beside = true;
+            else
+                co_await data->drain_and_close();
         } else {
             data->close();
         }
@@ -210,10 +215,30 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
                     secs > 0 ? transfer_bytes_ / secs / 1e6 : 0.0, sec_.prot_private ? "PROT P" : "PROT C",
                     resumed ? "resumed" : "-", final_code);
     data_watchdog_.reset();
+    // Our side is closed (close_notify, FIN): the reply need not wait for the client's close.
+    // The rest of the drain goes on beside the session.
+    if (drain_beside) linger_close(std::move(data));
     co_await reply(final_code, final_text);
     idle_->touch();  // INACTIVE counts from the end of the transfer
     transferring_ = false;
     transfer_done_.cancel();
+}
+
+void session::linger_close(std::unique_ptr<tls::stream> data) {
+    // Bounded: a client that never closes loses the connection after this.
+    const auto limit = std::chrono::seconds(std::min<std::uint64_t>(cfg_.data_timeout_seconds, 10));
+    std::shared_ptr<tls::stream> s(std::move(data));
+    auto timer = std::make_shared<asio::steady_timer>(s->socket().get_executor(), limit);
+    timer->async_wait([s](const std::error_code& e) {
+        std::error_code ig;
+        if (!e) s->socket().cancel(ig);
+    });
+    ++lingering_;
+    asio::co_spawn(s->socket().get_executor(), [s, timer, weak = weak_from_this()]() -> asio::awaitable<void> {
+        co_await s->drain_and_close();
+        timer->cancel();
+        if (auto self = weak.lock()) --self->lingering_;
+    }, asio::detached);
 }
 
 // ---- moving bytes ------------------------------------------------------------------------

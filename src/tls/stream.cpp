@@ -395,12 +395,21 @@ asio::awaitable<std::error_code> stream::end_tls_answering(bool answer, std::chr
 }
 
 asio::awaitable<void> stream::close_gracefully() {
+    co_await finish_sending();
+    co_await drain_and_close();
+}
+
+asio::awaitable<void> stream::finish_sending() {
     if (ssl_) {
         // Without close_notify some clients report the download as truncated.
         co_await end_tls(false);
     }
     std::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_send, ec);
+}
+
+asio::awaitable<void> stream::drain_and_close() {
+    std::error_code ec;
     // Drain until the peer closes so that unread bytes do not turn our FIN into an RST, which can
     // destroy data the peer has not read yet. The caller bounds this with its deadline.
     char sink[4096];

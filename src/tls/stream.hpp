@@ -70,8 +70,11 @@ public:
     // Forgets TLS without any alert (TLSRFCLEVEL CCCNONOTIFY).
     void drop_tls();
 
-    // Graceful end of a connection: close_notify if TLS, FIN, short drain, close.
+    // Graceful end of a connection: close_notify if TLS, FIN, short drain, close. In two halves
+    // where the caller need not wait for the peer: finish_sending, then drain_and_close.
     asio::awaitable<void> close_gracefully();
+    asio::awaitable<void> finish_sending();
+    asio::awaitable<void> drain_and_close();
     void close();  // immediate
 
     bool session_reused() const;

@@ -265,6 +265,34 @@ def test_interrupted_upload_keeps_old_file(ferryd, prot):
         assert (ferryd.home / name).read_bytes() == new
 
 
+@pytest.mark.ferryd_only("the timing of the final reply is ferryd's choice")
+@pytest.mark.parametrize("prot", ["P", "C"])
+def test_final_reply_does_not_wait_for_client_close(ferryd, prot):
+    """After a download the server closes its side (close_notify, FIN) and replies 226 at once;
+    it does not hold the reply until the client has closed the data connection too."""
+    name = f"no-close-{prot}.bin"
+    body = os.urandom(200_000)
+    (ferryd.home / name).write_bytes(body)
+    held = []
+    with login_tls(ferryd, prot=prot) as c:
+        c.expect("TYPE I", 200)
+        try:
+            for i in range(3):
+                port = c.epsv_port()
+                c.send(f"RETR {name}")
+                d = c.open_data(port, protect=(prot == "P"))
+                held.append(d)  # read to the end, never closed until the test ends
+                assert c.reply().code in (125, 150)
+                assert recv_all(d) == body, f"transfer {i + 1}: wrong bytes"
+                c.sock.settimeout(5)  # DATACTTIME is 60 s: waiting for our close would time out
+                r = c.reply()
+                assert r.code == 226, f"transfer {i + 1}: {r}"
+        finally:
+            for d in held:
+                d.close()
+        c.expect("NOOP", 200)
+
+
 # --------------------------------------------------------------------------
 # TLS 1.3 on data connections
 
