@@ -68,7 +68,8 @@ asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<t
     data_mode_ = data_mode::none;
     if (ec) co_return ec;
     // No TCP_NODELAY while data flows: the kernel then sends full segments instead of one per
-    // TLS record (16% faster PROT P downloads on loopback, bench/). It is set before the close.
+    // TLS record (16% faster PROT P downloads on loopback, bench/). Uploads and listings set it
+    // before the close; downloads end corked instead (run_transfer).
     out = std::make_unique<tls::stream>(std::move(sock));
     out->set_bulk_receive();  // fewer reads from the handshake on; uploads read whole buffers
     data_stream_ = out.get();  // from here DATACTTIME and ABOR can interrupt it, handshake included
@@ -161,7 +162,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
         if (!ec) {
             watchdog->touch();
             // Uploads and listings: flush the last partial segment now rather than after the
-            // client's delayed ACK. Downloads end corked; the shutdown in close_gracefully
+            // client's delayed ACK. Downloads end corked; the shutdown in finish_sending
             // sends what is held, FIN included (setting TCP_NODELAY here would push it early).
             if (req->kind != transfer_kind::retr) {
                 std::error_code ig;
