@@ -8,8 +8,8 @@ scripts/install-peers, a built ferryd and a built ftps_load (bench/ftps_load.cpp
 In one run on 127.0.0.1 it starts every server with equivalent settings -- explicit TLS
 required before login, PROT P and PROT C allowed, a passive port range, the same EC P-256
 certificate, the same SHA-512-crypt password hash (pyftpdlib gets a crypt() authorizer, see
-tests/peers/peers.py), and one home folder under one temporary folder for all -- and measures each with the
-same clients:
+tests/peers/peers.py), and one home folder under one temporary folder for all -- and measures
+each with the same clients:
 
   (a) PROT P download and upload of a big file with curl (--ssl-reqd -k), PROT C download
       (--ftp-ssl-control): MB/s (10^6 bytes) of the data phase, median of --runs;
@@ -852,7 +852,7 @@ def main() -> int:
             "Uploads to vsftpd use TLS 1.2 (curl --tls-max 1.2): vsftpd 3.0.3 loses the end of "
             "curl's TLS 1.3 uploads (see tests/peers/peers.py).",
             "Every server checks the same SHA-512-crypt hash (pyftpdlib through a crypt() "
-            "authorizer, tests/peers/peers.py). pyftpdlib runs with the curl-compatibility patch of "
+            "authorizer). pyftpdlib runs with the curl-compatibility patch of "
             "tests/peers/peers.py; ProFTPD with DelayEngine off.",
             "Server CPU: utime+stime+cutime+cstime over the server's process tree from /proc, "
             "before and after each measurement, plus the CPU of session processes orphaned by "

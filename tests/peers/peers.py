@@ -925,7 +925,7 @@ def _serve_pyftpdlib(cfg_path: str) -> None:
 
     warnings.simplefilter("ignore", DeprecationWarning)
     from OpenSSL import SSL
-    from pyftpdlib.authorizers import DummyAuthorizer
+    from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
     from pyftpdlib.handlers import TLS_FTPHandler
     from pyftpdlib.servers import FTPServer
 
@@ -945,21 +945,18 @@ def _serve_pyftpdlib(cfg_path: str) -> None:
     ctx.check_privatekey()
     ctx.set_session_id(b"ferry-peer-pyftpdlib")
 
+    auth, secret = DummyAuthorizer(), cfg["password"]
     if cfg.get("password_hash"):
         import crypt  # Python 3.11 still has it (deprecated); pyftpdlib has no hashing authorizer
 
         class CryptAuthorizer(DummyAuthorizer):
             def validate_authentication(self, username, password, handler):
-                from pyftpdlib.authorizers import AuthenticationFailed
                 stored = self.user_table.get(username, {}).get("pwd", "")
                 if not stored or crypt.crypt(password, stored) != stored:
                     raise AuthenticationFailed("Authentication failed.")
 
-        auth = CryptAuthorizer()
-        auth.add_user(cfg["user"], cfg["password_hash"], cfg["home"], perm="elradfmwMT")
-    else:
-        auth = DummyAuthorizer()
-        auth.add_user(cfg["user"], cfg["password"], cfg["home"], perm="elradfmwMT")
+        auth, secret = CryptAuthorizer(), cfg["password_hash"]
+    auth.add_user(cfg["user"], secret, cfg["home"], perm="elradfmwMT")
 
     class Handler(TLS_FTPHandler):
         pass
