@@ -183,7 +183,17 @@ class Capture:
     path: Path
 
     def stop(self) -> bytes:
-        # SIGINT makes tcpdump flush and close the file (-U also writes packet by packet).
+        # tcpdump can lag behind a fast transfer on a busy machine, and on SIGINT it stops
+        # without reading what is still queued for it (counted nowhere as dropped). With -U it
+        # writes packet by packet: wait (at most 5 s) until the file stops growing.
+        deadline, last = time.monotonic() + 5, -1
+        while time.monotonic() < deadline:
+            size = self.path.stat().st_size if self.path.exists() else 0
+            if size == last:
+                break
+            last = size
+            time.sleep(0.25)
+        # SIGINT makes tcpdump flush and close the file.
         self.proc.stop(signal.SIGINT, grace=5)
         m = re.search(r"(\d+) packets? dropped by kernel", self.proc.log)
         if m and int(m.group(1)):
