@@ -238,10 +238,20 @@ class PeerError(RuntimeError):
 
 
 def free_port(host: str = HOST) -> int:
-    """A TCP port that is free on host right now."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A TCP port that is free on host right now, below the Linux ephemeral range and apart
+    from free_port_range's ports. A port the kernel hands out (bind to 0) lies in the ephemeral
+    range, where another test's client socket can take it before the server binds it (seen in
+    CI as "Address already in use" at a server's start)."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(10000, 20000)
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise PeerError("no free port found in 10000-19999")
 
 
 def free_port_range(size: int = 20, host: str = HOST) -> tuple[int, int]:
