@@ -22,7 +22,9 @@ each with the same clients:
       one TLS 1.3 AES-256-GCM stream and one TCP stream over loopback (ftps_load);
   (f) server CPU per GiB moved and per session: utime+stime (+ cutime+cstime, which holds
       the CPU of session processes that have exited) of the server's processes from /proc,
-      before and after each measurement.
+      before and after each measurement;
+  (g) the clients: `ferry get` against curl, a PROT P download of the big file from every
+      server to /dev/null, each timed from its process's start to its end.
 
 Writes RESULTS.md (a markdown table with absolute figures and ratios to the best peer) and
 RESULTS.json (every raw figure). Every process it starts is stopped at the end, also on an
@@ -83,14 +85,15 @@ def parse_size(text: str) -> int:
     return int(float(m.group(1)) * mult)
 
 
-def run_cmd(argv, timeout: float, what: str, env=None) -> subprocess.CompletedProcess:
+def run_cmd(argv, timeout: float, what: str, env=None,
+            stdout=subprocess.PIPE) -> subprocess.CompletedProcess:
     """Runs a client to completion within timeout seconds (killed otherwise). The result's
     client_cpu is the CPU seconds the client used (from this process's RUSAGE_CHILDREN: only
     run_cmd and Reaper wait for children, never at the same time)."""
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
-        r = subprocess.run([str(a) for a in argv], capture_output=True, timeout=timeout, env=env,
-                           stdin=subprocess.DEVNULL)
+        r = subprocess.run([str(a) for a in argv], stdout=stdout, stderr=subprocess.PIPE,
+                           timeout=timeout, env=env, stdin=subprocess.DEVNULL)
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         r.client_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     except subprocess.TimeoutExpired:
@@ -98,7 +101,8 @@ def run_cmd(argv, timeout: float, what: str, env=None) -> subprocess.CompletedPr
     except OSError as exc:
         raise BenchError(f"{what}: cannot run {argv[0]}: {exc}") from None
     if r.returncode:
-        err = (r.stderr.decode(errors="replace").strip() or r.stdout.decode(errors="replace"))
+        err = (r.stderr.decode(errors="replace").strip()
+               or (r.stdout or b"").decode(errors="replace"))
         raise BenchError(f"{what}: exit status {r.returncode}: {err[-2000:]}")
     return r
 
@@ -388,6 +392,37 @@ def curl_transfer(srv: Server, mode: str, cfg, run: int) -> dict:
                 pass
 
 
+CLIENTS = ("ferry", "curl")
+
+
+def client_download(srv: Server, client: str, cfg) -> dict:
+    """(g) One PROT P download of the big file by `client` (ferry or curl) to /dev/null, timed
+    from the start of the client's process to its end: both pay process start, connect, TLS and
+    login (well under 1% of a 1 GiB transfer), neither pays a file system. The byte count each
+    client reports (ferry -v, curl -w) must be the file's size."""
+    if client == "ferry":
+        argv = [cfg.ferry, "-v", "--insecure", "--no-progress", "--no-netrc", "get",
+                f"ftp://{USER}:{PASSWORD}@{HOST}:{srv.port}/big.bin", "-"]
+    else:
+        argv = ["curl", "-sS", "-k", "--ssl-reqd", "--ftp-pasv", "--user", f"{USER}:{PASSWORD}",
+                "-o", "/dev/null", "-w", "%{size_download} bytes in\n",
+                f"ftp://{HOST}:{srv.port}/big.bin"]
+    begin = cpu_begin(srv)
+    t0 = time.monotonic()
+    r = run_cmd(argv, cfg.size / 5e6 + 180, f"{client} download",
+                stdout=subprocess.DEVNULL if client == "ferry" else subprocess.PIPE)
+    wall = time.monotonic() - t0
+    cpu = cpu_end(srv, begin)
+    said = (r.stderr if client == "ferry" else r.stdout).decode(errors="replace")
+    got = re.findall(r"(\d+) bytes in", said)
+    if not got or int(got[-1]) != cfg.size:
+        raise BenchError(f"{client} download: moved {got[-1] if got else 'no'} bytes, expected "
+                         f"{cfg.size}")
+    return {"mb_per_s": cfg.size / 1e6 / wall, "seconds": wall, "client_cpu_s": r.client_cpu,
+            "client_cpu_s_per_gib": r.client_cpu / (cfg.size / GIB), "server_busy": cpu / wall,
+            "client_busy": r.client_cpu / wall}
+
+
 def load_client(cfg, srv: Server, mode_args: list, timeout: float, what: str) -> dict:
     argv = [cfg.load, *mode_args, "--host", HOST, "--port", srv.port, "--user", USER,
             "--password", PASSWORD]
@@ -514,6 +549,10 @@ def figures_of(s: dict) -> dict:
         runs = s.get(key, {}).get("runs", [])
         out[key] = median_of(runs, "mb_per_s")
         out["cpu_" + key] = median_of(runs, "cpu_s_per_gib")
+    for client in CLIENTS:
+        runs = s.get(f"client_{client}", {}).get("runs", [])
+        out[f"client_{client}"] = median_of(runs, "mb_per_s")
+        out[f"client_{client}_cpu"] = median_of(runs, "client_cpu_s_per_gib")
     out["files"] = median_of(s.get("files", {}).get("runs", []), "per_second")
     out["sessions"] = median_of(s.get("sessions", {}).get("runs", []), "per_second")
     out["cpu_session"] = median_of(s.get("sessions", {}).get("runs", []), "cpu_ms_per_session")
@@ -603,16 +642,34 @@ def render(results: dict) -> str:
                 row.append(cell(name, f"idle_{n}", False))
         lines.append(f"| {DISPLAY[name]} | " + " | ".join(row) + " |")
     lines.append("")
+    lines.append("## The clients: ferry against curl")
+    lines.append("")
+    lines.append("PROT P download of the big file from each server to /dev/null, "
+                 "MB/s from the client process's start to its end (connect, TLS and login "
+                 "included), median of the runs; ferry/curl is the ratio in the same run. "
+                 "Client CPU s/GiB: the client's own CPU time.")
+    lines.append("")
+    lines.append("| server | ferry MB/s ↑ | curl MB/s ↑ | ferry/curl ↑ | ferry CPU s/GiB ↓ "
+                 "| curl CPU s/GiB ↓ |")
+    lines.append("|---" * 6 + "|")
+    for name in servers:
+        f = figs[name]
+        fe, cu = f.get("client_ferry"), f.get("client_curl")
+        ratio = f"{fe / cu:.2f}×" if fe and cu else MISSING
+        lines.append(f"| {DISPLAY[name]} | {fmt_num(fe)} | {fmt_num(cu)} | {ratio} | "
+                     f"{fmt_num(f.get('client_ferry_cpu'))} | "
+                     f"{fmt_num(f.get('client_curl_cpu'))} |")
+    lines.append("")
     lines.append("## Who was busy")
     lines.append("")
-    lines.append("CPU time of the server / of the client (curl or ftps_load) during each "
+    lines.append("CPU time of the server / of the client (curl, ftps_load or ferry) during each "
                  "measurement, as a share of one core (the machine has two); median over the runs. "
                  "A figure near "
                  "100% marks a single-threaded process that was the bottleneck.")
     lines.append("")
     busy_cols = (("download_p", "PROT P download"), ("upload_p", "PROT P upload"),
                  ("download_c", "PROT C download"), ("files", "4 KiB files"),
-                 ("sessions", "sessions (8 workers)"))
+                 ("sessions", "sessions (8 workers)"), ("client_ferry", "ferry download"))
     lines.append("| server | " + " | ".join(h for _, h in busy_cols) + " |")
     lines.append("|---" * (len(busy_cols) + 1) + "|")
     for name in servers:
@@ -639,7 +696,8 @@ def render(results: dict) -> str:
     if "ferryd" in servers and tls_limit:
         f = figs["ferryd"]
         parts = []
-        for key, label in (("download_p", "PROT P download"), ("upload_p", "PROT P upload")):
+        for key, label in (("download_p", "PROT P download"), ("upload_p", "PROT P upload"),
+                           ("client_ferry", "ferry's download from ferryd")):
             if f.get(key):
                 parts.append(f"{label} {f[key] / tls_limit:.0%}")
         if parts:
@@ -677,8 +735,8 @@ def check_table(md: str, servers: list[str], idle_counts: list[int]) -> list[str
     ferryd step (a peer may be skipped at a step it cannot hold: the table says so)."""
     problems = []
     tables = [t for t in re.split(r"\n## ", md) if "| server |" in t]
-    if len(tables) != 3:
-        return [f"expected 3 tables with server rows, found {len(tables)}"]
+    if len(tables) != 4:
+        return [f"expected 4 tables with server rows, found {len(tables)}"]
     for t in tables:
         rows = {}
         for line in t.splitlines():
@@ -714,6 +772,8 @@ def main() -> int:
     ap.add_argument("--session-seconds", type=float, default=None, help="default 20")
     ap.add_argument("--idle", default=None, help="idle session counts (default 100,1000,10000)")
     ap.add_argument("--ferryd", default=os.environ.get("FERRYD") or str(REPO / "build/ferryd"))
+    ap.add_argument("--ferry", default=os.environ.get("FERRY") or str(REPO / "build/ferry"),
+                    help="the ferry client measured in (g)")
     ap.add_argument("--load", default=os.environ.get("FTPS_LOAD")
                     or str(REPO / "build/bench/ftps_load"))
     ap.add_argument("--out", default=None,
@@ -756,6 +816,9 @@ def main() -> int:
     if "ferryd" in servers and not os.access(cfg.ferryd, os.X_OK):
         problems.append(f"ferryd not found at {cfg.ferryd}: build it (cmake --build build) or pass "
                         "--ferryd PATH")
+    if not os.access(cfg.ferry, os.X_OK):
+        problems.append(f"ferry not found at {cfg.ferry}: build it (cmake --build build --target "
+                        "ferry) or pass --ferry PATH")
     if not os.access(cfg.load, os.X_OK):
         problems.append(f"ftps_load not found at {cfg.load}: build it (cmake --build build "
                         "--target ftps_load) or pass --load PATH")
@@ -785,6 +848,7 @@ def main() -> int:
     work = peers.make_workdir("ferry-bench-")
     results = {"meta": {}, "limits": {}, "servers": {n: {"errors": []} for n in servers}}
     cfg.load = str(Path(cfg.load).resolve())
+    cfg.ferry = str(Path(cfg.ferry).resolve())
     cfg.home = work / "home"
     status = 0
     try:
@@ -927,6 +991,17 @@ def main() -> int:
                         "sessions", {"runs": []})["runs"].append(res)
                     log(f"{name} sessions run {r + 1}: {res['per_second']:.0f}/s, "
                         f"{res['cpu_ms_per_session']:.2f} CPU ms/session")
+        # -- (g) the clients, ferry and curl alternating against each server, run by run
+        for r in range(cfg.runs):
+            for name in servers:
+                for client in CLIENTS:
+                    res = measure(name, f"{client} download run {r + 1}",
+                                  lambda srv: client_download(srv, client, cfg))
+                    if res:
+                        results["servers"][name].setdefault(
+                            f"client_{client}", {"runs": []})["runs"].append(res)
+                        log(f"{name} {client} download run {r + 1}: {res['mb_per_s']:.0f} MB/s, "
+                            f"client {res['client_cpu_s_per_gib']:.2f} CPU s/GiB")
         # -- (d) idle sessions; each server is stopped after its turn (frees its processes)
         meta["load_average"]["before_idle"] = list(os.getloadavg())
         for name in servers:

@@ -266,6 +266,12 @@ void app::info(const std::string& text) const {
     }
 }
 
+void app::report_moved(const std::string& from, const std::string& to, std::uint64_t bytes,
+                       std::chrono::steady_clock::time_point started) const {
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    info(fmt::format("{} -> {}: {} bytes in {:.2f} s ({})", from, to, bytes, secs, human_rate(bytes, secs)));
+}
+
 int app::fail(const outcome& o, int status) {
     std::fflush(stdout);
     std::fprintf(stderr, "ferry: %s\n", o.message.empty() ? o.ec.message().c_str() : o.message.c_str());
@@ -862,6 +868,7 @@ int app::cmd_get(const std::string& remote, const std::string& local_arg, bool r
         client::fd_sink out(1);
         outcome o = run(s.retrieve(remote, out, 0, total, nullptr));
         if (!o) return fail(o);
+        report_moved(remote, "standard output", out.written(), started);
         return exit_ok;
     }
 
@@ -890,11 +897,9 @@ int app::cmd_get(const std::string& remote, const std::string& local_arg, bool r
         return fail(o);
     }
     if (auto c = file.commit(); !c) return fail(c);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     struct stat st {};
     ::stat(local.c_str(), &st);
-    std::uint64_t moved = static_cast<std::uint64_t>(st.st_size) - offset;
-    info(fmt::format("{} -> {}: {} bytes in {:.2f} s ({})", remote, local, moved, secs, human_rate(moved, secs)));
+    report_moved(remote, local, static_cast<std::uint64_t>(st.st_size) - offset, started);
     return exit_ok;
 }
 
@@ -920,9 +925,7 @@ int app::cmd_put(const std::string& local, const std::string& remote, bool resum
     outcome o = run(s.store(remote, file, resume && offset > 0, offset, progress));
     bar.finish();
     if (!o) return fail(o);
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    std::uint64_t moved = file.size() - offset;
-    info(fmt::format("{} -> {}: {} bytes in {:.2f} s ({})", local, remote, moved, secs, human_rate(moved, secs)));
+    if (local != "-") report_moved(local, remote, file.size() - offset, started);
     return exit_ok;
 }
 

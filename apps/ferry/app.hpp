@@ -2,6 +2,8 @@
 // The ferry CLI's state and commands, shared by the one-shot, batch and interactive modes.
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,6 +65,9 @@ private:
     bool accept_untrusted(const tls::peer_check& pc, const std::string& host_port, std::string& why);
     int fail(const client::outcome& o, int status = exit_failed);
     void info(const std::string& text) const;
+    // "FROM -> TO: N bytes in S s (rate)" after a completed transfer (shown with -v or at the prompt).
+    void report_moved(const std::string& from, const std::string& to, std::uint64_t bytes,
+                      std::chrono::steady_clock::time_point started) const;
     void disconnect();
 
     // Commands; each returns an exit status (0 = done).

@@ -102,6 +102,7 @@ bool fd_sink::write(const char* p, std::size_t n, std::string& error) {
         }
         p += w;
         n -= static_cast<std::size_t>(w);
+        written_ += static_cast<std::uint64_t>(w);
     }
     return true;
 }

@@ -66,9 +66,11 @@ class fd_sink : public data_sink {
 public:
     explicit fd_sink(int fd) : fd_(fd) {}
     bool write(const char* data, std::size_t n, std::string& error) override;
+    std::uint64_t written() const { return written_; }
 
 private:
     int fd_;
+    std::uint64_t written_ = 0;
 };
 
 class upload_file : public data_source {

@@ -235,6 +235,23 @@ def test_put_get_10mib(server, ferry, big_file, tmp_path):
     assert not list(tmp_path.glob("*.ferry-part")), "temporary file left after a good download"
 
 
+def test_get_to_standard_output(server, ferry, big_file, tmp_path):
+    """get URL - writes exactly the file's bytes to standard output (nothing else goes there)
+    and, with -v, says on standard error how many bytes it moved."""
+    src, data = big_file
+    _put_file(server, "to-stdout.bin", data)
+    out = tmp_path / "stdout.bin"
+    with open(out, "wb") as f:
+        p = subprocess.run(ferry.argv("-v", "--insecure", "get", server.url("to-stdout.bin"), "-"),
+                           stdout=f, stderr=subprocess.PIPE, timeout=RUN_TIMEOUT,
+                           cwd=ferry.workdir, env=ferry.env)
+    err = p.stderr.decode(errors="replace")
+    assert p.returncode == 0, f"get to standard output failed:\n{err[-8000:]}"
+    assert sha256(out.read_bytes()) == sha256(data), \
+        f"standard output holds {out.stat().st_size} bytes, not the file's {len(data)}"
+    assert f"to-stdout.bin -> standard output: {len(data)} bytes in" in err, err[-4000:]
+
+
 def test_prot_p_with_session_reuse(server, ferry, tmp_path):
     """-v shows PROT P accepted; the data connection (which vsftpd, ProFTPD and ferryd only
     accept when it resumes the control session) carried the file."""
