@@ -765,7 +765,6 @@ asio::awaitable<void> session::setup_data(data_conn& dc, std::shared_ptr<task_st
             dc.stream = std::make_unique<tls::stream>(std::move(s));
         }
         if (prot_private_) {
-            dc.stream->set_bulk_receive();  // 64 KiB socket reads instead of a header and a body per record
             auto ec = co_await dc.stream->handshake_client(tls_->native(), sni_, slot_.take());
             if (ec || dc.aborted) {
                 std::string why = d.fired() ? "timed out after " + std::to_string(settings_.data_timeout) + " s"
