@@ -138,7 +138,7 @@ void session::end_login() {
     rename_from_.clear();
     ascii_ = true;
     epsv_all_ = false;
-    passive_.close();
+    drop_passive();
     data_mode_ = data_mode::none;
 }
 
@@ -582,9 +582,11 @@ asio::awaitable<bool> session::refused_after_epsv_all() {
 }
 
 asio::awaitable<bool> session::open_passive() {
+    drop_passive();
     std::error_code ec = passive_.open(local_addr_, cfg_.passive_low, cfg_.passive_high);
     if (!ec) {
         data_mode_ = data_mode::passive;
+        if (sec_.prot_private && sec_.control_secure) start_early_data();
         co_return true;
     }
     data_mode_ = data_mode::none;
@@ -604,7 +606,7 @@ asio::awaitable<void> session::use_active_target(const char* verb, const asio::i
         co_await reply(code::syntax_error_args, why);
         co_return;
     }
-    passive_.close();
+    drop_passive();
     active_target_ = tcp::endpoint(target, port);
     data_mode_ = data_mode::active;
     co_await reply_data_setup(code::ok, std::string(verb) + " command successful.");

@@ -98,10 +98,10 @@ asio::awaitable<void> session::run() {
     if (transferring_) {
         abort_requested_ = true;
         if (data_stream_) data_stream_->close();
-        passive_.close();
+        drop_passive();
         co_await wait_transfer_done();
     }
-    passive_.close();
+    drop_passive();
     if (!broken_) co_await ctl_.close_gracefully();
     ctl_.close();
     if (user_)

@@ -8,6 +8,9 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
 #include <chrono>
 
 #include "proto/ascii.hpp"
@@ -41,10 +44,117 @@ struct session::transfer_request {
 
 // ---- set-up ------------------------------------------------------------------------------
 
+struct session::early_data {
+    explicit early_data(const asio::any_io_executor& ex) : done_signal(ex), deadline(ex) {
+        done_signal.expires_at(asio::steady_timer::time_point::max());
+    }
+    void finish() {
+        done = true;
+        deadline.cancel();
+        done_signal.cancel();
+    }
+    std::unique_ptr<tls::stream> stream;
+    std::error_code ec;
+    std::string why;
+    bool done = false;
+    bool abandoned = false;  // superseded (PASV, EPSV, PORT, EPRT, REIN), aborted or timed out
+    asio::steady_timer done_signal;  // cancelled when done
+    asio::steady_timer deadline;     // DATACTTIME for the handshake
+};
+
+void session::drop_passive() {
+    passive_.close();
+    if (auto e = std::exchange(early_, nullptr)) {
+        e->abandoned = true;
+        std::error_code ig;
+        if (e->stream) e->stream->socket().cancel(ig);
+    }
+}
+
+void session::start_early_data() {
+    early_ = std::make_shared<early_data>(ctl_.socket().get_executor());
+    asio::co_spawn(ctl_.socket().get_executor(), take_early_data(early_), asio::detached);
+}
+
+asio::awaitable<void> session::take_early_data(std::shared_ptr<early_data> e) {
+    auto self = shared_from_this();
+    tcp::socket sock(ctl_.socket().get_executor());
+    std::optional<asio::ip::address> required;
+    if (cfg_.passive_dataconn == config::redirect_policy::noredirect) required = peer_addr_;
+    std::size_t refused = 0;
+    e->ec = co_await passive_.accept(sock, required, refused);
+    if (refused)
+        ctx_->log->warn("[{}] refused {} data connection(s) from an address other than {} (PASSIVEDATACONN NOREDIRECT)",
+                        id_, refused, peer_addr_.to_string());
+    if (e->abandoned) {
+        if (!e->ec) e->ec = asio::error::operation_aborted;
+        e->why = "aborted";
+        e->finish();
+        co_return;
+    }
+    passive_.close();  // one connection per PASV/EPSV
+    if (e->ec) {
+        e->why = "no data connection arrived in time";
+        e->finish();
+        co_return;
+    }
+    e->stream = std::make_unique<tls::stream>(std::move(sock));
+    e->stream->set_bulk_receive();
+    e->deadline.expires_after(std::chrono::seconds(cfg_.data_timeout_seconds));
+    e->deadline.async_wait([w = std::weak_ptr<early_data>(e)](const std::error_code& t) {
+        auto e = w.lock();
+        std::error_code ig;
+        if (!t && e && e->stream) e->stream->socket().cancel(ig);
+    });
+    // No ticket on the data connection: the fresh one comes with the 227/229 reply.
+    e->ec = co_await e->stream->handshake_server(*tls_, 0);
+    if (e->ec) {
+        e->why = e->abandoned ? "aborted"
+                 : e->stream->last_error().empty() ? "the data connection's TLS handshake did not finish in time"
+                                                   : "TLS handshake on the data connection failed: " + e->stream->last_error();
+    } else if (cfg_.session_reuse_required &&
+               (session_tag_.empty() || e->stream->resumed_session_tag() != session_tag_)) {
+        // SECURITY: data connection stealing (SECURE_SESSION_REUSE REQUIRED), as in open_data_connection.
+        e->why = "the data connection must resume the control connection's TLS session (SECURE_SESSION_REUSE REQUIRED)";
+        e->ec = make_error_code(std::errc::permission_denied);
+    }
+    e->finish();
+}
+
 asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<tls::stream>& out, bool server_sends,
                                                                std::string& why) {
     tcp::socket sock(ctl_.socket().get_executor());
     std::error_code ec;
+    if (auto e = early_) {
+        if (!sec_.prot_private) {
+            // PROT C after PASV/EPSV: that connection is waiting for a TLS handshake.
+            drop_passive();
+            data_mode_ = data_mode::none;
+            why = "the data protection changed (PROT) after PASV/EPSV; send PASV or EPSV again";
+            co_return make_error_code(std::errc::protocol_error);
+        }
+        // Taken (or being taken) since PASV/EPSV. DATACTTIME and ABOR end the wait through
+        // drop_passive().
+        while (!e->done) {
+            auto [ig] = co_await e->done_signal.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+            (void)ig;
+        }
+        if (early_ == e) early_.reset();
+        data_mode_ = data_mode::none;
+        if (e->ec) {
+            if (e->abandoned)
+                why = abort_requested_ ? "aborted"
+                      : e->stream      ? "the data connection's TLS handshake did not finish in time"
+                                       : "no data connection arrived in time";
+            else
+                why = e->why;
+            if (e->stream) e->stream->close();
+            co_return e->ec;
+        }
+        out = std::move(e->stream);
+        data_stream_ = out.get();
+        co_return std::error_code{};
+    }
     if (data_mode_ == data_mode::passive) {
         std::optional<asio::ip::address> required;
         if (cfg_.passive_dataconn == config::redirect_policy::noredirect) required = peer_addr_;
@@ -102,7 +212,7 @@ asio::awaitable<void> session::begin_transfer(std::shared_ptr<transfer_request> 
         co_return;
     }
     if (auto r = check_data_protection(cfg_, sec_)) {
-        passive_.close();
+        drop_passive();
         data_mode_ = data_mode::none;
         co_await reply(r->code, r->text);
         co_return;
@@ -133,7 +243,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     auto watchdog = data_watchdog_ = net::idle_timer::start(ctl_.socket().get_executor(), std::chrono::seconds(cfg_.data_timeout_seconds),
                                            [this, &stalled] {
                                                stalled = true;
-                                               passive_.close();
+                                               drop_passive();
                                                std::error_code ig;
                                                if (data_stream_) data_stream_->socket().cancel(ig);
                                                if (connecting_) connecting_->close(ig);
@@ -507,13 +617,13 @@ asio::awaitable<void> session::cmd_mlsd(const std::string& arg) {
 
 asio::awaitable<void> session::cmd_abor(const std::string&) {
     if (!transferring_) {
-        passive_.close();
+        drop_passive();
         data_mode_ = data_mode::none;
         co_await reply(code::data_open_no_transfer, "No transfer to abort.");
         co_return;
     }
     abort_requested_ = true;
-    passive_.close();
+    drop_passive();
     std::error_code ig;
     if (data_stream_) data_stream_->socket().cancel(ig);
     if (connecting_) connecting_->close(ig);

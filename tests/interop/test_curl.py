@@ -55,6 +55,22 @@ def test_upload_download_10mib_explicit_epsv(ferryd, peer, big_file):
     assert sha256(out.read_bytes()) == sha256(data)
 
 
+def test_several_files_in_one_session(ferryd, peer):
+    """curl fetches three files over one control connection, each on its own PROT P data
+    connection (the second and third reuse the session)."""
+    files = {f"many-{i}.bin": os.urandom(4096 + i) for i in range(3)}
+    for name, data in files.items():
+        (ferryd.home / name).write_bytes(data)
+    outs = [peer.workdir / f"got-{name}" for name in files]
+    args = []
+    for name, out in zip(files, outs):
+        args += ["-o", str(out), ferryd.url(name)]
+    res = ok(peer.curl(ferryd, *TLS, *args))
+    assert len(sent(res, "AUTH")) == 1 and len(sent(res, "RETR")) == 3, res
+    for out, data in zip(outs, files.values()):
+        assert out.read_bytes() == data
+
+
 def test_upload_download_pasv(ferryd, peer, big_file):
     path, data = big_file
     ok(peer.curl(ferryd, *TLS, "--disable-epsv", "-T", str(path), ferryd.url("curl-pasv.bin")))

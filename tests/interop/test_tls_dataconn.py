@@ -145,6 +145,75 @@ def test_clear_lets_the_client_choose(clear, prot):
     assert transfers_logged(clear)[len(before):] == [f"PROT {prot}"]
 
 
+def early_data_session(srv) -> RawControl:
+    c = logged_in(srv)
+    c.expect("PBSZ 0", 200)
+    c.expect("PROT P", 200)
+    c.prot = "P"
+    return c
+
+
+def test_data_handshake_done_before_the_transfer_command(clear):
+    """With PROT P the server takes the passive data connection and answers its TLS handshake
+    as soon as it arrives, before RETR: curl finishes that handshake before it reads further
+    control replies (it would otherwise stall 0.2 to 1 s per file). Commands in between
+    (SIZE, as curl sends) are answered; the data then arrives intact."""
+    c = early_data_session(clear)
+    try:
+        for _ in range(2):
+            port = c.epsv_port()
+            c.timeout = 10  # the handshake below must finish without RETR having been sent
+            d = c.open_data(port, protect=True)
+            assert d.version() == "TLSv1.3" and d.session_reused, d.version()
+            assert c.cmd("SIZE f.bin").code == 213
+            c.send("RETR f.bin")
+            assert c.reply().code == 150
+            out = bytearray()
+            while chunk := d.recv(1 << 16):
+                out += chunk
+            d.close()
+            assert c.reply().code == 226
+            assert bytes(out) == DATA
+    finally:
+        c.close()
+
+
+def test_prot_c_after_epsv_gets_a_clear_refusal(clear):
+    """PROT C between EPSV and RETR: the connection waits for a TLS handshake the client will
+    not make; the transfer is refused with a reply that says why, and the session goes on."""
+    c = early_data_session(clear)
+    try:
+        c.epsv_port()
+        c.expect("PROT C", 200)
+        c.send("RETR f.bin")
+        r = c.reply()
+        if r.code == 150:
+            r = c.reply()
+        assert r.code == 425 and "PROT" in r.text, r
+        final, data = retr(c, protect=False)
+        assert final.code == 226 and data == DATA, final
+    finally:
+        c.close()
+
+
+def test_abor_drops_a_waiting_data_connection(clear):
+    """ABOR with no transfer running closes a data connection made after EPSV; the next EPSV
+    and RETR work as usual."""
+    c = early_data_session(clear)
+    try:
+        d = c.open_data(c.epsv_port(), protect=True)
+        assert c.cmd("ABOR").code == 225
+        try:
+            assert d.recv(1) == b"", "the data connection stayed open after ABOR"
+        except (ssl.SSLError, ConnectionError):
+            pass  # closed without close_notify: also closed
+        d.close()
+        final, data = retr(c, protect=True)
+        assert final.code == 226 and data == DATA, final
+    finally:
+        c.close()
+
+
 def test_clear_control_connection_without_tls_transfers(clear, peer):
     res = peer.curl(clear, clear.url("f.bin"))
     assert res.rc == 0 and res.out == DATA, res
