@@ -24,9 +24,9 @@ each with the same clients:
       the CPU of session processes that have exited) of the server's processes from /proc,
       before and after each measurement;
   (g) the clients: `ferry get` against curl, a PROT P download of the big file from every
-      server to /dev/null, each timed from its process's start to its end;
-  (h) curl fetching CURL_FILES files of 4 KiB in one command (one session, PROT P): files/s
-      from the process's start to its end.
+      server to /dev/null, each timed from its process's start to its end. From (a) also
+      curl's time to the first byte (time_pretransfer: connect, TLS, login, EPSV, the data
+      connection and its TLS handshake, RETR).
 
 Writes RESULTS.md (a markdown table with absolute figures and ratios to the best peer) and
 RESULTS.json (every raw figure). Every process it starts is stopped at the end, also on an
@@ -425,25 +425,6 @@ def client_download(srv: Server, client: str, cfg) -> dict:
             "client_busy": r.client_cpu / wall}
 
 
-CURL_FILES = 20
-
-
-def curl_files(srv: Server, cfg) -> dict:
-    """(h) curl fetches CURL_FILES small files in one command: one control connection, one
-    PROT P data connection per file. What a curl user waits for, start to end."""
-    argv = ["curl", "-sS", "-k", "--ssl-reqd", "--user", f"{USER}:{PASSWORD}",
-            "-w", "%{size_download}\n"]
-    for i in range(CURL_FILES):
-        argv += ["-o", "/dev/null", f"ftp://{HOST}:{srv.port}/small/file-{i:05d}"]
-    t0 = time.monotonic()
-    r = run_cmd(argv, 120, "curl files")
-    wall = time.monotonic() - t0
-    sizes = r.stdout.decode().split()
-    if sizes != ["4096"] * CURL_FILES:
-        raise BenchError(f"curl files: sizes {sizes}, expected {CURL_FILES} x 4096")
-    return {"per_second": CURL_FILES / wall, "seconds": wall}
-
-
 def load_client(cfg, srv: Server, mode_args: list, timeout: float, what: str) -> dict:
     argv = [cfg.load, *mode_args, "--host", HOST, "--port", srv.port, "--user", USER,
             "--password", PASSWORD]
@@ -555,7 +536,7 @@ FIGURES = [
     ("upload_p", "PROT P upload MB/s", True, 1),
     ("download_c", "PROT C download MB/s", True, 1),
     ("files", "4 KiB files/s", True, 1),
-    ("curl_files", f"curl: {CURL_FILES} files in one session, files/s", True, 1),
+    ("curl_ttfb", "curl PROT P time to first byte ms", False, 1),
     ("sessions", "sessions/s", True, 1),
     ("cpu_download_p", "CPU s/GiB PROT P down", False, 2),
     ("cpu_upload_p", "CPU s/GiB PROT P up", False, 2),
@@ -576,7 +557,8 @@ def figures_of(s: dict) -> dict:
         out[f"client_{client}"] = median_of(runs, "mb_per_s")
         out[f"client_{client}_cpu"] = median_of(runs, "client_cpu_s_per_gib")
     out["files"] = median_of(s.get("files", {}).get("runs", []), "per_second")
-    out["curl_files"] = median_of(s.get("curl_files", {}).get("runs", []), "per_second")
+    out["curl_ttfb"] = median_of([{"ms": (r["total_seconds"] - r["seconds"]) * 1000}
+                                  for r in s.get("download_p", {}).get("runs", [])], "ms")
     out["sessions"] = median_of(s.get("sessions", {}).get("runs", []), "per_second")
     out["cpu_session"] = median_of(s.get("sessions", {}).get("runs", []), "cpu_ms_per_session")
     for step in s.get("idle", []):
@@ -893,7 +875,7 @@ def main() -> int:
                     load_average={"before": list(os.getloadavg())}, notes=[])
         log(f"load average {os.getloadavg()}; preparing {work}")
         cert, key, pem, pw_hash = make_pki(work / "pki")
-        make_files(cfg.home, cfg.size, max(cfg.files, CURL_FILES))
+        make_files(cfg.home, cfg.size, cfg.files)
         (work / "peers").mkdir(mode=0o755)
 
         # -- start every server
@@ -1025,14 +1007,6 @@ def main() -> int:
                             f"client_{client}", {"runs": []})["runs"].append(res)
                         log(f"{name} {client} download run {r + 1}: {res['mb_per_s']:.0f} MB/s, "
                             f"client {res['client_cpu_s_per_gib']:.2f} CPU s/GiB")
-        # -- (h) curl, small files in one command
-        for r in range(cfg.runs):
-            for name in servers:
-                res = measure(name, f"curl files run {r + 1}", lambda srv: curl_files(srv, cfg))
-                if res:
-                    results["servers"][name].setdefault(
-                        "curl_files", {"runs": []})["runs"].append(res)
-                    log(f"{name} curl files run {r + 1}: {res['per_second']:.1f} files/s")
         # -- (d) idle sessions; each server is stopped after its turn (frees its processes)
         meta["load_average"]["before_idle"] = list(os.getloadavg())
         for name in servers:

@@ -117,6 +117,11 @@ private:
     asio::awaitable<void> take_early_data(std::shared_ptr<early_data> e);
     // Closes the passive listener and drops or interrupts an early data connection.
     void drop_passive();
+    // Accepts the passive data connection (PASSIVEDATACONN applies).
+    asio::awaitable<std::error_code> accept_passive(asio::ip::tcp::socket& sock);
+    // A data connection's TLS handshake (tickets: TLS 1.3 tickets sent on it) and the
+    // SECURE_SESSION_REUSE check; on failure why says what went wrong.
+    asio::awaitable<std::error_code> protect_data(tls::stream& data, int tickets, std::string& why);
     // server_sends: the transfer writes to the client (RETR, listings), which reads to the end.
     asio::awaitable<std::error_code> open_data_connection(std::unique_ptr<tls::stream>& out, bool server_sends,
                                                           std::string& why);

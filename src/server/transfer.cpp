@@ -58,6 +58,7 @@ struct session::early_data {
     std::string why;
     bool done = false;
     bool abandoned = false;  // superseded (PASV, EPSV, PORT, EPRT, REIN), aborted or timed out
+    bool handshake_late = false;  // the deadline ended the handshake
     asio::steady_timer done_signal;  // cancelled when done
     asio::steady_timer deadline;     // DATACTTIME for the handshake
 };
@@ -76,25 +77,44 @@ void session::start_early_data() {
     asio::co_spawn(ctl_.socket().get_executor(), take_early_data(early_), asio::detached);
 }
 
-asio::awaitable<void> session::take_early_data(std::shared_ptr<early_data> e) {
-    auto self = shared_from_this();
-    tcp::socket sock(ctl_.socket().get_executor());
+asio::awaitable<std::error_code> session::accept_passive(tcp::socket& sock) {
     std::optional<asio::ip::address> required;
     if (cfg_.passive_dataconn == config::redirect_policy::noredirect) required = peer_addr_;
     std::size_t refused = 0;
-    e->ec = co_await passive_.accept(sock, required, refused);
+    std::error_code ec = co_await passive_.accept(sock, required, refused);
     if (refused)
         ctx_->log->warn("[{}] refused {} data connection(s) from an address other than {} (PASSIVEDATACONN NOREDIRECT)",
                         id_, refused, peer_addr_.to_string());
-    if (e->abandoned) {
+    co_return ec;
+}
+
+asio::awaitable<std::error_code> session::protect_data(tls::stream& data, int tickets, std::string& why) {
+    std::error_code ec = co_await data.handshake_server(*tls_, tickets);
+    if (ec) {
+        why = "TLS handshake on the data connection failed: " + data.last_error();
+        co_return ec;
+    }
+    // SECURITY: data connection stealing: under SECURE_SESSION_REUSE REQUIRED only a client
+    // that holds this session's TLS secrets (it resumes our session) gets the data.
+    if (cfg_.session_reuse_required && (session_tag_.empty() || data.resumed_session_tag() != session_tag_)) {
+        why = "the data connection must resume the control connection's TLS session (SECURE_SESSION_REUSE REQUIRED)";
+        co_return make_error_code(std::errc::permission_denied);
+    }
+    co_return std::error_code{};
+}
+
+asio::awaitable<void> session::take_early_data(std::shared_ptr<early_data> e) {
+    auto self = shared_from_this();
+    tcp::socket sock(ctl_.socket().get_executor());
+    e->ec = co_await accept_passive(sock);
+    if (e->abandoned) {  // open_data_connection says why
         if (!e->ec) e->ec = asio::error::operation_aborted;
-        e->why = "aborted";
         e->finish();
         co_return;
     }
     passive_.close();  // one connection per PASV/EPSV
     if (e->ec) {
-        e->why = "no data connection arrived in time";
+        e->why = "cannot accept the data connection: " + e->ec.message();
         e->finish();
         co_return;
     }
@@ -104,20 +124,13 @@ asio::awaitable<void> session::take_early_data(std::shared_ptr<early_data> e) {
     e->deadline.async_wait([w = std::weak_ptr<early_data>(e)](const std::error_code& t) {
         auto e = w.lock();
         std::error_code ig;
-        if (!t && e && e->stream) e->stream->socket().cancel(ig);
+        if (t || !e || !e->stream) return;
+        e->handshake_late = true;
+        e->stream->socket().cancel(ig);
     });
-    // No ticket on the data connection: the fresh one comes with the 227/229 reply.
-    e->ec = co_await e->stream->handshake_server(*tls_, 0);
-    if (e->ec) {
-        e->why = e->abandoned ? "aborted"
-                 : e->stream->last_error().empty() ? "the data connection's TLS handshake did not finish in time"
-                                                   : "TLS handshake on the data connection failed: " + e->stream->last_error();
-    } else if (cfg_.session_reuse_required &&
-               (session_tag_.empty() || e->stream->resumed_session_tag() != session_tag_)) {
-        // SECURITY: data connection stealing (SECURE_SESSION_REUSE REQUIRED), as in open_data_connection.
-        e->why = "the data connection must resume the control connection's TLS session (SECURE_SESSION_REUSE REQUIRED)";
-        e->ec = make_error_code(std::errc::permission_denied);
-    }
+    // No ticket on the data connection: the fresh one came with the 227/229 reply.
+    e->ec = co_await protect_data(*e->stream, 0, e->why);
+    if (e->ec && e->handshake_late) e->why = "the data connection's TLS handshake did not finish in time";
     e->finish();
 }
 
@@ -156,13 +169,7 @@ asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<t
         co_return std::error_code{};
     }
     if (data_mode_ == data_mode::passive) {
-        std::optional<asio::ip::address> required;
-        if (cfg_.passive_dataconn == config::redirect_policy::noredirect) required = peer_addr_;
-        std::size_t refused = 0;
-        ec = co_await passive_.accept(sock, required, refused);
-        if (refused)
-            ctx_->log->warn("[{}] refused {} data connection(s) from an address other than {} (PASSIVEDATACONN NOREDIRECT)",
-                            id_, refused, peer_addr_.to_string());
+        ec = co_await accept_passive(sock);
         if (ec) why = abort_requested_ ? "aborted" : "no data connection arrived in time";
     } else {
         connecting_ = &sock;
@@ -191,17 +198,8 @@ asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<t
         // they cannot, so a download hands one out instead: its client reads to the end, so an
         // unread ticket cannot turn the client's close into an RST (as it would on an upload).
         const bool ticket_here = server_sends && !sec_.control_secure;
-        ec = co_await out->handshake_server(*tls_, ticket_here ? 1 : 0);
-        if (ec) {
-            why = "TLS handshake on the data connection failed: " + out->last_error();
-            co_return ec;
-        }
-        // SECURITY: data connection stealing: under SECURE_SESSION_REUSE REQUIRED only a client
-        // that holds this session's TLS secrets (it resumes our session) gets the data.
-        if (cfg_.session_reuse_required && (session_tag_.empty() || out->resumed_session_tag() != session_tag_)) {
-            why = "the data connection must resume the control connection's TLS session (SECURE_SESSION_REUSE REQUIRED)";
-            co_return make_error_code(std::errc::permission_denied);
-        }
+        ec = co_await protect_data(*out, ticket_here ? 1 : 0, why);
+        if (ec) co_return ec;
     }
     co_return std::error_code{};
 }
