@@ -996,10 +996,11 @@ def main() -> int:
                         "sessions", {"runs": []})["runs"].append(res)
                     log(f"{name} sessions run {r + 1}: {res['per_second']:.0f}/s, "
                         f"{res['cpu_ms_per_session']:.2f} CPU ms/session")
-        # -- (g) the clients, ferry and curl alternating against each server, run by run
+        # -- (g) the clients against each server; which goes first alternates run by run, as
+        # the second of two transfers from the same server tends to be the faster one
         for r in range(cfg.runs):
             for name in servers:
-                for client in CLIENTS:
+                for client in (CLIENTS if r % 2 == 0 else CLIENTS[::-1]):
                     res = measure(name, f"{client} download run {r + 1}",
                                   lambda srv: client_download(srv, client, cfg))
                     if res:
