@@ -180,6 +180,7 @@ int serve(const std::string& dir_arg, const std::string& listen_host, unsigned p
             "  certificate  {} (self-signed)\n"
             "  fingerprint  {}\n\n"
             "Connect with:\n"
+            "  ferry --fingerprint {} ls ftp://{}:{}@{}/\n"
             "  curl --ssl-reqd --cacert {} --user {}:{} ftp://{}/\n"
             "  lftp -u {},{} -e 'set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:ca-file {}' {}\n"
             "  FileZilla: host {}, protocol FTP, encryption 'Require explicit FTP over TLS', user {}\n"
@@ -187,7 +188,8 @@ int serve(const std::string& dir_arg, const std::string& listen_host, unsigned p
             "Stop with Ctrl-C.\n\n",
             dir.string(), hostport,
             srv.implicit_endpoints().empty() ? "" : fmt::format("; implicit TLS port {}", srv.implicit_endpoints()[0].port()),
-            user, password, pem.string(), ctx->current_tls()->fingerprint(), pem.string(), user, password, hostport, user, password,
+            user, password, pem.string(), ctx->current_tls()->fingerprint(), ctx->current_tls()->fingerprint(), user,
+            password, hostport, pem.string(), user, password, hostport, user, password,
             pem.string(), hostport, hostport, user);
         std::fflush(stdout);
     });

@@ -239,6 +239,7 @@ asio::awaitable<outcome> session::open(const std::string& host, std::uint16_t po
         list += c;
     }
     o.ca_file = settings_.ca_file;
+    o.no_ca_store = !trust_.fingerprint.empty() && o.ca_file.empty();
     o.cert_file = settings_.cert_file;
     o.key_file = settings_.key_file;
     std::string error;

@@ -16,6 +16,7 @@ struct client_options {
     std::string cipher_list;      // TLS 1.2 and below, OpenSSL syntax ("A:B"); empty: defaults
     std::string ciphersuites;     // TLS 1.3 ("TLS_AES_128_GCM_SHA256:..."); empty: defaults
     std::string ca_file;          // PEM CAs to trust instead of the system store; empty: system store
+    bool no_ca_store = false;     // trust no CA (a pinned fingerprint decides): no store to load
     std::string cert_file;        // client certificate chain (PEM); empty: none
     std::string key_file;         // its key; empty: read from cert_file
 };

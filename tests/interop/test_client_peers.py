@@ -131,11 +131,11 @@ class Ferry:
         return [str(self.binary), *map(str, args)]
 
     def __call__(self, *args, input: str | None = None, timeout: float = RUN_TIMEOUT,
-                 target: Target | None = None) -> Run:
+                 target: Target | None = None, env: dict | None = None) -> Run:
         argv = self.argv(*args)
         try:
             p = subprocess.run(argv, capture_output=True, timeout=timeout, cwd=self.workdir,
-                               env=self.env, input=(input or "").encode())
+                               env={**self.env, **(env or {})}, input=(input or "").encode())
         except subprocess.TimeoutExpired as exc:
             pytest.fail(f"ferry timed out after {timeout}s: {' '.join(argv)}\n"
                         f"{(exc.stderr or b'').decode(errors='replace')[-8000:]}"
@@ -516,3 +516,23 @@ def test_verify_with_ca_file(server, ferry, pki, tmp_path):
     r = ferry("get", server.url("ca.bin"), tmp_path / "ca2.bin", target=server)
     assert r.rc != 0, "an untrusted certificate was accepted" + explain(server, r)
     assert not (tmp_path / "ca2.bin").exists()
+
+
+def test_verify_with_the_system_store_folder(server, ferry, pki, tmp_path):
+    """The system store is read through its hashed folder (SSL_CERT_DIR, as made by
+    update-ca-certificates): a server whose certificate is in it is trusted without --ca; with
+    only an unrelated CA there it is refused."""
+    data = os.urandom(5_000)
+    _put_file(server, "store.bin", data)
+    for name, cert in (("trusted", pki["cert"]), ("other", pki["other_ca"])):
+        d = tmp_path / name
+        d.mkdir()
+        shutil.copy(cert, d / "ca.pem")
+        subprocess.run(["openssl", "rehash", str(d)], check=True, timeout=30, capture_output=True)
+    env = {"SSL_CERT_FILE": "", "SSL_CERT_DIR": str(tmp_path / "trusted")}
+    r = ferry("get", server.url("store.bin"), tmp_path / "s1.bin", target=server, env=env)
+    assert r.rc == 0, "the hashed system folder was not used" + explain(server, r)
+    assert (tmp_path / "s1.bin").read_bytes() == data
+    env["SSL_CERT_DIR"] = str(tmp_path / "other")
+    r = ferry("get", server.url("store.bin"), tmp_path / "s2.bin", target=server, env=env)
+    assert r.rc != 0 and "not trusted" in r.err, "a certificate not in the store was accepted" + explain(server, r)

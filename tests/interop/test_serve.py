@@ -67,6 +67,22 @@ def test_printed_curl_command_downloads_with_verification(served, tmp_path):
     assert (tmp_path / "got").read_bytes() == b"served by ferryd\n"
 
 
+def test_printed_ferry_command_lists_with_the_pinned_fingerprint(served):
+    """The ferry line pins the printed fingerprint: it lists the folder, and the same command
+    with another fingerprint is refused."""
+    line = next(l.strip() for l in served["out"].splitlines() if l.strip().startswith("ferry "))
+    argv = line.split()
+    argv[0] = str(Path(os.environ.get("FERRY") or Path(os.environ["FERRY_BUILD_DIR"]) / "ferry"))
+    env = dict(os.environ, HOME=str(served["state"]))
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "hello.txt" in r.stdout.split()
+    i = argv.index("--fingerprint") + 1
+    argv[i] = "SHA256:" + ":".join(["00"] * 32)
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode != 0 and "pinned" in r.stderr, r.stderr
+
+
 def test_serve_requires_tls_for_login(served):
     import socket
     with socket.create_connection((HOST, served["port"]), timeout=10) as s:
