@@ -403,7 +403,7 @@ def client_download(srv: Server, client: str, cfg) -> dict:
     login (well under 1% of a 1 GiB transfer), neither pays a file system. The byte count each
     client reports (ferry -v, curl -w) must be the file's size."""
     if client == "ferry":
-        argv = [cfg.ferry, "-v", "--insecure", "--no-progress", "--no-netrc", "get",
+        argv = [cfg.ferry, "-v", "--fingerprint", cfg.fingerprint, "--no-progress", "--no-netrc", "get",
                 f"ftp://{USER}:{PASSWORD}@{HOST}:{srv.port}/big.bin", "-"]
     else:
         argv = ["curl", "-sS", "-k", "--ssl-reqd", "--ftp-pasv", "--user", f"{USER}:{PASSWORD}",
@@ -875,6 +875,10 @@ def main() -> int:
                     load_average={"before": list(os.getloadavg())}, notes=[])
         log(f"load average {os.getloadavg()}; preparing {work}")
         cert, key, pem, pw_hash = make_pki(work / "pki")
+        # ferry pins the certificate (curl's -k checks nothing; a pin is ferry's cheapest check)
+        fp = run_cmd(["openssl", "x509", "-in", cert, "-noout", "-fingerprint", "-sha256"], 30,
+                     "openssl x509").stdout.decode().strip().split("=", 1)[1]
+        cfg.fingerprint = "SHA256:" + fp
         make_files(cfg.home, cfg.size, cfg.files)
         (work / "peers").mkdir(mode=0o755)
 
