@@ -71,9 +71,9 @@ bool has_hashed_certs(const char* dir) {
 // a small download costs. SSL_CERT_FILE and SSL_CERT_DIR still choose, as for OpenSSL's defaults.
 bool load_system_store(SSL_CTX* ctx) {
     const char* file = std::getenv(X509_get_default_cert_file_env());
-    const char* dir = std::getenv(X509_get_default_cert_dir_env());
-    if ((!file || !*file) && has_hashed_certs(dir && *dir ? dir : X509_get_default_cert_dir()))
-        return SSL_CTX_load_verify_dir(ctx, dir && *dir ? dir : X509_get_default_cert_dir()) == 1;
+    const char* dir_env = std::getenv(X509_get_default_cert_dir_env());
+    const char* dir = dir_env && *dir_env ? dir_env : X509_get_default_cert_dir();
+    if ((!file || !*file) && has_hashed_certs(dir)) return SSL_CTX_load_verify_dir(ctx, dir) == 1;
     return SSL_CTX_set_default_verify_paths(ctx) == 1;
 }
 
