@@ -131,17 +131,19 @@ class Ferry:
         return [str(self.binary), *map(str, args)]
 
     def __call__(self, *args, input: str | None = None, timeout: float = RUN_TIMEOUT,
-                 target: Target | None = None, env: dict | None = None) -> Run:
+                 target: Target | None = None, env: dict | None = None, stdout=None) -> Run:
+        """stdout: a file for ferry's standard output (Run.out is then empty)."""
         argv = self.argv(*args)
         try:
-            p = subprocess.run(argv, capture_output=True, timeout=timeout, cwd=self.workdir,
+            p = subprocess.run(argv, stdout=stdout or subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=timeout, cwd=self.workdir,
                                env={**self.env, **(env or {})}, input=(input or "").encode())
         except subprocess.TimeoutExpired as exc:
             pytest.fail(f"ferry timed out after {timeout}s: {' '.join(argv)}\n"
                         f"{(exc.stderr or b'').decode(errors='replace')[-8000:]}"
                         + (f"\n--- {target.kind} log ---\n{target.log()[-8000:]}" if target else ""),
                         pytrace=False)
-        return Run(argv, p.returncode, p.stdout.decode(errors="replace"),
+        return Run(argv, p.returncode, (p.stdout or b"").decode(errors="replace"),
                    p.stderr.decode(errors="replace"))
 
 
@@ -242,14 +244,12 @@ def test_get_to_standard_output(server, ferry, big_file, tmp_path):
     _put_file(server, "to-stdout.bin", data)
     out = tmp_path / "stdout.bin"
     with open(out, "wb") as f:
-        p = subprocess.run(ferry.argv("-v", "--insecure", "get", server.url("to-stdout.bin"), "-"),
-                           stdout=f, stderr=subprocess.PIPE, timeout=RUN_TIMEOUT,
-                           cwd=ferry.workdir, env=ferry.env)
-    err = p.stderr.decode(errors="replace")
-    assert p.returncode == 0, f"get to standard output failed:\n{err[-8000:]}"
+        r = ferry("-v", "--insecure", "get", server.url("to-stdout.bin"), "-", target=server,
+                  stdout=f)
+    assert r.rc == 0, "get to standard output failed" + explain(server, r)
     assert sha256(out.read_bytes()) == sha256(data), \
         f"standard output holds {out.stat().st_size} bytes, not the file's {len(data)}"
-    assert f"to-stdout.bin -> standard output: {len(data)} bytes in" in err, err[-4000:]
+    assert f"to-stdout.bin -> standard output: {len(data)} bytes in" in r.err, r.err[-4000:]
 
 
 def test_prot_p_with_session_reuse(server, ferry, tmp_path):

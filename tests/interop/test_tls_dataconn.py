@@ -149,7 +149,6 @@ def early_data_session(srv) -> RawControl:
     c = logged_in(srv)
     c.expect("PBSZ 0", 200)
     c.expect("PROT P", 200)
-    c.prot = "P"
     return c
 
 
