@@ -3,6 +3,7 @@
 // RESOLVE_BENEATH relative to the root's directory fd, so neither "..", absolute paths nor
 // symlinks (absolute or relative) can reach outside: the kernel enforces it, not string checks.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -43,9 +44,13 @@ public:
     std::error_code chmod(const std::string& vpath, std::uint32_t mode) const;
 
     // Uploads. replace: written to a temp file in the target folder, renamed over the target by
-    // commit(); destroyed (old file untouched) if never committed.
+    // commit(); the old file stays untouched until then. An interrupted upload is either
+    // destroyed (abort) or kept as the target's hidden partial (keep_partial).
     // append: writes at the end of the existing file (created if missing).
-    // at_offset: REST+STOR, truncates to offset and writes from there (file must exist if offset>0).
+    // at_offset: REST+STOR. If the target has a partial at least offset bytes long, the partial is
+    // continued from offset and renamed over the target by commit() (the old file untouched until
+    // then); else the target itself is truncated to offset and written from there (it must exist
+    // if offset>0).
     // unique: STOU, creates a new file with a name derived from vpath (chosen name in final_name()).
     enum class write_mode { replace, append, at_offset, unique };
     class upload {
@@ -57,19 +62,27 @@ public:
         int fd() const { return fd_.get(); }
         std::error_code commit();
         void abort();
+        // Ends an interrupted upload without touching the target: what was written stays as the
+        // target's partial (hidden, resumed by REST + STOR), replacing an older partial. Uploads
+        // that write in place (append, at_offset without a partial) keep what they wrote; STOU's
+        // new file is removed. Returns the bytes kept in a partial (0: none kept).
+        std::uint64_t keep_partial();
         const std::string& final_name() const { return final_name_; }  // vpath of the target
 
     private:
         friend class root;
         unique_fd fd_;
         unique_fd parent_;
-        std::string temp_name_;   // name in parent when writing to a temp file
-        std::string final_leaf_;  // name in parent to rename to
+        std::string temp_name_;     // name in parent when writing to a temp file (or the partial)
+        std::string partial_name_;  // the target's partial name in parent (empty: none is kept)
+        std::string final_leaf_;    // name in parent to rename to
         std::string final_name_;
         bool done_ = true;
     };
     upload begin_upload(const std::string& vpath, write_mode mode, std::uint64_t offset,
                         std::error_code& ec) const;
+    // Size of vpath's partial (an interrupted upload kept by keep_partial), if there is one.
+    std::optional<std::uint64_t> partial_size(const std::string& vpath) const;
 
 private:
     unique_fd open_beneath(const std::string& vpath, int flags, int mode, std::error_code& ec) const;

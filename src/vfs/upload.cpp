@@ -28,6 +28,7 @@ root::upload::upload(upload&& o) noexcept
     : fd_(std::move(o.fd_)),
       parent_(std::move(o.parent_)),
       temp_name_(std::move(o.temp_name_)),
+      partial_name_(std::move(o.partial_name_)),
       final_leaf_(std::move(o.final_leaf_)),
       final_name_(std::move(o.final_name_)),
       done_(std::exchange(o.done_, true)) {}
@@ -38,6 +39,7 @@ root::upload& root::upload::operator=(upload&& o) noexcept {
         fd_ = std::move(o.fd_);
         parent_ = std::move(o.parent_);
         temp_name_ = std::move(o.temp_name_);
+        partial_name_ = std::move(o.partial_name_);
         final_leaf_ = std::move(o.final_leaf_);
         final_name_ = std::move(o.final_name_);
         done_ = std::exchange(o.done_, true);
@@ -64,6 +66,9 @@ std::error_code root::upload::commit() {
             abort();
             return ec;
         }
+        // A complete upload supersedes an older interrupted one of the same name.
+        if (!partial_name_.empty() && partial_name_ != temp_name_)
+            ::unlinkat(parent_.get(), partial_name_.c_str(), 0);
         temp_name_.clear();
     }
     done_ = true;
@@ -73,11 +78,44 @@ std::error_code root::upload::commit() {
 
 void root::upload::abort() {
     fd_.reset();
-    if (!done_ && parent_.valid() && !temp_name_.empty())
+    // A continued partial stays: it still holds the bytes received before.
+    if (!done_ && parent_.valid() && !temp_name_.empty() && temp_name_ != partial_name_)
         ::unlinkat(parent_.get(), temp_name_.c_str(), 0);
     temp_name_.clear();
     parent_.reset();
     done_ = true;
+}
+
+std::uint64_t root::upload::keep_partial() {
+    if (done_ || !fd_.valid() || !parent_.valid() || temp_name_.empty() || partial_name_.empty()) {
+        abort();  // written in place (nothing to undo), STOU's new file, or no partial name fits
+        return 0;
+    }
+    struct stat st{};
+    const bool have = ::fstat(fd_.get(), &st) == 0 && st.st_size > 0;
+    fd_.reset();
+    if (!have || (temp_name_ != partial_name_ &&
+                  ::renameat(parent_.get(), temp_name_.c_str(), parent_.get(), partial_name_.c_str()) != 0)) {
+        partial_name_.clear();  // so that abort() removes what is there
+        abort();
+        return 0;
+    }
+    temp_name_.clear();
+    parent_.reset();
+    done_ = true;
+    return static_cast<std::uint64_t>(st.st_size);
+}
+
+std::optional<std::uint64_t> root::partial_size(const std::string& vpath) const {
+    std::error_code ec;
+    std::string leaf;
+    unique_fd parent = detail::open_parent(dir_.get(), vpath, leaf, false, ec);
+    std::string name = detail::partial_name(leaf);
+    struct stat st{};
+    if (ec || name.empty() || ::fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(st.st_mode))
+        return std::nullopt;
+    return static_cast<std::uint64_t>(st.st_size);
 }
 
 root::upload root::begin_upload(const std::string& vpath, write_mode mode, std::uint64_t offset,
@@ -136,13 +174,52 @@ root::upload root::begin_upload(const std::string& vpath, write_mode mode, std::
             up.abort();
             return up;
         }
+        up.partial_name_ = detail::partial_name(leaf);
         up.final_leaf_ = leaf;
         up.final_name_ = join(leaf);
         ec.clear();
         return up;
     }
-    case write_mode::append:
-    case write_mode::at_offset: {
+    case write_mode::at_offset:
+        if (std::string partial = detail::partial_name(leaf); !partial.empty()) {
+            // An interrupted upload of this name was kept: REST + STOR continues it, and the
+            // target stays untouched until the commit.
+            int fd = ::openat(up.parent_.get(), partial.c_str(),
+                              O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+            if (fd >= 0) {
+                up.fd_.reset(fd);
+                struct stat st{};
+                if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+                    ec = S_ISREG(st.st_mode) ? last_error() : std::make_error_code(std::errc::permission_denied);
+                    up.fd_.reset();
+                    return up;
+                }
+                if (offset > static_cast<std::uint64_t>(st.st_size)) {
+                    ec = std::make_error_code(std::errc::invalid_argument);
+                    up.fd_.reset();
+                    return up;
+                }
+                if (::ftruncate(fd, static_cast<off_t>(offset)) != 0 ||
+                    ::lseek(fd, static_cast<off_t>(offset), SEEK_SET) < 0 || (ec = clear_nonblock(fd))) {
+                    if (!ec) ec = last_error();
+                    up.fd_.reset();
+                    return up;
+                }
+                up.temp_name_ = partial;
+                up.partial_name_ = std::move(partial);
+                up.final_leaf_ = leaf;
+                up.final_name_ = join(leaf);
+                up.done_ = false;
+                ec.clear();
+                return up;
+            }
+            if (errno != ENOENT) {
+                ec = last_error();
+                return up;
+            }
+        }
+        [[fallthrough]];
+    case write_mode::append: {
         // Opened by full path beneath the root (not parent + leaf): a symlink leaf is followed
         // only if its target stays inside. O_NONBLOCK: a FIFO without reader fails (ENXIO)
         // instead of blocking the session.

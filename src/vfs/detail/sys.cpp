@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 namespace ferry::vfs::detail {
@@ -78,6 +79,11 @@ unique_fd open_parent(int root_fd, std::string_view vpath, std::string& leaf, bo
         return {};
     }
     return open_beneath(root_fd, parent, O_PATH | O_DIRECTORY, 0, ec);
+}
+
+std::string partial_name(std::string_view leaf) {
+    if (partial_prefix.size() + leaf.size() > NAME_MAX) return {};
+    return std::string(partial_prefix) + std::string(leaf);
 }
 
 std::string random_hex(std::size_t bytes) {

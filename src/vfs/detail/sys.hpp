@@ -16,6 +16,10 @@ namespace ferry::vfs::detail {
 
 // Uploads in progress are written to "<folder>/.ferry-upload-<random>" and hidden from listings.
 inline constexpr std::string_view temp_prefix = ".ferry-upload-";
+// An interrupted upload of "name" is kept as "<folder>/.ferry-upload-part.name" (hidden too).
+inline constexpr std::string_view partial_prefix = ".ferry-upload-part.";
+// The partial's name for a leaf; empty if it would not fit in a file name (nothing is kept then).
+std::string partial_name(std::string_view leaf);
 
 inline std::error_code errno_code(int e) { return {e, std::generic_category()}; }
 std::error_code last_error();  // errno as an error_code

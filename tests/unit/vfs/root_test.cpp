@@ -421,6 +421,64 @@ TEST_F(vfs_root, at_offset) {
     EXPECT_EQ(slurp(host_ + "/zero.txt"), "z");
 }
 
+TEST_F(vfs_root, interrupted_replace_keeps_a_hidden_partial_that_rest_continues) {
+    std::error_code ec;
+    auto up = r_.begin_upload("/hello.txt", mode::replace, 0, ec);
+    ASSERT_FALSE(ec);
+    write_fd(up.fd(), "HELLO W");
+    EXPECT_EQ(up.keep_partial(), 7u);
+    EXPECT_EQ(slurp(host_ + "/hello.txt"), "hello world");  // the old file is untouched
+    EXPECT_EQ(r_.partial_size("/hello.txt"), std::optional<std::uint64_t>(7));
+    EXPECT_FALSE(r_.partial_size("/c.txt"));
+    auto names = r_.list("/", ec);
+    for (const auto& e : names) EXPECT_FALSE(e.name.starts_with(".ferry-upload-")) << e.name;
+    EXPECT_EQ(slurp(host_ + "/.ferry-upload-part.hello.txt"), "HELLO W");
+
+    // REST beyond what was kept is refused; the partial stays.
+    r_.begin_upload("/hello.txt", mode::at_offset, 8, ec);
+    EXPECT_EQ(ec, std::errc::invalid_argument);
+    // Interrupted again: the partial keeps what it has (truncated at the offset, then extended).
+    auto again = r_.begin_upload("/hello.txt", mode::at_offset, 6, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    write_fd(again.fd(), "WO");
+    EXPECT_EQ(again.keep_partial(), 8u);
+    auto aborted = r_.begin_upload("/hello.txt", mode::at_offset, 8, ec);
+    ASSERT_FALSE(ec);
+    aborted.abort();  // a refused transfer: the partial stays as it was
+    EXPECT_EQ(r_.partial_size("/hello.txt"), std::optional<std::uint64_t>(8));
+    EXPECT_EQ(slurp(host_ + "/hello.txt"), "hello world");
+
+    auto rest = r_.begin_upload("/hello.txt", mode::at_offset, 8, ec);
+    ASSERT_FALSE(ec);
+    write_fd(rest.fd(), "RLD");
+    ASSERT_FALSE(rest.commit());
+    EXPECT_EQ(slurp(host_ + "/hello.txt"), "HELLO WORLD");
+    EXPECT_FALSE(r_.partial_size("/hello.txt"));
+    EXPECT_FALSE(has_temp_file(host_));
+
+    // A complete upload of the name supersedes a partial; an empty interruption keeps nothing.
+    auto p1 = r_.begin_upload("/hello.txt", mode::replace, 0, ec);
+    write_fd(p1.fd(), "x");
+    EXPECT_EQ(p1.keep_partial(), 1u);
+    auto empty = r_.begin_upload("/hello.txt", mode::replace, 0, ec);
+    EXPECT_EQ(empty.keep_partial(), 0u);
+    EXPECT_EQ(r_.partial_size("/hello.txt"), std::optional<std::uint64_t>(1));
+    auto full = r_.begin_upload("/hello.txt", mode::replace, 0, ec);
+    write_fd(full.fd(), "new");
+    ASSERT_FALSE(full.commit());
+    EXPECT_EQ(slurp(host_ + "/hello.txt"), "new");
+    EXPECT_FALSE(r_.partial_size("/hello.txt"));
+    EXPECT_FALSE(has_temp_file(host_));
+
+    // STOU keeps nothing of an interrupted upload; a partial name cannot be created by a client.
+    auto u = r_.begin_upload("/fresh-unique", mode::unique, 0, ec);
+    write_fd(u.fd(), "abc");
+    EXPECT_EQ(u.keep_partial(), 0u);
+    EXPECT_FALSE(std::filesystem::exists(host_ + "/fresh-unique"));
+    r_.begin_upload("/.ferry-upload-part.hello.txt", mode::replace, 0, ec);
+    EXPECT_EQ(ec, std::errc::permission_denied);
+}
+
 TEST_F(vfs_root, unique_names) {
     std::error_code ec;
     auto u1 = r_.begin_upload("/hello.txt", mode::unique, 0, ec);
