@@ -116,6 +116,17 @@ const std::vector<schema_entry> server_statements = {
          s.data_timeout_seconds = static_cast<unsigned>(v);
          return true;
      }},
+    {"UPLOADCLOSENOTIFY", side::server, "REQUIRED | OPTIONAL", "REQUIRED",
+     "REQUIRED: a PROT P upload must end with TLS close_notify, else it is kept as a partial (426) and the old "
+     "file stays. OPTIONAL: a bare FIN ends it too, as with PROT C, once the client acknowledges the final reply.",
+     false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "REQUIRED or OPTIONAL", err)) return false;
+         int c = choice(st, 0, {"REQUIRED", "OPTIONAL"}, err);
+         if (c < 0) return false;
+         s.upload_close_notify_required = c == 0;
+         return true;
+     }},
     {"PASSIVEDATACONN", side::server, "NOREDIRECT | REDIRECT", "NOREDIRECT",
      "NOREDIRECT refuses a passive data connection from any address but the control client's.", false,
      [](server_settings& s, const statement& st, std::string& err) {

@@ -10,31 +10,84 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#include <cstddef>
 
 namespace ferry::net {
 
-asio::awaitable<delivery> wait_delivered(asio::ip::tcp::socket& sock, std::chrono::steady_clock::duration limit) {
+namespace {
+
+// The kernel's struct tcp_info continues past glibc's copy (which ends at tcpi_total_retrans);
+// fields are only ever appended, so this prefix is stable. linux/tcp.h cannot be included
+// beside netinet/tcp.h, which Asio needs.
+struct tcp_info_bytes {
+    tcp_info base;
+    std::uint64_t pacing_rate;
+    std::uint64_t max_pacing_rate;
+    std::uint64_t bytes_acked;     // RFC 4898 tcpEStatsAppHCThruOctetsAcked (Linux 4.1)
+    std::uint64_t bytes_received;  // RFC 4898 tcpEStatsAppHCThruOctetsReceived (Linux 4.1)
+};
+static_assert(offsetof(tcp_info_bytes, bytes_acked) == 120 && offsetof(tcp_info_bytes, bytes_received) == 128,
+              "struct tcp_info layout");
+
+struct progress {
+    bool ok = false;
+    int state = 0;
+    std::uint64_t acked = 0;
+    std::uint64_t received = 0;
+};
+
+progress read_progress(asio::ip::tcp::socket& sock) {
+    progress p;
+    tcp_info_bytes info{};
+    socklen_t len = sizeof info;
+    if (!sock.is_open() || ::getsockopt(sock.native_handle(), IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
+        len < sizeof info)
+        return p;
+    p.ok = true;
+    p.state = info.base.tcpi_state;
+    p.acked = info.bytes_acked;
+    p.received = info.bytes_received;
+    return p;
+}
+
+}  // namespace
+
+std::optional<stream_mark> mark_now(asio::ip::tcp::socket& sock) {
+    const progress p = read_progress(sock);
+    int outstanding = 0;  // written but not yet acknowledged
+    if (!p.ok || p.state == TCP_CLOSE || ::ioctl(sock.native_handle(), SIOCOUTQ, &outstanding) != 0)
+        return std::nullopt;
+    return stream_mark{p.acked + static_cast<std::uint64_t>(outstanding), p.received};
+}
+
+asio::awaitable<delivery> wait_delivered(asio::ip::tcp::socket& sock, std::optional<stream_mark> mark,
+                                         std::chrono::steady_clock::duration limit,
+                                         std::chrono::steady_clock::duration settle) {
     using namespace std::chrono_literals;
-    const auto deadline = std::chrono::steady_clock::now() + limit;
+    using clock = std::chrono::steady_clock;
+    if (!mark) co_return delivery::peer_gone;
+    const auto deadline = clock::now() + limit;
+    std::optional<clock::time_point> settled;  // when the acknowledgement alone suffices
     asio::steady_timer timer(sock.get_executor());
     std::chrono::microseconds step = 100us;  // a loopback round trip is tens of microseconds
     for (;;) {
-        const int fd = sock.native_handle();
-        tcp_info info{};
-        socklen_t len = sizeof info;
-        int unsent = 0;
-        if (!sock.is_open() || ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0 ||
-            ::ioctl(fd, SIOCOUTQ, &unsent) != 0)
-            co_return delivery::peer_gone;
-        // A RST (our bytes reached a closed socket) empties the queue too: the state tells them apart.
-        if (info.tcpi_state == TCP_CLOSE) co_return delivery::peer_gone;
-        if (unsent == 0) co_return delivery::acknowledged;
-        if (std::chrono::steady_clock::now() >= deadline) co_return delivery::timed_out;
+        const progress p = read_progress(sock);
+        // A RST: our bytes reached a closed socket, or arrived unread at one that then closed.
+        if (!p.ok || p.state == TCP_CLOSE) co_return delivery::peer_gone;
+        if (p.acked >= mark->sent_end) {
+            // A peer that speaks or closes cleanly (FIN: it read everything) is alive; one that
+            // is dying closes its sockets within the settle time.
+            if (p.received > mark->received || p.state == TCP_CLOSE_WAIT) co_return delivery::acknowledged;
+            if (!settled) settled = clock::now() + settle;
+            if (clock::now() >= *settled) co_return delivery::acknowledged;
+        } else if (clock::now() >= deadline) {
+            co_return delivery::timed_out;
+        }
         timer.expires_after(step);
         auto [ec] = co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
         if (ec) co_return delivery::timed_out;
         // A delayed ACK can take 40 ms or more; later polls need not be as frequent.
-        step = std::min<std::chrono::microseconds>(step * 2, 20ms);
+        step = std::min<std::chrono::microseconds>(step * 2, 10ms);
     }
 }
 

@@ -32,6 +32,9 @@ session::session(std::shared_ptr<const server_context> ctx, tcp::socket socket, 
     unsigned char raw[16];
     if (RAND_bytes(raw, sizeof raw) == 1) session_tag_.assign(reinterpret_cast<char*>(raw), sizeof raw);
     ctl_.set_session_tag(session_tag_);
+    // A client's close is then seen as a FIN, not as a RST provoked by our alert: an upload
+    // ended by FIN is committed only if the client did not die with its 226 unread (transfer.cpp).
+    ctl_.set_quiet_eof();
     std::error_code ec;
     auto peer = ctl_.socket().remote_endpoint(ec);
     peer_addr_ = net::unmapped(peer.address());

@@ -13,6 +13,7 @@
 #include <asio/use_awaitable.hpp>
 #include <chrono>
 
+#include "net/delivery.hpp"
 #include "proto/ascii.hpp"
 #include "proto/command.hpp"
 #include "proto/reply_code.hpp"
@@ -28,6 +29,10 @@ namespace {
 constexpr std::size_t transfer_buffer = 256 * 1024;
 // sendfile() in slices so that the stall detector sees progress.
 constexpr std::uint64_t sendfile_slice = 8ull << 20;
+// After a FIN-ended upload's 226 is acknowledged, how long a client that neither speaks nor
+// closes must stay connected before the upload is committed. A killed client's kernel closes
+// all its sockets at once (well under a millisecond), answering the unread 226 with a RST.
+constexpr auto fin_upload_settle = std::chrono::milliseconds(250);
 }  // namespace
 
 struct session::transfer_request {
@@ -251,6 +256,11 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     std::error_code ec = co_await open_data_connection(data, req->kind != transfer_kind::stor, why);
     int final_code = code::closing_data;
     std::string final_text;
+    // How an upload ends: committed before the reply (close_notify marked its end), committed
+    // only once the client has acknowledged the reply (a bare FIN ended it), or kept as a partial.
+    enum class upload_end { commit, confirm_then_commit, keep_partial, discard };
+    upload_end up_end = upload_end::discard;
+    std::string incomplete_why;  // why an upload was not committed (for the reply and the log)
     if (ec) {
         data_stream_ = nullptr;
         if (stalled && data) why = "the data connection's TLS handshake did not finish in time";
@@ -267,6 +277,8 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
         }
         const bool local_failure = ec && ec.category() == std::system_category() && ec != std::errc::broken_pipe &&
                                    ec != std::errc::connection_reset && ec != std::errc::operation_canceled;
+        // How the client ended the data (finish_sending below ends our TLS).
+        const bool protected_data = data->secure(), no_close_notify = data->truncated();
         if (!ec) {
             watchdog->touch();
             // Uploads and listings: flush the last partial segment now rather than after the
@@ -285,13 +297,31 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
             data->close();
         }
         data_stream_ = nullptr;
-        if (!ec && req->kind == transfer_kind::stor) {
-            if (data->truncated())
-                ctx_->log->warn("[{}] upload of {} ended without TLS close_notify", id_, req->path);
-            ec = req->upload.commit();
-            if (ec) {
-                final_code = code::local_error;
-                final_text = "Upload could not be stored: " + describe_error(ec);
+        if (req->kind == transfer_kind::stor) {
+            // SECURITY: truncation and lost files. Only an upload whose end the client marked is
+            // committed over the old file: TLS close_notify, or for a FIN (PROT C, or PROT P under
+            // UPLOADCLOSENOTIFY OPTIONAL) a client still there to acknowledge the final reply.
+            // A killed client, a closed control connection, ABOR or a stall keep the data as a
+            // resumable partial instead; a local failure (disk full) discards it.
+            if (abort_requested_ || stalled)
+                up_end = upload_end::keep_partial;
+            else if (local_failure)
+                up_end = upload_end::discard;
+            else if (ec)
+                up_end = upload_end::keep_partial;
+            else if (protected_data && !no_close_notify)
+                up_end = upload_end::commit;
+            else if (protected_data && cfg_.upload_close_notify_required) {
+                up_end = upload_end::keep_partial;
+                incomplete_why = "the data connection ended without TLS close_notify (UPLOADCLOSENOTIFY REQUIRED)";
+            } else
+                up_end = upload_end::confirm_then_commit;
+            if (up_end == upload_end::commit) {
+                ec = req->upload.commit();
+                if (ec) {
+                    final_code = code::local_error;
+                    final_text = "Upload could not be stored: " + describe_error(ec);
+                }
             }
         }
         if (abort_requested_) {
@@ -300,6 +330,9 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
         } else if (stalled) {
             final_code = code::transfer_aborted;
             final_text = "Data connection stalled for " + std::to_string(cfg_.data_timeout_seconds) + " s; transfer aborted.";
+        } else if (!incomplete_why.empty()) {
+            final_code = code::transfer_aborted;
+            final_text = "Upload incomplete: " + incomplete_why + ".";
         } else if (ec && final_text.empty()) {
             if (local_failure && ec.value() != 0 && ec != asio::error::eof) {
                 final_code = ec == std::errc::no_space_on_device ? code::insufficient_storage : code::local_error;
@@ -311,7 +344,16 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
             }
         }
     }
-    if (final_code != code::closing_data && req->kind == transfer_kind::stor) req->upload.abort();
+    if (req->kind == transfer_kind::stor && up_end == upload_end::keep_partial) {
+        if (std::uint64_t kept = req->upload.keep_partial()) {
+            final_text += " " + std::to_string(kept) + " bytes kept; REST " + std::to_string(kept) + " and STOR " +
+                          req->path + " resume the upload.";
+            ctx_->log->info("[{}] upload of {} incomplete{}{}; {} bytes kept as its partial", id_, req->path,
+                            incomplete_why.empty() ? "" : ": ", incomplete_why, kept);
+        }
+    } else if (final_code != code::closing_data && req->kind == transfer_kind::stor) {
+        req->upload.abort();
+    }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (final_code == code::closing_data) {
         final_text = "Transfer complete: " + std::to_string(transfer_bytes_) + " bytes";
@@ -319,15 +361,38 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
         final_text += ".";
     }
     const char* dir = req->kind == transfer_kind::stor ? "upload" : req->kind == transfer_kind::retr ? "download" : "listing";
-    ctx_->log->info("[{}] {} {} {} bytes {:.3f} s {:.1f} MB/s {} {} -> {}", id_, dir,
-                    req->kind == transfer_kind::listing ? std::string("-") : req->path, transfer_bytes_, secs,
-                    secs > 0 ? transfer_bytes_ / secs / 1e6 : 0.0, sec_.prot_private ? "PROT P" : "PROT C",
-                    resumed ? "resumed" : "-", final_code);
+    auto log_end = [&](std::string_view note) {
+        ctx_->log->info("[{}] {} {} {} bytes {:.3f} s {:.1f} MB/s {} {} -> {}{}", id_, dir,
+                        req->kind == transfer_kind::listing ? std::string("-") : req->path, transfer_bytes_, secs,
+                        secs > 0 ? transfer_bytes_ / secs / 1e6 : 0.0, sec_.prot_private ? "PROT P" : "PROT C",
+                        resumed ? "resumed" : "-", final_code, note);
+    };
+    watchdog->stop();
     data_watchdog_.reset();
     // Our side is closed (close_notify, FIN): the reply need not wait for the client's close.
     // The rest of the drain goes on beside the session.
     if (drain_beside) linger_close(std::move(data));
-    co_await reply(final_code, final_text);
+    if (up_end != upload_end::confirm_then_commit) {
+        log_end("");
+        co_await reply(final_code, final_text);
+    } else {
+        // The 226 goes first; the rename waits until the client's TCP has acknowledged it (a
+        // killed client's kernel answers with a RST). The session reads no further command
+        // before this transfer is done, so the client never sees the old file after the 226.
+        co_await reply(final_code, final_text);
+        const auto mark = broken_ ? std::nullopt : net::mark_now(ctl_.socket());
+        const auto d = co_await net::wait_delivered(ctl_.socket(), mark, std::chrono::seconds(cfg_.data_timeout_seconds),
+                                                    fin_upload_settle);
+        std::string note;
+        if (d != net::delivery::acknowledged) {
+            const std::uint64_t kept = req->upload.keep_partial();
+            note = std::string(d == net::delivery::peer_gone ? " (the client was gone" : " (the client did not acknowledge the reply") + ": " + std::to_string(kept) + " bytes kept as a partial)";
+        } else if (auto cec = req->upload.commit()) {
+            note = " (but the upload could not be stored: " + describe_error(cec) + ")";
+        }
+        log_end(note);
+        if (!note.empty()) ctx_->log->warn("[{}] upload of {} ended by FIN{}", id_, req->path, note);
+    }
     idle_->touch();  // INACTIVE counts from the end of the transfer
     transferring_ = false;
     transfer_done_.cancel();
@@ -486,6 +551,16 @@ asio::awaitable<void> session::cmd_stor(const std::string& arg) {
     restart_ = 0;
     std::error_code ec;
     req->upload = fs_->begin_upload(req->path, mode_for(false, false, offset), offset, ec);
+    if (ec == std::errc::invalid_argument && offset > 0) {
+        // Built outside co_await: GCC 12 destroys class-type ?: temporaries twice inside it.
+        std::string text = "Restart offset " + std::to_string(offset) + " is beyond the ";
+        if (auto kept = fs_->partial_size(req->path))
+            text += std::to_string(*kept) + " bytes kept of an interrupted upload of " + arg + ".";
+        else
+            text += "end of " + arg + ".";
+        co_await reply(code::file_unavailable, text);
+        co_return;
+    }
     if (ec) {
         co_await reply(code::file_unavailable, "Cannot store " + arg + ": " + describe_error(ec));
         co_return;

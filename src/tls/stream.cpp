@@ -166,6 +166,7 @@ asio::awaitable<std::error_code> stream::handshake_server(const context& ctx, in
     }
     SSL_set_accept_state(ssl_);
     if (bulk_receive_) set_bulk_receive();
+    if (quiet_eof_) set_quiet_eof();
     // At most what the context allows: a context without resumption (TLSTIMEOUT 0) sends none.
     if (tickets >= 0)
         SSL_set_num_tickets(ssl_, std::min(static_cast<std::size_t>(tickets), SSL_CTX_get_num_tickets(ctx.native())));
@@ -246,6 +247,11 @@ asio::awaitable<std::size_t> stream::read_fill(void* data, std::size_t size, std
 void stream::cork(bool on) {
     int v = on ? 1 : 0;
     ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_CORK, &v, sizeof v);
+}
+
+void stream::set_quiet_eof() {
+    quiet_eof_ = true;
+    if (ssl_) SSL_set_options(ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF);
 }
 
 void stream::set_bulk_receive() {

@@ -54,6 +54,10 @@ public:
     // the socket behind OpenSSL's back (not the control connection: CCC hands the clear bytes
     // that follow to plain reads). Set before the handshake, or at any time.
     void set_bulk_receive();
+    // The control connection: a peer's close without close_notify is a plain end of input, and
+    // OpenSSL sends no alert back into a socket the peer has closed (which its kernel would
+    // answer with a RST). Data connections keep truncated() instead.
+    void set_quiet_eof();
     asio::awaitable<std::error_code> write_all(const void* data, std::size_t size);
     // Plain connections only: kernel sendfile from fd at offset, count bytes.
     asio::awaitable<std::error_code> send_file(int fd, std::uint64_t offset, std::uint64_t count,
@@ -114,6 +118,7 @@ private:
     std::string last_error_;
     std::string tag_;
     bool bulk_receive_ = false;
+    bool quiet_eof_ = false;
     std::error_code deferred_;  // what read_fill met after it had bytes to return
 };
 

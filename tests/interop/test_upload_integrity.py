@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from conftest import _tool
-from ftpwire import RawControl, abort_socket, close_data, sha256
+from ftpwire import RawControl, RecordingFTP_TLS, close_data, sha256
 from test_client_peers import Ferry, ferry_bin  # noqa: F401  (fixture)
 
 KiB = 1024
@@ -88,6 +88,8 @@ def resume(srv, name: str, offset: int, rest: bytes, prot: str = "P") -> None:
         close_data(d)
         r = c.reply()
         assert r.code == 226, r
+        # The session answers SIZE after the upload is committed (NOOP would come first).
+        assert c.expect(f"SIZE {name}", 213).text == f"213 {offset + len(rest)}"
 
 
 @pytest.fixture(scope="module")
@@ -106,10 +108,28 @@ def keep(ferryd):
     return old
 
 
+def listed(srv) -> list[str]:
+    """NLST of the home folder, as a client sees it."""
+    f = RecordingFTP_TLS().connect_login(srv.port, srv.user, srv.password)
+    try:
+        return sorted(f.nlst())
+    finally:
+        f.quit()
+
+
+def fin_without_close_notify(d: socket.socket) -> None:
+    """Ends a data connection with a bare TCP FIN: no TLS close_notify."""
+    raw = socket.socket(fileno=d.detach()) if hasattr(d, "unwrap") else d
+    raw.shutdown(socket.SHUT_WR)
+    raw.close()
+
+
 def assert_kept(srv, old: bytes, new: bytes, name: str = "keep.bin") -> int:
     """keep.bin unchanged, nothing else visible, the partial a prefix of the new data."""
-    assert (srv.home / name).read_bytes() == old, "the previous file was changed"
+    assert (srv.home / name).read_bytes() == old, \
+        f"the previous file was changed; server log:\n{srv.log[-4000:]}"
     assert visible(srv) == [name], f"left visible in the folder: {visible(srv)}"
+    assert listed(srv) == [name], f"a client sees: {listed(srv)}"
     assert not temp_files(srv), f"temporary files left: {temp_files(srv)}"
     part = partial(srv, name)
     assert part.exists(), f"no resumable partial kept; server log:\n{srv.log[-4000:]}"
@@ -171,3 +191,134 @@ def test_real_clients_end_prot_p_uploads_with_close_notify(ferryd, tmp_path, cli
     assert (ferryd.home / name).read_bytes() == data
     assert not re.search(rf"upload of /{name} ended without TLS close_notify", ferryd.log), \
         f"{client} ended its upload without close_notify:\n{ferryd.log[-3000:]}"
+
+
+# --------------------------------------------------------------------------
+# Interrupted uploads
+
+
+@pytest.mark.parametrize("prot", ["P", "C"])
+def test_client_killed_mid_upload_keeps_the_old_file(ferryd, keep, new_data, tmp_path, prot):
+    """curl is killed (SIGKILL) while it uploads a replacement of keep.bin: keep.bin stays
+    byte-identical, the bytes that arrived are kept as a partial, and REST + STOR finishes it.
+    (Before issue 18 the truncated PROT P upload replaced keep.bin; a PROT C one was committed
+    or discarded depending on which connection's FIN the server read first.)"""
+    src = tmp_path / "new.bin"
+    src.write_bytes(new_data)
+    before = uploads_logged(ferryd, "keep.bin")
+    argv = [_tool("curl"), "-sS", "--max-time", "60", "--limit-rate", "1M",
+            "--user", f"{ferryd.user}:{ferryd.password}", "-T", str(src), ferryd.url("keep.bin")]
+    if prot == "P":
+        argv[1:1] = ["--ssl-reqd", "--insecure"]
+    curl = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path)
+    try:
+        wait_for("the upload to be under way", lambda: growing_temp(ferryd, 128 * KiB), ferryd)
+        curl.send_signal(signal.SIGKILL)
+        curl.wait(timeout=WAIT)
+    finally:
+        if curl.poll() is None:
+            curl.kill()
+            curl.wait(timeout=WAIT)
+    wait_for("the server to end the upload", lambda: uploads_logged(ferryd, "keep.bin") > before, ferryd)
+    kept = assert_kept(ferryd, keep, new_data)
+    finish_and_check(ferryd, new_data, kept, prot)
+
+
+@pytest.mark.parametrize("prot", ["P", "C"])
+def test_control_connection_closed_mid_upload_keeps_the_old_file(ferryd, keep, new_data, prot):
+    """The client closes its control connection while its upload is still sending: the
+    upload is not committed, keep.bin stays, and what arrived can be resumed.
+    (Before issue 18 what arrived was discarded.)"""
+    before = uploads_logged(ferryd, "keep.bin")
+    c = RawControl(ferryd.port)
+    c.login_tls(ferryd.user, ferryd.password, prot)
+    c.expect("TYPE I", 200)
+    port = c.epsv_port()
+    c.send("STOR keep.bin")
+    d = c.open_data(port, protect=prot == "P")
+    assert c.reply().code in (125, 150)
+    d.sendall(new_data[:1 * MiB])
+    c.close()
+    try:
+        wait_for("the server to end the upload", lambda: uploads_logged(ferryd, "keep.bin") > before, ferryd)
+    finally:
+        d.close()
+    kept = assert_kept(ferryd, keep, new_data)
+    finish_and_check(ferryd, new_data, kept, prot)
+
+
+def test_abor_mid_upload_keeps_the_old_file(ferryd, keep, new_data):
+    """ABOR during STOR never commits: 426 for the upload, 226 for the ABOR, keep.bin
+    unchanged and the received bytes resumable. (Before issue 18 they were discarded.)"""
+    with RawControl(ferryd.port) as c:
+        c.login_tls(ferryd.user, ferryd.password)
+        c.expect("TYPE I", 200)
+        port = c.epsv_port()
+        c.send("STOR keep.bin")
+        d = c.open_data(port, protect=True)
+        assert c.reply().code in (125, 150)
+        d.sendall(new_data[:1 * MiB])
+        wait_for("the upload to be under way", lambda: growing_temp(ferryd, 256 * KiB), ferryd)
+        c.send("ABOR")
+        r = c.reply()
+        assert r.code == 426, r
+        assert re.search(r"(\d+) bytes kept; REST \1 and STOR /keep.bin resume", r.text), r
+        assert c.reply().code == 226
+        d.close()
+        kept = assert_kept(ferryd, keep, new_data)
+        assert f"{kept} bytes kept" in r.text
+    finish_and_check(ferryd, new_data, kept)
+
+
+def test_prot_p_upload_without_close_notify_is_kept_as_a_partial(ferryd, keep, new_data):
+    """A PROT P upload whose data connection ends with a bare FIN (no close_notify) is not
+    committed under UPLOADCLOSENOTIFY REQUIRED, the default: 426, keep.bin unchanged, all the
+    bytes kept; REST + STOR with nothing more then commits them. (Before issue 18: 226 and
+    keep.bin replaced by whatever arrived.)"""
+    data = new_data[:3 * MiB]
+    with RawControl(ferryd.port) as c:
+        c.login_tls(ferryd.user, ferryd.password)
+        c.expect("TYPE I", 200)
+        port = c.epsv_port()
+        c.send("STOR keep.bin")
+        d = c.open_data(port, protect=True)
+        assert c.reply().code in (125, 150)
+        d.sendall(data)
+        fin_without_close_notify(d)
+        r = c.reply()
+        assert r.code == 426 and "without TLS close_notify" in r.text, r
+        assert f"{len(data)} bytes kept" in r.text, r
+    kept = assert_kept(ferryd, keep, data + b"more")
+    assert kept == len(data)
+    # A REST beyond what was kept is refused with the size that was kept.
+    with RawControl(ferryd.port) as c:
+        c.login_tls(ferryd.user, ferryd.password)
+        c.expect("TYPE I", 200)
+        c.expect(f"REST {kept + 1}", 350)
+        r = c.expect("STOR keep.bin", 550)
+        assert f"beyond the {kept} bytes kept" in r.text, r
+    finish_and_check(ferryd, data, kept)
+
+
+def test_fin_ended_upload_is_committed_when_the_client_is_there(ferryd_factory, new_data):
+    """UPLOADCLOSENOTIFY OPTIONAL: the same bare-FIN upload is stored (226) because the client
+    is still there to acknowledge the reply; so is a PROT C upload under the default; and a
+    SIZE sent right after the 226 already sees the new file."""
+    srv = ferryd_factory("lenient", overrides={"UPLOADCLOSENOTIFY": "OPTIONAL"})
+    data = new_data[:2 * MiB]
+    for prot in ("P", "C"):
+        (srv.home / "keep.bin").write_bytes(b"old")
+        with RawControl(srv.port) as c:
+            c.login_tls(srv.user, srv.password, prot)
+            c.expect("TYPE I", 200)
+            port = c.epsv_port()
+            c.send("STOR keep.bin")
+            d = c.open_data(port, protect=prot == "P")
+            assert c.reply().code in (125, 150)
+            d.sendall(data)
+            fin_without_close_notify(d)
+            r = c.reply()
+            assert r.code == 226, r
+            assert c.expect("SIZE keep.bin", 213).text == f"213 {len(data)}"
+        assert (srv.home / "keep.bin").read_bytes() == data
+        assert visible(srv) == ["keep.bin"] and not partial(srv, "keep.bin").exists()

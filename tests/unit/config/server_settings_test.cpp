@@ -65,6 +65,7 @@ const sample samples[] = {
     {"SECURE_DATACONN", "SECURE_DATACONN PRIVATE", false},
     {"INACTIVE", "INACTIVE 600", false},
     {"DATACTTIME", "DATACTTIME 30", false},
+    {"UPLOADCLOSENOTIFY", "UPLOADCLOSENOTIFY OPTIONAL", false},
     {"PASSIVEDATACONN", "PASSIVEDATACONN REDIRECT", false},
     {"PORTCOMMANDIPADDR", "PORTCOMMANDIPADDR UNRESTRICTED", false},
     {"PORTCOMMANDPORT", "PORTCOMMANDPORT UNRESTRICTED", false},
@@ -449,6 +450,16 @@ TEST(datacttime, range) {
     EXPECT_EQ(bad("DATACTTIME 0\n"), "ferryd.conf:1: DATACTTIME: '0' is not a number from 1 to 86400");
     EXPECT_EQ(bad("DATACTTIME +5\n"), "ferryd.conf:1: DATACTTIME: '+5' is not a number from 1 to 86400");
     EXPECT_EQ(bad("DATACTTIME 1 2\n"), "ferryd.conf:1: DATACTTIME takes a number of seconds, not 2 values");
+}
+
+TEST(uploadclosenotify, values) {
+    EXPECT_TRUE(server_settings{}.upload_close_notify_required);
+    EXPECT_EQ(find_entry("UPLOADCLOSENOTIFY", side::server)->default_value, "REQUIRED");
+    EXPECT_TRUE(good("UPLOADCLOSENOTIFY REQUIRED\n").upload_close_notify_required);
+    EXPECT_FALSE(good("UPLOADCLOSENOTIFY optional\n").upload_close_notify_required);
+    EXPECT_EQ(bad("UPLOADCLOSENOTIFY NO\n"),
+              "ferryd.conf:1: UPLOADCLOSENOTIFY: 'NO' is not allowed; use REQUIRED or OPTIONAL");
+    EXPECT_EQ(bad("UPLOADCLOSENOTIFY\n"), "ferryd.conf:1: UPLOADCLOSENOTIFY takes REQUIRED or OPTIONAL, not 0 values");
 }
 
 TEST(ftpkeepalive, range) {
