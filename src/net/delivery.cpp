@@ -32,6 +32,7 @@ static_assert(offsetof(tcp_info_bytes, bytes_acked) == 120 && offsetof(tcp_info_
 struct progress {
     bool ok = false;
     int state = 0;
+    std::chrono::microseconds rtt{0};  // smoothed round-trip time
     std::uint64_t acked = 0;
     std::uint64_t received = 0;
 };
@@ -45,6 +46,7 @@ progress read_progress(asio::ip::tcp::socket& sock) {
         return p;
     p.ok = true;
     p.state = info.base.tcpi_state;
+    p.rtt = std::chrono::microseconds(info.base.tcpi_rtt);
     p.acked = info.bytes_acked;
     p.received = info.bytes_received;
     return p;
@@ -78,7 +80,8 @@ asio::awaitable<delivery> wait_delivered(asio::ip::tcp::socket& sock, std::optio
             // A peer that speaks or closes cleanly (FIN: it read everything) is alive; one that
             // is dying closes its sockets within the settle time.
             if (p.received > mark->received || p.state == TCP_CLOSE_WAIT) co_return delivery::acknowledged;
-            if (!settled) settled = clock::now() + settle;
+            // Two round trips: the RST of a peer that closed just after acknowledging needs one.
+            if (!settled) settled = clock::now() + settle + 2 * p.rtt;
             if (clock::now() >= *settled) co_return delivery::acknowledged;
         } else if (clock::now() >= deadline) {
             co_return delivery::timed_out;

@@ -27,7 +27,8 @@ struct stream_mark {
 // must be delivered.
 std::optional<stream_mark> mark_now(asio::ip::tcp::socket& sock);
 
-// Waits until the peer has acknowledged every byte up to mark.sent_end, then for `settle` more
+// Waits until the peer has acknowledged every byte up to mark.sent_end, then for `settle` (plus
+// two round trips) more
 // unless the peer speaks (sends a byte) or closes cleanly (FIN) first: a RST in that time means
 // it died with our bytes unread (peer_gone). Acknowledged bytes count, not an empty send queue: a
 // later write of ours can meet a socket the peer closed after reading, and its ACK came first.

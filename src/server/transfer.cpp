@@ -30,9 +30,10 @@ constexpr std::size_t transfer_buffer = 256 * 1024;
 // sendfile() in slices so that the stall detector sees progress.
 constexpr std::uint64_t sendfile_slice = 8ull << 20;
 // After a FIN-ended upload's 226 is acknowledged, how long a client that neither speaks nor
-// closes must stay connected before the upload is committed. A killed client's kernel closes
-// all its sockets at once (well under a millisecond), answering the unread 226 with a RST.
-constexpr auto fin_upload_settle = std::chrono::milliseconds(250);
+// closes must stay connected before the upload is final (plus two round trips). A killed
+// client's kernel closes all its sockets at once (well under a millisecond), answering the
+// unread 226 with a RST.
+constexpr auto fin_upload_settle = std::chrono::milliseconds(100);
 }  // namespace
 
 struct session::transfer_request {
@@ -254,6 +255,13 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     net::idle_timer_guard guard{watchdog};
     std::string why;
     std::error_code ec = co_await open_data_connection(data, req->kind != transfer_kind::stor, why);
+    if (!ec && abort_requested_) {
+        // ABOR or the session's end came while the connection was being taken: nothing may move.
+        data->close();
+        data_stream_ = nullptr;
+        ec = asio::error::operation_aborted;
+        why = "aborted";
+    }
     int final_code = code::closing_data;
     std::string final_text;
     // How an upload ends: committed before the reply (close_notify marked its end), committed
@@ -261,6 +269,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     enum class upload_end { commit, confirm_then_commit, keep_partial, discard };
     upload_end up_end = upload_end::discard;
     std::string incomplete_why;  // why an upload was not committed (for the reply and the log)
+    bool rename_after_confirm = false;  // confirm_then_commit without commit_provisionally
     if (ec) {
         data_stream_ = nullptr;
         if (stalled && data) why = "the data connection's TLS handshake did not finish in time";
@@ -316,9 +325,16 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
                 incomplete_why = "the data connection ended without TLS close_notify (UPLOADCLOSENOTIFY REQUIRED)";
             } else
                 up_end = upload_end::confirm_then_commit;
-            if (up_end == upload_end::commit) {
-                ec = req->upload.commit();
+            if (up_end == upload_end::commit || up_end == upload_end::confirm_then_commit) {
+                // A FIN-ended upload replaces the target at once too, keeping the previous file
+                // until the client has shown that it is still there; where that is impossible (no
+                // hard link), the rename waits for the client instead.
+                if (up_end == upload_end::commit)
+                    ec = req->upload.commit();
+                else if ((ec = req->upload.commit_provisionally()) == std::errc::operation_not_supported)
+                    ec.clear(), rename_after_confirm = true;
                 if (ec) {
+                    up_end = upload_end::discard;
                     final_code = code::local_error;
                     final_text = "Upload could not be stored: " + describe_error(ec);
                 }
@@ -376,17 +392,21 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
         log_end("");
         co_await reply(final_code, final_text);
     } else {
-        // The 226 goes first; the rename waits until the client's TCP has acknowledged it (a
-        // killed client's kernel answers with a RST). The session reads no further command
-        // before this transfer is done, so the client never sees the old file after the 226.
+        // The 226 goes first; whether the upload stays depends on the client's TCP answering it
+        // with an ACK (a killed client's kernel answers with a RST). The session reads no further
+        // command before this transfer is done.
         co_await reply(final_code, final_text);
         const auto mark = broken_ ? std::nullopt : net::mark_now(ctl_.socket());
         const auto d = co_await net::wait_delivered(ctl_.socket(), mark, std::chrono::seconds(cfg_.data_timeout_seconds),
                                                     fin_upload_settle);
         std::string note;
         if (d != net::delivery::acknowledged) {
-            const std::uint64_t kept = req->upload.keep_partial();
-            note = std::string(d == net::delivery::peer_gone ? " (the client was gone" : " (the client did not acknowledge the reply") + ": " + std::to_string(kept) + " bytes kept as a partial)";
+            const std::uint64_t kept = rename_after_confirm ? req->upload.keep_partial() : req->upload.settle(false);
+            note = std::string(d == net::delivery::peer_gone ? " (the client was gone" : " (the client did not acknowledge the reply") +
+                   ": " + std::to_string(kept) + " bytes kept as a partial" +
+                   (rename_after_confirm ? "" : ", the previous file put back") + ")";
+        } else if (!rename_after_confirm) {
+            req->upload.settle(true);
         } else if (auto cec = req->upload.commit()) {
             note = " (but the upload could not be stored: " + describe_error(cec) + ")";
         }

@@ -67,6 +67,14 @@ public:
         // that write in place (append, at_offset without a partial) keep what they wrote; STOU's
         // new file is removed. Returns the bytes kept in a partial (0: none kept).
         std::uint64_t keep_partial();
+        // For an upload whose end is not yet certain (ended by a bare FIN): replaces the target at
+        // once, but keeps the previous file under a hidden name until settle(). Only for uploads
+        // written beside the target (replace, a continued partial); operation_not_supported (and
+        // nothing done) when the previous file cannot be kept, e.g. a hard link is refused.
+        std::error_code commit_provisionally();
+        // After commit_provisionally: keep drops the previous file; otherwise it is put back in
+        // place and the upload becomes the target's partial (returns its size).
+        std::uint64_t settle(bool keep);
         const std::string& final_name() const { return final_name_; }  // vpath of the target
 
     private:
@@ -78,6 +86,11 @@ public:
         std::string final_leaf_;    // name in parent to rename to
         std::string final_name_;
         bool done_ = true;
+        // commit_provisionally: the previous file's hidden name (empty: there was none) and the
+        // upload's identity, so that settle() never touches a file that replaced it since.
+        bool provisional_ = false;
+        std::string previous_name_;
+        std::uint64_t dev_ = 0, ino_ = 0, size_ = 0;
     };
     upload begin_upload(const std::string& vpath, write_mode mode, std::uint64_t offset,
                         std::error_code& ec) const;

@@ -31,7 +31,12 @@ root::upload::upload(upload&& o) noexcept
       partial_name_(std::move(o.partial_name_)),
       final_leaf_(std::move(o.final_leaf_)),
       final_name_(std::move(o.final_name_)),
-      done_(std::exchange(o.done_, true)) {}
+      done_(std::exchange(o.done_, true)),
+      provisional_(std::exchange(o.provisional_, false)),
+      previous_name_(std::move(o.previous_name_)),
+      dev_(o.dev_),
+      ino_(o.ino_),
+      size_(o.size_) {}
 
 root::upload& root::upload::operator=(upload&& o) noexcept {
     if (this != &o) {
@@ -43,6 +48,11 @@ root::upload& root::upload::operator=(upload&& o) noexcept {
         final_leaf_ = std::move(o.final_leaf_);
         final_name_ = std::move(o.final_name_);
         done_ = std::exchange(o.done_, true);
+        provisional_ = std::exchange(o.provisional_, false);
+        previous_name_ = std::move(o.previous_name_);
+        dev_ = o.dev_;
+        ino_ = o.ino_;
+        size_ = o.size_;
     }
     return *this;
 }
@@ -76,7 +86,73 @@ std::error_code root::upload::commit() {
     return {};
 }
 
+std::error_code root::upload::commit_provisionally() {
+    if (done_ || !fd_.valid()) return std::make_error_code(std::errc::bad_file_descriptor);
+    if (temp_name_.empty() || temp_name_ == final_leaf_ || partial_name_.empty())
+        return std::make_error_code(std::errc::operation_not_supported);
+    struct stat mine{}, previous{};
+    if (::fstat(fd_.get(), &mine) != 0) return last_error();
+    std::string previous_name;
+    if (::fstatat(parent_.get(), final_leaf_.c_str(), &previous, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISDIR(previous.st_mode)) return std::make_error_code(std::errc::is_a_directory);
+        previous_name = std::string(detail::temp_prefix) + detail::random_hex(8);
+        // A second name for the previous file (a symlink stays a symlink): nothing is copied.
+        if (::linkat(parent_.get(), final_leaf_.c_str(), parent_.get(), previous_name.c_str(), 0) != 0)
+            return std::make_error_code(std::errc::operation_not_supported);
+    } else if (errno != ENOENT) {
+        return last_error();
+    }
+    // commit() lets go of the folder; settle() still needs it.
+    unique_fd folder(::fcntl(parent_.get(), F_DUPFD_CLOEXEC, 0));
+    if (!folder.valid()) {
+        std::error_code ec = last_error();
+        if (!previous_name.empty()) ::unlinkat(parent_.get(), previous_name.c_str(), 0);
+        return ec;
+    }
+    std::error_code ec = commit();
+    parent_ = std::move(folder);
+    if (ec) {
+        if (!previous_name.empty()) ::unlinkat(parent_.get(), previous_name.c_str(), 0);
+        parent_.reset();
+        return ec;
+    }
+    provisional_ = true;
+    previous_name_ = std::move(previous_name);
+    dev_ = mine.st_dev;
+    ino_ = mine.st_ino;
+    size_ = static_cast<std::uint64_t>(mine.st_size);
+    return {};
+}
+
+std::uint64_t root::upload::settle(bool keep) {
+    if (!provisional_) return 0;
+    provisional_ = false;
+    std::uint64_t kept = 0;
+    struct stat now{};
+    const bool still_ours = ::fstatat(parent_.get(), final_leaf_.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+                            now.st_dev == dev_ && now.st_ino == ino_;
+    if (!keep && still_ours) {
+        // The upload goes to the partial's name (a second link), then the previous file goes
+        // back over the target in one rename: the target never disappears.
+        ::unlinkat(parent_.get(), partial_name_.c_str(), 0);
+        if (size_ > 0 && ::linkat(parent_.get(), final_leaf_.c_str(), parent_.get(), partial_name_.c_str(), 0) == 0)
+            kept = size_;
+        if (!previous_name_.empty())
+            ::renameat(parent_.get(), previous_name_.c_str(), parent_.get(), final_leaf_.c_str());
+        else
+            ::unlinkat(parent_.get(), final_leaf_.c_str(), 0);
+    }
+    if (!previous_name_.empty()) ::unlinkat(parent_.get(), previous_name_.c_str(), 0);  // gone if renamed back
+    previous_name_.clear();
+    parent_.reset();
+    return kept;
+}
+
 void root::upload::abort() {
+    if (provisional_) {
+        settle(true);  // a committed upload stays committed
+        return;
+    }
     fd_.reset();
     // A continued partial stays: it still holds the bytes received before.
     if (!done_ && parent_.valid() && !temp_name_.empty() && temp_name_ != partial_name_)

@@ -238,6 +238,7 @@ def test_control_connection_closed_mid_upload_keeps_the_old_file(ferryd, keep, n
     d = c.open_data(port, protect=prot == "P")
     assert c.reply().code in (125, 150)
     d.sendall(new_data[:1 * MiB])
+    wait_for("the upload to be under way", lambda: growing_temp(ferryd, 128 * KiB), ferryd)
     c.close()
     try:
         wait_for("the server to end the upload", lambda: uploads_logged(ferryd, "keep.bin") > before, ferryd)

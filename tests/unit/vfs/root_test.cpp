@@ -479,6 +479,57 @@ TEST_F(vfs_root, interrupted_replace_keeps_a_hidden_partial_that_rest_continues)
     EXPECT_EQ(ec, std::errc::permission_denied);
 }
 
+TEST_F(vfs_root, a_provisional_commit_replaces_at_once_and_settles_either_way) {
+    std::error_code ec;
+    // Kept: the new content stays, the previous file's hidden name is gone.
+    auto up = r_.begin_upload("/hello.txt", mode::replace, 0, ec);
+    write_fd(up.fd(), "second");
+    ASSERT_FALSE(up.commit_provisionally());
+    EXPECT_EQ(slurp(host_ + "/hello.txt"), "second");  // in place before settling
+    EXPECT_EQ(up.settle(true), 0u);
+    EXPECT_EQ(slurp(host_ + "/hello.txt"), "second");
+    EXPECT_FALSE(has_temp_file(host_));
+
+    // Rolled back: the previous file is back, the upload is the partial, REST continues it.
+    auto bad = r_.begin_upload("/hello.txt", mode::replace, 0, ec);
+    write_fd(bad.fd(), "THIRD-");
+    ASSERT_FALSE(bad.commit_provisionally());
+    EXPECT_EQ(slurp(host_ + "/hello.txt"), "THIRD-");
+    EXPECT_EQ(bad.settle(false), 6u);
+    EXPECT_EQ(slurp(host_ + "/hello.txt"), "second");
+    EXPECT_EQ(r_.partial_size("/hello.txt"), std::optional<std::uint64_t>(6));
+    auto rest = r_.begin_upload("/hello.txt", mode::at_offset, 6, ec);
+    ASSERT_FALSE(ec);
+    write_fd(rest.fd(), "UPLOAD");
+    ASSERT_FALSE(rest.commit_provisionally());  // a continued partial too
+    EXPECT_EQ(rest.settle(false), 12u);
+    EXPECT_EQ(slurp(host_ + "/hello.txt"), "second");
+    EXPECT_EQ(slurp(host_ + "/.ferry-upload-part.hello.txt"), "THIRD-UPLOAD");
+
+    // A new name rolled back disappears; an upload replaced meanwhile is left alone.
+    auto fresh = r_.begin_upload("/fresh.bin", mode::replace, 0, ec);
+    write_fd(fresh.fd(), "x");
+    ASSERT_FALSE(fresh.commit_provisionally());
+    EXPECT_EQ(fresh.settle(false), 1u);
+    EXPECT_FALSE(std::filesystem::exists(host_ + "/fresh.bin"));
+    auto raced = r_.begin_upload("/fresh.bin", mode::replace, 0, ec);
+    write_fd(raced.fd(), "ours");
+    ASSERT_FALSE(raced.commit_provisionally());
+    { std::ofstream(host_ + "/fresh.bin.new") << "theirs"; }
+    std::filesystem::rename(host_ + "/fresh.bin.new", host_ + "/fresh.bin");
+    EXPECT_EQ(raced.settle(false), 0u);
+    EXPECT_EQ(slurp(host_ + "/fresh.bin"), "theirs");
+
+    // In-place uploads cannot commit provisionally (nothing is done).
+    auto app = r_.begin_upload("/hello.txt", mode::append, 0, ec);
+    EXPECT_EQ(app.commit_provisionally(), std::errc::operation_not_supported);
+    app.abort();
+    EXPECT_EQ(slurp(host_ + "/hello.txt"), "second");
+    std::filesystem::remove(host_ + "/.ferry-upload-part.hello.txt");
+    std::filesystem::remove(host_ + "/.ferry-upload-part.fresh.bin");
+    EXPECT_FALSE(has_temp_file(host_));
+}
+
 TEST_F(vfs_root, unique_names) {
     std::error_code ec;
     auto u1 = r_.begin_upload("/hello.txt", mode::unique, 0, ec);
