@@ -127,6 +127,23 @@ const std::vector<schema_entry> server_statements = {
          s.upload_close_notify_required = c == 0;
          return true;
      }},
+    {"UMASK", side::server, "octal mask", "022",
+     "Permission bits taken away from the files (0666) and folders (0777) that clients create.", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "an octal mask such as 022", err)) return false;
+         const std::string& v = st.args[0];
+         if (v.empty() || v.size() > 4 || v.find_first_not_of("01234567") != std::string::npos) {
+             err = "UMASK: '" + v + "' is not an octal mask from 000 to 777 such as 022";
+             return false;
+         }
+         unsigned m = static_cast<unsigned>(std::stoul(v, nullptr, 8));
+         if (m > 0777) {
+             err = "UMASK: '" + v + "' is not an octal mask from 000 to 777 such as 022";
+             return false;
+         }
+         s.umask = m;
+         return true;
+     }},
     {"PASSIVEDATACONN", side::server, "NOREDIRECT | REDIRECT", "NOREDIRECT",
      "NOREDIRECT refuses a passive data connection from any address but the control client's.", false,
      [](server_settings& s, const statement& st, std::string& err) {

@@ -44,7 +44,8 @@ struct server_settings {
     secure_dataconn dataconn = secure_dataconn::clear;
     unsigned inactive_seconds = 300;     // control connection idle limit
     unsigned data_timeout_seconds = 60;  // DATACTTIME: data connection wait / stall limit
-    bool upload_close_notify_required = true;  // UPLOADCLOSENOTIFY: a PROT P upload ends with close_notify
+    bool upload_close_notify_required = true;
+    unsigned umask = 022;                // UMASK: permissions taken away from created files and folders  // UPLOADCLOSENOTIFY: a PROT P upload ends with close_notify
     redirect_policy passive_dataconn = redirect_policy::noredirect;
     redirect_policy port_ipaddr = redirect_policy::noredirect;
     bool port_low_ports = false;         // PORTCOMMANDPORT UNRESTRICTED

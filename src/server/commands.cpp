@@ -66,6 +66,10 @@ asio::awaitable<void> session::cmd_user(const std::string& arg) {
         co_await reply(code::not_logged_in, "Already logged in; use REIN to log in as someone else.");
         co_return;
     }
+    if (auto r = check_login(cfg_, sec_)) {
+        co_await reply(r->code, r->text);
+        co_return;
+    }
     if (sec_.control_secure && cfg_.login == config::secure_login::verify_user && cert_user_ &&
         cert_user_->user != arg) {
         // SECURITY: VERIFY_USER: a certificate registered to one user cannot log in another.
@@ -158,6 +162,13 @@ asio::awaitable<void> session::cmd_rein(const std::string&) {
         cert_user_ = nullptr;
         if (ec) broken_ = true;
         co_return;
+    }
+    // SECURITY: downgrade after CCC: "cleared" stood for the login made under TLS; the next login
+    // meets every policy again (SECURE_FTP REQUIRED wants AUTH TLS first, SECURE_LOGIN a new
+    // handshake's certificate).
+    if (sec_.control_cleared) {
+        sec_.control_cleared = false;
+        cert_user_ = nullptr;
     }
     sec_.pbsz_done = sec_.control_secure && implicit_;
     sec_.prot_private = sec_.pbsz_done && cfg_.dataconn != config::secure_dataconn::never;

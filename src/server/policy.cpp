@@ -14,6 +14,14 @@ std::optional<refusal> check_command_security(const config::server_settings& s, 
     return std::nullopt;
 }
 
+std::optional<refusal> check_login(const config::server_settings& s, const security_state& st) {
+    if (s.login != config::secure_login::no_client_auth && !st.control_secure)
+        return refusal{code::not_logged_in, "This server requires a client certificate: send AUTH TLS first (SECURE_LOGIN " +
+                                                std::string(s.login == config::secure_login::required ? "REQUIRED" : "VERIFY_USER") +
+                                                ")."};
+    return std::nullopt;
+}
+
 std::optional<refusal> check_prot(const config::server_settings& s, const security_state& st, char level) {
     if (!st.control_secure && !st.control_cleared)
         return refusal{code::bad_sequence, "PROT needs a TLS-protected control connection: send AUTH TLS first."};

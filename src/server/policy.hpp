@@ -24,6 +24,10 @@ struct security_state {
 // may run on a clear control connection (no password in clear, no file access).
 std::optional<refusal> check_command_security(const config::server_settings& s, const security_state& st,
                                               bool allowed_before_auth);
+// SECURITY: SECURE_LOGIN REQUIRED / VERIFY_USER: a login is checked against the client
+// certificate, so it needs TLS on the control connection whatever SECURE_FTP says (a clear login
+// would have no certificate to check).
+std::optional<refusal> check_login(const config::server_settings& s, const security_state& st);
 // PROT argument against SECURE_DATACONN.
 std::optional<refusal> check_prot(const config::server_settings& s, const security_state& st, char level);
 // Before opening a data connection: SECURE_DATACONN PRIVATE needs PROT P.

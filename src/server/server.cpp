@@ -1,5 +1,7 @@
 #include "server/server.hpp"
 
+#include <sys/stat.h>
+
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/executor_work_guard.hpp>
@@ -25,6 +27,8 @@ server::~server() { stop(); }
 
 bool server::start(std::string& error) {
     const auto& s = ctx_->settings;
+    // Files and folders that clients create get 0666 / 0777 less UMASK (vfs creates with those).
+    ::umask(static_cast<mode_t>(s.umask));
     std::vector<config::listen_address> explicit_ = s.listen;
     if (explicit_.empty()) explicit_.push_back({"0.0.0.0", 21});
     auto add = [&](const std::string& host, std::uint16_t port, bool implicit) {

@@ -208,9 +208,11 @@ asio::awaitable<void> session::dispatch(const std::string& line) {
                                                    std::string(entry->help));
         co_return;
     }
-    // RNTO must follow RNFR directly; REST applies to the next transfer command only.
+    // RNTO must follow RNFR directly; REST applies to the next transfer command only, but clients
+    // send it before or after setting up the data connection and the type (curl: EPSV, TYPE, REST).
     const bool keeps_rename = cmd.verb == "RNTO";
-    const bool keeps_restart = cmd.verb == "REST" || (entry->flags & during_transfer);
+    const bool keeps_restart = cmd.verb == "REST" || cmd.verb == "PASV" || cmd.verb == "EPSV" || cmd.verb == "PORT" ||
+                               cmd.verb == "EPRT" || cmd.verb == "TYPE" || (entry->flags & during_transfer);
     co_await (this->*(entry->fn))(cmd.arg);
     if (!keeps_rename && cmd.verb != "RNFR") rename_from_.clear();
     if (!keeps_restart) restart_ = 0;

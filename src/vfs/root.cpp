@@ -126,7 +126,11 @@ std::vector<proto::file_info> root::list(const std::string& vpath, std::error_co
             break;
         }
         std::string_view name = d->d_name;
-        if (name == "." || name == ".." || name.starts_with(detail::temp_prefix)) continue;
+        // A name with CR or LF cannot be written on one line of LIST, NLST, MLSD or STAT (a
+        // client would read part of it as another entry or reply): such names are left out.
+        if (name == "." || name == ".." || name.starts_with(detail::temp_prefix) ||
+            name.find_first_of("\r\n") != std::string_view::npos)
+            continue;
         struct stat st{};
         // Links are listed as links (their own lstat): following them here would reveal
         // metadata of targets outside the root.
@@ -151,7 +155,7 @@ std::error_code root::make_dir(const std::string& vpath) const {
     std::string leaf;
     unique_fd parent = detail::open_parent(dir_.get(), vpath, leaf, true, ec);
     if (ec) return ec;
-    if (::mkdirat(parent.get(), leaf.c_str(), 0755) != 0) return last_error();
+    if (::mkdirat(parent.get(), leaf.c_str(), 0777) != 0) return last_error();
     return {};
 }
 
@@ -208,10 +212,13 @@ std::error_code root::set_mtime(const std::string& vpath, std::int64_t mtime) co
 std::error_code root::chmod(const std::string& vpath, std::uint32_t mode) const {
     // SECURITY: path escape. fchmodat(parent, leaf) always follows a symlink leaf (Linux cannot
     // chmod links), which could reach outside the root; so chmod the O_PATH fd opened beneath.
+    // SECURITY: privilege escalation: no set-user-ID, set-group-ID or sticky bit from a client,
+    // and the home folder itself keeps the mode its administrator gave it.
+    if ((mode & 07000) != 0 || vpath == "/") return std::make_error_code(std::errc::operation_not_permitted);
     std::error_code ec;
     unique_fd fd = open_beneath(vpath, O_PATH, 0, ec);
     if (ec) return ec;
-    mode &= 07777;
+    mode &= 0777;
 #ifndef SYS_fchmodat2
     constexpr long SYS_fchmodat2 = 452;  // Linux 6.6; glibc 2.36 headers predate it
 #endif

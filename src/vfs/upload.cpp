@@ -211,7 +211,7 @@ root::upload root::begin_upload(const std::string& vpath, write_mode mode, std::
 
     switch (mode) {
     case write_mode::replace: {
-        mode_t file_mode = 0644;
+        mode_t file_mode = 0;  // 0: new file, the process umask (UMASK) decides
         struct stat st{};
         if (::fstatat(up.parent_.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
             if (S_ISDIR(st.st_mode)) {
@@ -229,7 +229,7 @@ root::upload root::begin_upload(const std::string& vpath, write_mode mode, std::
             std::string temp = std::string(detail::temp_prefix) + detail::random_hex(8);
             // O_EXCL: never opens an existing file or follows a symlink planted under the name.
             int fd = ::openat(up.parent_.get(), temp.c_str(),
-                              O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+                              O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
             if (fd >= 0) {
                 up.fd_.reset(fd);
                 up.temp_name_ = std::move(temp);
@@ -245,7 +245,7 @@ root::upload root::begin_upload(const std::string& vpath, write_mode mode, std::
             return up;
         }
         up.done_ = false;  // from here on, abort() removes the temp file
-        if (file_mode != 0644 && ::fchmod(up.fd_.get(), file_mode) != 0) {
+        if (file_mode != 0 && ::fchmod(up.fd_.get(), file_mode) != 0) {
             ec = last_error();
             up.abort();
             return up;
@@ -303,7 +303,7 @@ root::upload root::begin_upload(const std::string& vpath, write_mode mode, std::
         if (mode == write_mode::append) flags |= O_APPEND | O_CREAT;
         else if (offset == 0) flags |= O_CREAT;
         up.parent_.reset();
-        up.fd_ = open_beneath(vpath, flags, 0644, ec);
+        up.fd_ = open_beneath(vpath, flags, 0666, ec);
         if (ec) return up;
         struct stat st{};
         if (::fstat(up.fd_.get(), &st) != 0) {
@@ -348,7 +348,7 @@ root::upload root::begin_upload(const std::string& vpath, write_mode mode, std::
         for (unsigned n = 0; n < 1000; ++n) {
             std::string candidate = n == 0 ? leaf : leaf + "." + std::to_string(n);
             int fd = ::openat(up.parent_.get(), candidate.c_str(),
-                              O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+                              O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
             if (fd >= 0) {
                 up.fd_.reset(fd);
                 // Reuse temp_name_ so abort() unlinks the half-written file; commit() keeps it.

@@ -74,7 +74,9 @@ unique_fd open_parent(int root_fd, std::string_view vpath, std::string& leaf, bo
     }
     // The upload temp namespace is ours: a client must not create or rename onto such names
     // (they would vanish from listings and could collide with a running upload).
-    if (creating && std::string_view(leaf).starts_with(temp_prefix)) {
+    // SECURITY: reply and listing injection: no new name may hold CR or LF, which would break
+    // a listing line or a reply in two.
+    if (creating && (std::string_view(leaf).starts_with(temp_prefix) || leaf.find_first_of("\r\n") != std::string::npos)) {
         ec = std::make_error_code(std::errc::permission_denied);
         return {};
     }

@@ -66,6 +66,7 @@ const sample samples[] = {
     {"INACTIVE", "INACTIVE 600", false},
     {"DATACTTIME", "DATACTTIME 30", false},
     {"UPLOADCLOSENOTIFY", "UPLOADCLOSENOTIFY OPTIONAL", false},
+    {"UMASK", "UMASK 077", false},
     {"PASSIVEDATACONN", "PASSIVEDATACONN REDIRECT", false},
     {"PORTCOMMANDIPADDR", "PORTCOMMANDIPADDR UNRESTRICTED", false},
     {"PORTCOMMANDPORT", "PORTCOMMANDPORT UNRESTRICTED", false},
@@ -460,6 +461,16 @@ TEST(uploadclosenotify, values) {
     EXPECT_EQ(bad("UPLOADCLOSENOTIFY NO\n"),
               "ferryd.conf:1: UPLOADCLOSENOTIFY: 'NO' is not allowed; use REQUIRED or OPTIONAL");
     EXPECT_EQ(bad("UPLOADCLOSENOTIFY\n"), "ferryd.conf:1: UPLOADCLOSENOTIFY takes REQUIRED or OPTIONAL, not 0 values");
+}
+
+TEST(umask, values) {
+    EXPECT_EQ(server_settings{}.umask, 022u);
+    EXPECT_EQ(find_entry("UMASK", side::server)->default_value, "022");
+    EXPECT_EQ(good("UMASK 077\n").umask, 077u);
+    EXPECT_EQ(good("UMASK 0\n").umask, 0u);
+    EXPECT_EQ(good("UMASK 0027\n").umask, 027u);
+    EXPECT_EQ(bad("UMASK 088\n"), "ferryd.conf:1: UMASK: '088' is not an octal mask from 000 to 777 such as 022");
+    EXPECT_EQ(bad("UMASK 1777\n"), "ferryd.conf:1: UMASK: '1777' is not an octal mask from 000 to 777 such as 022");
 }
 
 TEST(ftpkeepalive, range) {

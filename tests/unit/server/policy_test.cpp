@@ -273,3 +273,23 @@ TEST(check_data_protection, all_combinations) {
                 }
             }
 }
+
+// SECURE_LOGIN REQUIRED and VERIFY_USER need TLS on the control connection for a login,
+// whatever SECURE_FTP says; NO_CLIENT_AUTH leaves it to SECURE_FTP.
+TEST(policy, login_with_client_certificates_needs_tls_on_the_control_connection) {
+    using config::secure_login;
+    for (auto login : {secure_login::no_client_auth, secure_login::required, secure_login::verify_user})
+        for (auto f : ftp_modes)
+            for (const auto& st : all_states()) {
+                auto s = settings(f, secure_dataconn::clear);
+                s.login = login;
+                auto r = server::check_login(s, st);
+                const bool refused = login != secure_login::no_client_auth && !st.control_secure;
+                ASSERT_EQ(r.has_value(), refused) << describe(st);
+                if (refused) {
+                    EXPECT_EQ(r->code, 530);
+                    EXPECT_EQ(r->text, std::string("This server requires a client certificate: send AUTH TLS first (SECURE_LOGIN ") +
+                                           (login == secure_login::required ? "REQUIRED" : "VERIFY_USER") + ").");
+                }
+            }
+}

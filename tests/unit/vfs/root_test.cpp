@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -579,6 +580,33 @@ TEST_F(vfs_root, dirs_rename_remove) {
     EXPECT_EQ(r_.remove_file("/docs/moved.txt"), std::errc::no_such_file_or_directory);
     EXPECT_TRUE(r_.remove_file("/docs"));  // EISDIR
     EXPECT_TRUE(r_.remove_file("/"));
+}
+
+TEST_F(vfs_root, chmod_sets_no_special_bits_and_leaves_the_home_folder_alone) {
+    const auto refused = std::make_error_code(std::errc::operation_not_permitted);
+    EXPECT_EQ(r_.chmod("/hello.txt", 04755), refused);
+    EXPECT_EQ(r_.chmod("/hello.txt", 02755), refused);
+    EXPECT_EQ(r_.chmod("/docs", 01777), refused);
+    EXPECT_EQ(r_.chmod("/", 0700), refused);
+    struct stat st{};
+    ASSERT_EQ(::stat((host_ + "/hello.txt").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07000, 0u);
+}
+
+TEST_F(vfs_root, names_with_cr_or_lf_are_not_created_nor_listed) {
+    std::error_code ec;
+    const auto denied = std::make_error_code(std::errc::permission_denied);
+    EXPECT_EQ(r_.make_dir("/a\nb"), denied);
+    r_.begin_upload("/x\r\n226 ok", mode::replace, 0, ec);
+    EXPECT_EQ(ec, denied);
+    EXPECT_EQ(r_.rename("/hello.txt", "/evil\r\n"), denied);
+    // One made outside FTP is left out of listings.
+    { std::ofstream(host_ + "/bad\nname") << "x"; }
+    auto entries = r_.list("/", ec);
+    ASSERT_FALSE(ec);
+    for (const auto& e : entries) EXPECT_EQ(e.name.find_first_of("\r\n"), std::string::npos) << e.name;
+    EXPECT_TRUE(std::any_of(entries.begin(), entries.end(), [](const auto& e) { return e.name == "hello.txt"; }));
+    std::filesystem::remove(host_ + "/bad\nname");
 }
 
 TEST_F(vfs_root, chmod_and_set_mtime) {
