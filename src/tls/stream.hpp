@@ -105,7 +105,9 @@ public:
 
 private:
     enum class io_result { done, again, failed };
-    asio::awaitable<std::error_code> drive_handshake();
+    // quick_acks: the bytes of every handshake read are acknowledged at once (server side).
+    asio::awaitable<std::error_code> drive_handshake(bool quick_acks);
+    void quick_ack();  // TCP_QUICKACK: acknowledge what has arrived now, not after a delay
     asio::awaitable<bool> wait(asio::ip::tcp::socket::wait_type what, std::error_code& ec);
     // 1: a TLS record is next; 0: clear text is next; -1: closed or error.
     int peek_tls_record();
