@@ -74,8 +74,18 @@ int check_server_name(SSL* ssl, int* alert, void* arg) {
 // Tickets carry the session tag (see stream::set_session_tag), so a data connection can be
 // checked to resume this control connection's session and not any session of the server.
 int ticket_generated(SSL* ssl, void*) {
-    if (const std::string* tag = session_tag_of(ssl))
-        SSL_SESSION_set1_ticket_appdata(SSL_get0_session(ssl), tag->data(), tag->size());
+    const std::string* tag = session_tag_of(ssl);
+    if (!tag) return 1;
+    // A resumed session keeps its tag: the connection proved it holds the secret of a session of
+    // that client, and continues it (stream::adopt_resumed_session_tag). TLS 1.3 sends a ticket
+    // of the resumed connection (a copy of the resumed session) inside the handshake, before the
+    // connection can adopt the tag: overwriting it here would split one client in two.
+    void* kept = nullptr;
+    std::size_t kept_len = 0;
+    if (SSL_session_reused(ssl) == 1 &&
+        SSL_SESSION_get0_ticket_appdata(SSL_get0_session(ssl), &kept, &kept_len) == 1 && kept_len > 0)
+        return 1;
+    SSL_SESSION_set1_ticket_appdata(SSL_get0_session(ssl), tag->data(), tag->size());
     return 1;
 }
 

@@ -83,7 +83,8 @@ public:
 
     bool session_reused() const;
     // Adopts the tag of the session this connection resumed (a resumed control connection belongs
-    // to the same client as the one that made the session). Returns the tag in force.
+    // to the same client as the one that made the session). Returns the tag in force. Tickets of
+    // a resumed connection keep that tag, also those sent inside a TLS 1.3 handshake.
     const std::string& adopt_resumed_session_tag();
     // Tags the TLS sessions made on this connection (tickets and cached sessions carry it), so a
     // later connection can tell whether it resumed one of them. Set before the handshake.
