@@ -26,7 +26,9 @@ each with the same clients:
   (g) the clients: `ferry get` against curl, a PROT P download of the big file from every
       server to /dev/null, each timed from its process's start to its end. From (a) also
       curl's time to the first byte (time_pretransfer: connect, TLS, login, EPSV, the data
-      connection and its TLS handshake, RETR).
+      connection and its TLS handshake, RETR);
+  (h) lftp (GnuTLS) fetching small files in one session, one PROT P data connection each:
+      ms per file (a session with 20 or 100 files against one with a single file).
 
 Writes RESULTS.md (a markdown table with absolute figures and ratios to the best peer) and
 RESULTS.json (every raw figure). Every process it starts is stopped at the end, also on an
@@ -425,6 +427,45 @@ def client_download(srv: Server, client: str, cfg) -> dict:
             "client_busy": r.client_cpu / wall}
 
 
+def lftp_session(srv: Server, cfg, names: list[str]) -> float:
+    """One lftp session fetching `names` from /small, one PROT P data connection per file;
+    returns its wall time. Every file must arrive whole."""
+    out = cfg.work / "lftp-out"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    (cfg.work / "lftp-home").mkdir(exist_ok=True)
+    script = "; ".join([
+        "set cmd:fail-exit yes", "set net:max-retries 1", "set net:timeout 20",
+        "set ftp:ssl-force true", "set ftp:ssl-protect-data true", "set ftp:prefer-epsv yes",
+        # lftp reads its CA file again for every data connection: the server's certificate
+        # alone, not the system bundle (5 ms of lftp's CPU a file)
+        f"set ssl:ca-file {cfg.cert}", "set ssl:verify-certificate no",
+        f"open -u {USER},{PASSWORD} -p {srv.port} ftp://{HOST}", "cd /small",
+        f"mget -O {out} {' '.join(names)}"])
+    env = dict(os.environ, HOME=str(cfg.work / "lftp-home"))
+    t0 = time.monotonic()
+    run_cmd(["lftp", "--norc", "-c", script], 60 + len(names), "lftp mget", env=env)
+    wall = time.monotonic() - t0
+    got = sorted(p.name for p in out.iterdir() if p.stat().st_size == 4096)
+    if got != sorted(names):
+        raise BenchError(f"lftp mget: {len(got)} of {len(names)} files arrived whole")
+    return wall
+
+
+def lftp_files_test(srv: Server, cfg) -> dict:
+    """(h) lftp (GnuTLS) fetching small files in one session: ms per file, from one session
+    with one file and one with cfg.lftp_files (their difference leaves out process start, TLS
+    and login). GnuTLS writes the end of a handshake in several segments; a server that delays
+    its ACKs makes it wait 40 ms on every data connection."""
+    names = [f"file-{i:05d}" for i in range(cfg.lftp_files)]
+    one = lftp_session(srv, cfg, names[:1])
+    begin = cpu_begin(srv)
+    many = lftp_session(srv, cfg, names)
+    cpu = cpu_end(srv, begin)
+    return {"ms_per_file": max(many - one, 0.0) * 1000 / (len(names) - 1), "files": len(names),
+            "seconds": many, "seconds_one": one, "server_busy": cpu / many}
+
+
 def load_client(cfg, srv: Server, mode_args: list, timeout: float, what: str) -> dict:
     argv = [cfg.load, *mode_args, "--host", HOST, "--port", srv.port, "--user", USER,
             "--password", PASSWORD]
@@ -537,6 +578,7 @@ FIGURES = [
     ("download_c", "PROT C download MB/s", True, 1),
     ("files", "4 KiB files/s", True, 1),
     ("curl_ttfb", "curl PROT P time to first byte ms", False, 1),
+    ("lftp_file", "lftp ms/file", False, 1),
     ("sessions", "sessions/s", True, 1),
     ("cpu_download_p", "CPU s/GiB PROT P down", False, 2),
     ("cpu_upload_p", "CPU s/GiB PROT P up", False, 2),
@@ -559,6 +601,7 @@ def figures_of(s: dict) -> dict:
     out["files"] = median_of(s.get("files", {}).get("runs", []), "per_second")
     out["curl_ttfb"] = median_of([{"ms": (r["total_seconds"] - r["seconds"]) * 1000}
                                   for r in s.get("download_p", {}).get("runs", [])], "ms")
+    out["lftp_file"] = median_of(s.get("lftp_files", {}).get("runs", []), "ms_per_file")
     out["sessions"] = median_of(s.get("sessions", {}).get("runs", []), "per_second")
     out["cpu_session"] = median_of(s.get("sessions", {}).get("runs", []), "cpu_ms_per_session")
     for step in s.get("idle", []):
@@ -803,6 +846,8 @@ def main() -> int:
     cfg.size = cfg.size or (64 << 20 if tiny else GIB)
     cfg.runs = cfg.runs or (1 if tiny else 3)
     cfg.files = cfg.files or (100 if tiny else 1000)
+    # Few: a server that stalls lftp costs 40+ ms a file.
+    cfg.lftp_files = min(cfg.files, 20 if tiny else 100)
     cfg.session_seconds = cfg.session_seconds or (2.0 if tiny else 20.0)
     idle_counts = sorted(int(x) for x in (cfg.idle or ("100" if tiny else "100,1000,10000"))
                          .split(","))
@@ -815,7 +860,7 @@ def main() -> int:
     problems = []
     if os.geteuid() != 0:
         problems.append("run as root: vsftpd, ProFTPD and Pure-FTPd chroot and switch users")
-    for tool in ("curl", "openssl"):
+    for tool in ("curl", "openssl", "lftp"):
         if not shutil.which(tool):
             problems.append(f"{tool} is not installed")
     if "ferryd" in servers and not os.access(cfg.ferryd, os.X_OK):
@@ -855,6 +900,7 @@ def main() -> int:
     cfg.load = str(Path(cfg.load).resolve())
     cfg.ferry = str(Path(cfg.ferry).resolve())
     cfg.home = work / "home"
+    cfg.work = work
     status = 0
     try:
         cpu = "unknown CPU"
@@ -875,6 +921,7 @@ def main() -> int:
                     load_average={"before": list(os.getloadavg())}, notes=[])
         log(f"load average {os.getloadavg()}; preparing {work}")
         cert, key, pem, pw_hash = make_pki(work / "pki")
+        cfg.cert = cert
         # ferry pins the certificate (curl's -k checks nothing; a pin is ferry's cheapest check)
         fp = run_cmd(["openssl", "x509", "-in", cert, "-noout", "-fingerprint", "-sha256"], 30,
                      "openssl x509").stdout.decode().strip().split("=", 1)[1]
@@ -991,6 +1038,15 @@ def main() -> int:
                     results["servers"][name].setdefault("files", {"runs": []})["runs"].append(res)
                     log(f"{name} files run {r + 1}: {res['per_second']:.0f} files/s, "
                         f"{res['resumed']}/{res['files']} resumed")
+        # -- (h) lftp, small files
+        for r in range(cfg.runs):
+            for name in servers:
+                res = measure(name, f"lftp files run {r + 1}",
+                              lambda srv: lftp_files_test(srv, cfg))
+                if res:
+                    results["servers"][name].setdefault(
+                        "lftp_files", {"runs": []})["runs"].append(res)
+                    log(f"{name} lftp files run {r + 1}: {res['ms_per_file']:.1f} ms/file")
         # -- (c) + (f) sessions
         for r in range(cfg.runs):
             for name in servers:

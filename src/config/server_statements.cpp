@@ -257,7 +257,7 @@ const std::vector<schema_entry> server_statements = {
          s.tls_timeout_seconds = static_cast<unsigned>(v);
          return true;
      }},
-    {"CIPHERSUITE", side::server, "name", "(OpenSSL's defaults without NULL, export or weak ciphers)",
+    {"CIPHERSUITE", side::server, "name", "(TLS 1.2: ECDHE with AES-GCM or ChaCha20-Poly1305 only; TLS 1.3: OpenSSL's, all AEAD)",
      "A cipher suite to allow, in order of preference; repeat for more. OpenSSL or IANA names.", true,
      [](server_settings& s, const statement& st, std::string& err) {
          if (!want_args(st, 1, 1, "one cipher suite name", err)) return false;

@@ -74,8 +74,18 @@ int check_server_name(SSL* ssl, int* alert, void* arg) {
 // Tickets carry the session tag (see stream::set_session_tag), so a data connection can be
 // checked to resume this control connection's session and not any session of the server.
 int ticket_generated(SSL* ssl, void*) {
-    if (const std::string* tag = session_tag_of(ssl))
-        SSL_SESSION_set1_ticket_appdata(SSL_get0_session(ssl), tag->data(), tag->size());
+    const std::string* tag = session_tag_of(ssl);
+    if (!tag) return 1;
+    // A resumed session keeps its tag: the connection proved it holds the secret of a session of
+    // that client, and continues it (stream::adopt_resumed_session_tag). TLS 1.3 sends a ticket
+    // of the resumed connection (a copy of the resumed session) inside the handshake, before the
+    // connection can adopt the tag: overwriting it here would split one client in two.
+    void* kept = nullptr;
+    std::size_t kept_len = 0;
+    if (SSL_session_reused(ssl) == 1 &&
+        SSL_SESSION_get0_ticket_appdata(SSL_get0_session(ssl), &kept, &kept_len) == 1 && kept_len > 0)
+        return 1;
+    SSL_SESSION_set1_ticket_appdata(SSL_get0_session(ssl), tag->data(), tag->size());
     return 1;
 }
 
@@ -151,9 +161,16 @@ std::shared_ptr<context> context::make_server(const server_options& opts, std::s
     }
     std::shared_ptr<context> c(new context(ctx));
     SSL_CTX_set_min_proto_version(ctx, opts.min_version);
+    // SECURITY: weak crypto a scanner flags, and downgrades to it: by default TLS 1.2 offers only
+    // forward-secret (ECDHE) AEAD suites (AES-GCM, ChaCha20-Poly1305). No CBC (LUCKY13 and other
+    // padding oracles), no RSA key exchange (a stolen key decrypts every recorded session), no
+    // CCM8 (8-byte tags). TLS 1.3 suites are all forward secret and AEAD. CIPHERSUITE overrides.
+    std::string list = opts.cipher_list.empty() ? std::string(default_tls12_ciphers) : opts.cipher_list;
+    // TLS 1.0 and 1.1 have no AEAD suites: when TLSMINVERSION lets them in, they get the ECDHE
+    // CBC suites, after the AEAD ones (the server's order: a TLS 1.2 client still gets AEAD).
+    if (opts.cipher_list.empty() && opts.min_version < TLS1_2_VERSION) list += ":ECDHE+AES+SHA1";
+    list += ":!aNULL:!eNULL";
     // TLS 1.0/1.1 are refused by OpenSSL 3's default security level even when enabled.
-    std::string list = opts.cipher_list.empty() ? std::string("HIGH:!aNULL:!eNULL:!EXPORT:!DES:!RC4:!3DES:!MD5:!PSK:!SRP")
-                                                : opts.cipher_list + ":!aNULL:!eNULL";
     if (opts.min_version < TLS1_2_VERSION) list += ":@SECLEVEL=0";
     if (SSL_CTX_set_cipher_list(ctx, list.c_str()) != 1) {
         error = "no usable TLS 1.2 cipher suite in '" + opts.cipher_list + "'";

@@ -10,10 +10,13 @@ namespace ferry::tls {
 // Text of OpenSSL's error queue (and clears it), for logs and replies.
 std::string openssl_error_text();
 
+// The TLS 1.2 suites offered when CIPHERSUITE names none: forward-secret AEAD only.
+inline constexpr const char* default_tls12_ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20";
+
 struct server_options {
     std::string keyring;  // PEM: certificate chain followed or preceded by the private key
     int min_version = TLS1_2_VERSION;
-    std::string cipher_list;   // TLS 1.2 and older, OpenSSL syntax; empty: safe defaults
+    std::string cipher_list;   // TLS 1.2 and older, OpenSSL syntax; empty: default_tls12_ciphers
     std::string ciphersuites;  // TLS 1.3; empty: OpenSSL's defaults
     std::string cafile;        // CAs for client certificates
     bool require_client_cert = false;

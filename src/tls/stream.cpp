@@ -139,7 +139,12 @@ std::error_code stream::classify(int ssl_ret, int& ssl_err) {
     }
 }
 
-asio::awaitable<std::error_code> stream::drive_handshake() {
+void stream::quick_ack() {
+    int one = 1;
+    ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+}
+
+asio::awaitable<std::error_code> stream::drive_handshake(bool quick_acks) {
     for (;;) {
         ERR_clear_error();
         int r = SSL_do_handshake(ssl_);
@@ -152,6 +157,11 @@ asio::awaitable<std::error_code> stream::drive_handshake() {
             }
             co_return make_error_code(errc::handshake_failed);
         }
+        // A peer that writes a flight in several segments with Nagle on (GnuTLS: ChangeCipherSpec,
+        // then Finished) sends the next one only when the last is acknowledged: a delayed ACK
+        // costs it 40 ms. Linux leaves quick-ACK mode on its own (when we answer), so it is set
+        // again before every wait: this also sends the ACK the bytes just read have scheduled.
+        if (quick_acks && ssl_err == SSL_ERROR_WANT_READ) quick_ack();
         if (!co_await wait(ssl_err == SSL_ERROR_WANT_READ ? tcp::socket::wait_read : tcp::socket::wait_write, ec))
             co_return ec;
     }
@@ -171,12 +181,11 @@ asio::awaitable<std::error_code> stream::handshake_server(const context& ctx, in
     if (tickets >= 0)
         SSL_set_num_tickets(ssl_, std::min(static_cast<std::size_t>(tickets), SSL_CTX_get_num_tickets(ctx.native())));
     if (!tag_.empty()) SSL_set_ex_data(ssl_, session_tag_index(), &tag_);
-    std::error_code ec = co_await drive_handshake();
+    std::error_code ec = co_await drive_handshake(true);
     // Acknowledge the client's Finished at once. When we send nothing after the handshake (no
     // tickets), a client with Nagle on holds its first data until that ACK, and a delayed ACK
     // costs 40 ms per connection.
-    int one = 1;
-    ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+    quick_ack();
     // Sessions resumed by id (TLS 1.2 without tickets) are the cached object itself: tag it too.
     if (!ec && !tag_.empty() && !session_reused())
         SSL_SESSION_set1_ticket_appdata(SSL_get0_session(ssl_), tag_.data(), tag_.size());
@@ -193,7 +202,7 @@ asio::awaitable<std::error_code> stream::handshake_client(SSL_CTX* ctx, const st
     if (!sni.empty()) SSL_set_tlsext_host_name(ssl_, sni.c_str());
     if (resume) SSL_set_session(ssl_, resume);
     SSL_set_connect_state(ssl_);
-    co_return co_await drive_handshake();
+    co_return co_await drive_handshake(false);
 }
 
 asio::awaitable<std::size_t> stream::read_some(void* data, std::size_t size, std::error_code& ec) {

@@ -83,7 +83,8 @@ public:
 
     bool session_reused() const;
     // Adopts the tag of the session this connection resumed (a resumed control connection belongs
-    // to the same client as the one that made the session). Returns the tag in force.
+    // to the same client as the one that made the session). Returns the tag in force. Tickets of
+    // a resumed connection keep that tag, also those sent inside a TLS 1.3 handshake.
     const std::string& adopt_resumed_session_tag();
     // Tags the TLS sessions made on this connection (tickets and cached sessions carry it), so a
     // later connection can tell whether it resumed one of them. Set before the handshake.
@@ -105,7 +106,9 @@ public:
 
 private:
     enum class io_result { done, again, failed };
-    asio::awaitable<std::error_code> drive_handshake();
+    // quick_acks: the bytes of every handshake read are acknowledged at once (server side).
+    asio::awaitable<std::error_code> drive_handshake(bool quick_acks);
+    void quick_ack();  // TCP_QUICKACK: acknowledge what has arrived now, not after a delay
     asio::awaitable<bool> wait(asio::ip::tcp::socket::wait_type what, std::error_code& ec);
     // 1: a TLS record is next; 0: clear text is next; -1: closed or error.
     int peek_tls_record();

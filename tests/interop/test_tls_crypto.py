@@ -1,7 +1,8 @@
 """CIPHERSUITE, TLSMINVERSION, ALPN (ALPACA), TLSSERVERNAME (SNI) and KEYRING/CAFILE reload
 on SIGHUP, as TLS clients see them (Python ssl, openssl s_client, curl).
 
-The test server's certificate is ECDSA P-256, so TLS 1.2 suites are ECDHE-ECDSA-*.
+The test server's certificate is ECDSA P-256, so TLS 1.2 suites are ECDHE-ECDSA-* (an RSA
+keyring for the suites that need one).
 """
 
 import hashlib
@@ -116,6 +117,57 @@ def test_ciphersuite_tls12_list_leaves_tls13_on(ferryd_factory):
     srv = ferryd_factory("cipher-tls12-only", overrides={"CIPHERSUITE": A256})
     assert negotiated(srv.port, client_context(version="1.3"))[0] == "TLSv1.3"
     assert negotiated(srv.port, client_context(version="1.2"))[1] == A256
+
+
+@pytest.fixture(scope="module")
+def keyrings(pki, tmp_path_factory):
+    """KEYRING files by key type: the test PKI's EC P-256 one, and an RSA one (suites with RSA
+    key exchange need an RSA certificate)."""
+    d = tmp_path_factory.mktemp("rsa")
+    subprocess.run([_tool("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-keyout", str(d / "key.pem"),
+                    "-out", str(d / "cert.pem")], capture_output=True, check=True, timeout=60)
+    (d / "server.pem").write_bytes((d / "cert.pem").read_bytes() + (d / "key.pem").read_bytes())
+    (d / "server.pem").chmod(0o600)
+    return {"ec": str(pki["pem"]), "rsa": str(d / "server.pem")}
+
+
+# TLS 1.2 suites the default leaves out: (suite, key type of the certificate it needs).
+NOT_BY_DEFAULT = {
+    "cbc": ("ECDHE-ECDSA-AES128-SHA256", "ec"),      # CBC: LUCKY13 and other padding oracles
+    "cbc-sha1": ("ECDHE-RSA-AES256-SHA", "rsa"),
+    "rsa-kx-gcm": ("AES128-GCM-SHA256", "rsa"),       # RSA key exchange: no forward secrecy
+    "rsa-kx-cbc": ("AES128-SHA", "rsa"),
+    "ccm8": ("ECDHE-ECDSA-AES128-CCM8", "ec"),        # 8-byte tags
+}
+# What a TLS 1.2 client gets from the default with each key type.
+DEFAULT_AEAD = {"ec": [A256, A128, CHACHA],
+                "rsa": ["ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-AES128-GCM-SHA256",
+                        "ECDHE-RSA-CHACHA20-POLY1305"]}
+
+
+@pytest.fixture(scope="module")
+def default_by_key(ferryd_factory, keyrings):
+    """A server without CIPHERSUITE per key type."""
+    return {k: ferryd_factory(f"cipher-default-{k}", overrides={"KEYRING": keyrings[k]},
+                              implicit=False) for k in keyrings}
+
+
+@pytest.mark.parametrize("case", sorted(NOT_BY_DEFAULT))
+def test_default_tls12_suites_are_forward_secret_aead(ferryd_factory, keyrings, default_by_key,
+                                                       case):
+    """A TLS 1.2 client offering only a CBC, an RSA-key-exchange or a CCM8 suite is refused by
+    default, and served when CIPHERSUITE names that suite. Fails on the code before the fix
+    (issue 13): its default (OpenSSL's HIGH) negotiated every one of them."""
+    suite, key = NOT_BY_DEFAULT[case]
+    srv = default_by_key[key]
+    why = refused(srv.port, tls12(suite))
+    assert "HANDSHAKE_FAILURE" in why.upper() or "handshake failure" in why, why
+    for aead in DEFAULT_AEAD[key]:  # the default still serves TLS 1.2 clients, with AEAD
+        assert negotiated(srv.port, tls12(aead))[:2] == ("TLSv1.2", aead)
+    named = ferryd_factory(f"cipher-named-{case}", implicit=False,
+                           overrides={"KEYRING": keyrings[key], "CIPHERSUITE": suite})
+    assert negotiated(named.port, tls12(suite))[:2] == ("TLSv1.2", suite)
 
 
 def config_with(pki, tmp_path, statements):

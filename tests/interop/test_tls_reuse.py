@@ -262,6 +262,54 @@ def test_required_control_connection_that_resumed_a_session(required, payload, v
         second.close()
 
 
+def login_protected(c: RawControl, srv) -> None:
+    c.login(srv.user, srv.password)
+    for line in ("PBSZ 0", "PROT P", "TYPE I"):
+        c.expect(line, 200)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_required_control_connections_sharing_a_session_cache(required, payload, variant):
+    """A client that shares one TLS session cache between parallel control connections: the
+    second resumes the first's session, and a data connection of either may offer the newest
+    session of the other (what the shared cache holds after the other's last reply). Both
+    control connections are one client: every transfer is served. A session of an unrelated
+    client (a full handshake) is still refused, in both directions.
+    Fails on the code before the fix with TLS 1.3 (issue 13): the ticket sent during the
+    resumed handshake overwrote the session's tag before the second control connection adopted
+    it, so the two held unrelated sessions and each got 522 with the other's."""
+    version, tickets = VARIANTS[variant]
+    ctx = client_context(version=version, tickets=tickets)  # Python needs one context to share
+    first = control(required, variant, ctx)
+    second = RawControl(required.port)
+    unrelated = control(required, variant, ctx)
+    try:
+        first.expect("NOOP", 200)  # TLS 1.3: the ticket has arrived
+        second.starttls(ctx, session=first.sock.session)
+        assert second.sock.session_reused, "the second control connection did not resume"
+        assert second.sock.version() == WIRE_VERSION[version], second.sock.version()
+        login_protected(second, required)
+        for i in range(2):
+            for c, other, what in ((second, first, "second with the first's session"),
+                                   (first, second, "first with the second's session")):
+                final, data, reused = retr(c, session=other.sock.session)
+                assert reused, f"round {i + 1}, {what}: the data connection did not resume"
+                assert final.code == 226, f"round {i + 1}, {what}: {final}"
+                assert sha256(data) == sha256(payload)
+        final, data, reused = retr(second)  # its own newest session
+        assert final.code == 226 and reused, final
+        for c, other, what in ((second, unrelated, "the pair's data with an unrelated session"),
+                               (unrelated, second, "an unrelated client's data with the pair's")):
+            final, data, reused = retr(c, session=other.sock.session)
+            assert reused, f"{what}: not even resumed; the test proves nothing"
+            assert final.code == 522 and REFUSAL in final.text, f"{what} was served: {final}"
+            assert data == b""
+    finally:
+        first.close()
+        second.close()
+        unrelated.close()
+
+
 # --------------------------------------------------------------------------
 # REQUIRED after CCC (TLSRFCLEVEL RFC4217): the control connection has no TLS left, so
 # TLS 1.3 tickets for the next data connection come from the previous download.
