@@ -22,6 +22,7 @@
 #include "client/known_servers.hpp"
 #include "client/netrc.hpp"
 #include "config/schema.hpp"
+#include "proto/printable.hpp"
 #include "terminal.hpp"
 
 namespace fs = std::filesystem;
@@ -274,18 +275,19 @@ void app::report_moved(const std::string& from, const std::string& to, std::uint
 
 int app::fail(const outcome& o, int status) {
     std::fflush(stdout);
-    std::fprintf(stderr, "ferry: %s\n", o.message.empty() ? o.ec.message().c_str() : o.message.c_str());
+    // SECURITY: terminal injection: messages can quote the server's replies.
+    std::fprintf(stderr, "ferry: %s\n", proto::printable(o.message.empty() ? o.ec.message() : o.message).c_str());
     return status;
 }
 
 void app::make_session() {
     client::session_hooks h;
     h.trace = [this](std::string_view s) {
-        if (verbose_) std::fprintf(stderr, "%.*s\n", static_cast<int>(s.size()), s.data());
+        if (verbose_) std::fprintf(stderr, "%s\n", proto::printable(s).c_str());
     };
     h.warn = [](std::string_view s) {
         std::fflush(stdout);
-        std::fprintf(stderr, "ferry: warning: %.*s\n", static_cast<int>(s.size()), s.data());
+        std::fprintf(stderr, "ferry: warning: %s\n", proto::printable(s).c_str());
     };
     h.accept_untrusted = [this](const tls::peer_check& pc, const std::string& hp, std::string& why) {
         return accept_untrusted(pc, hp, why);
@@ -832,9 +834,9 @@ int app::cmd_ls(const std::vector<std::string>& args, bool raw) {
     for (const auto& e : listing.entries) {
         if (e.self_or_parent) continue;
         std::string line = long_format ? long_line(e) : e.info.name;
-        std::printf("%s\n", line.c_str());
+        std::printf("%s\n", proto::printable(line).c_str());
     }
-    for (const auto& u : listing.unparsed) std::printf("%s\n", u.c_str());
+    for (const auto& u : listing.unparsed) std::printf("%s\n", proto::printable(u).c_str());
     std::fflush(stdout);
     return exit_ok;
 }
@@ -943,10 +945,18 @@ int app::cmd_mget(const std::vector<std::string>& patterns) {
         proto::listing listing;
         if (auto o = run(sess_->list(dir, listing)); !o) return fail(o);
         std::vector<std::string> names;
-        for (const auto& e : listing.entries)
-            if (!e.self_or_parent && e.info.type != proto::file_info::kind::dir &&
-                ::fnmatch(base.c_str(), base_name(e.info.name).c_str(), 0) == 0)
-                names.push_back(join_remote(dir, base_name(e.info.name)));
+        for (const auto& e : listing.entries) {
+            if (e.self_or_parent || e.info.type == proto::file_info::kind::dir) continue;
+            const std::string name = base_name(e.info.name);
+            // SECURITY: a hostile server's names: '*' matches no dot-file (FNM_PERIOD, as a shell
+            // does), and a name with control characters is never made into a local file.
+            if (::fnmatch(base.c_str(), name.c_str(), FNM_PERIOD) != 0) continue;
+            if (name.empty() || name == "." || name == ".." || proto::printable(name) != name) {
+                std::fprintf(stderr, "ferry: mget: skipping the server's name '%s'\n", proto::printable(e.info.name).c_str());
+                continue;
+            }
+            names.push_back(join_remote(dir, name));
+        }
         if (names.empty()) {
             std::fprintf(stderr, "ferry: mget: no remote file matches %s\n", pat.c_str());
             rc = exit_failed;

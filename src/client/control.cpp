@@ -14,6 +14,9 @@ using asio::ip::tcp;
 namespace {
 constexpr auto tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr std::size_t max_reply_lines = 100000;
+// A hostile server cannot make us buffer more than this for one reply (a FEAT, STAT or HELP is
+// a few KiB).
+constexpr std::size_t max_reply_bytes = 1 << 20;
 }  // namespace
 
 asio::awaitable<outcome> control_connection::connect(const std::string& host, std::uint16_t port, unsigned timeout) {
@@ -103,7 +106,7 @@ asio::awaitable<outcome> control_connection::read_reply(proto::reply& r) { co_re
 
 asio::awaitable<outcome> control_connection::read_reply(proto::reply& r, unsigned timeout) {
     if (!is_open()) co_return outcome::fail(errc::not_connected, "not connected");
-    std::size_t lines = 0;
+    std::size_t lines = 0, bytes = 0;
     std::string line;
     char buf[16 * 1024];
     for (;;) {
@@ -122,7 +125,11 @@ asio::awaitable<outcome> control_connection::read_reply(proto::reply& r, unsigne
                 r = parser_.take();
                 co_return outcome::ok();
             }
-            if (++lines > max_reply_lines) co_return outcome::fail(errc::protocol_error, "the server's reply never ends");
+            bytes += line.size() + 2;
+            if (++lines > max_reply_lines || bytes > max_reply_bytes) {
+                close();
+                co_return outcome::fail(errc::protocol_error, "the server's reply is longer than 1 MiB; connection closed");
+            }
             continue;
         }
         std::error_code ec;

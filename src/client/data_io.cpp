@@ -34,7 +34,8 @@ outcome download_file::open(const std::string& target, bool resume, std::uint64_
     struct stat st;
     if (::stat(target.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
         return outcome::fail(errc::local_file_error, target + " is a folder; give a file name to download to");
-    int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+    // SECURITY: a symlink planted under the .ferry-part name is not followed.
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
     if (resume) {
         if (::stat(part_.c_str(), &st) != 0 && ::stat(target.c_str(), &st) == 0) {
             // Continue a partial file left by another tool: it becomes our temporary file.

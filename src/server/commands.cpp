@@ -9,6 +9,7 @@
 #include "proto/address.hpp"
 #include "proto/ascii.hpp"
 #include "proto/command.hpp"
+#include "proto/printable.hpp"
 #include "proto/reply_code.hpp"
 #include "server/command_table.hpp"
 
@@ -117,7 +118,7 @@ asio::awaitable<void> session::cmd_pass(const std::string& arg) {
     const auth::user* u = ctx_->users.authenticate(pending_user_, arg);
     if (!u || !log_in(u, false)) {
         ++failed_logins_;
-        if (!u) ctx_->log->info("[{}] login failed for user {}", id_, pending_user_);
+        if (!u) ctx_->log->info("[{}] login failed for user {}", id_, proto::printable(pending_user_));
         pending_user_.clear();
         // SECURITY: password guessing: each failure costs the client a second, and a few end the session.
         asio::steady_timer delay(ctl_.socket().get_executor(), std::chrono::seconds(1));

@@ -11,6 +11,7 @@
 #include "net/address_policy.hpp"
 #include "proto/command.hpp"
 #include "proto/reply.hpp"
+#include "proto/printable.hpp"
 #include "proto/reply_code.hpp"
 #include "server/command_table.hpp"
 
@@ -184,7 +185,7 @@ asio::awaitable<void> session::dispatch(const std::string& line) {
         co_return;
     }
     if (ctx_->log->should_log(spdlog::level::debug))
-        ctx_->log->debug("[{}] <<< {}", id_, cmd.verb == "PASS" ? "PASS ****" : line);
+        ctx_->log->debug("[{}] <<< {}", id_, cmd.verb == "PASS" ? "PASS ****" : proto::printable(line));
 
     const command_entry* entry = find_command(cmd.verb);
     if (!entry) {

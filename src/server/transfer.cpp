@@ -16,6 +16,7 @@
 #include "net/delivery.hpp"
 #include "proto/ascii.hpp"
 #include "proto/command.hpp"
+#include "proto/printable.hpp"
 #include "proto/reply_code.hpp"
 #include "server/session.hpp"
 
@@ -379,7 +380,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     const char* dir = req->kind == transfer_kind::stor ? "upload" : req->kind == transfer_kind::retr ? "download" : "listing";
     auto log_end = [&](std::string_view note) {
         ctx_->log->info("[{}] {} {} {} bytes {:.3f} s {:.1f} MB/s {} {} -> {}{}", id_, dir,
-                        req->kind == transfer_kind::listing ? std::string("-") : req->path, transfer_bytes_, secs,
+                        req->kind == transfer_kind::listing ? std::string("-") : proto::printable(req->path), transfer_bytes_, secs,
                         secs > 0 ? transfer_bytes_ / secs / 1e6 : 0.0, sec_.prot_private ? "PROT P" : "PROT C",
                         resumed ? "resumed" : "-", final_code, note);
     };

@@ -397,12 +397,15 @@ def test_password_optional_unmapped_certificate_asks_for_password(optional, clie
         c.close()
 
 
-def test_password_optional_clear_connection_asks_for_password(optional):
-    """No TLS, no certificate: the password is needed (SECURE_FTP ALLOWED here)."""
+def test_password_optional_clear_connection_is_refused(optional):
+    """No TLS, no certificate: no login at all, even with the right password and SECURE_FTP
+    ALLOWED here (issue 10: SECURE_LOGIN REQUIRED / VERIFY_USER imply TLS for a login; before,
+    this clear login got 230)."""
     c = RawControl(optional.port)
     try:
-        c.expect("USER alice", 331)
-        c.expect(f"PASS {PASSWORD}", 230)
+        r = c.expect("USER alice", 530)
+        assert "client certificate" in r.text, r
+        assert c.cmd(f"PASS {PASSWORD}").code == 503
     finally:
         c.close()
 
