@@ -6,6 +6,8 @@
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <filesystem>
+#include <set>
+#include <tuple>
 #include <fmt/core.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -14,7 +16,9 @@
 #include "config/settings.hpp"
 #include "server/firewall_rules.hpp"
 #include "server/server.hpp"
+#include "server/startup.hpp"
 #include "tls/context.hpp"
+#include "vfs/root.hpp"
 
 namespace fs = std::filesystem;
 using namespace ferry;
@@ -56,7 +60,9 @@ fs::path state_dir() {
     if (const char* d = std::getenv("FERRYD_STATE_DIR")) return d;
     if (const char* x = std::getenv("XDG_STATE_HOME")) return fs::path(x) / "ferryd";
     if (const char* h = std::getenv("HOME")) return fs::path(h) / ".local/state/ferryd";
-    return "/tmp/ferryd-state";
+    // SECURITY: never a predictable shared folder: a fresh private one (a new certificate per run).
+    char tmpl[] = "/tmp/ferryd-XXXXXX";
+    return ::mkdtemp(tmpl) ? fs::path(tmpl) : fs::path();
 }
 
 std::shared_ptr<spdlog::logger> make_logger(bool verbose) {
@@ -133,9 +139,17 @@ int serve(const std::string& dir_arg, const std::string& listen_host, unsigned p
         return 2;
     }
     fs::path state = state_dir();
-    fs::create_directories(state, ec);
+    if (auto why = state.empty() ? std::optional<std::string>("cannot create a private state folder")
+                                 : server::make_private_dir(state.string())) {
+        fmt::print(stderr, "ferryd serve: {}\n", *why);
+        return 1;
+    }
     fs::path pem = state / "serve.pem";
     std::string error;
+    if (auto why = server::check_trusted_file(pem.string(), "the certificate and key", true)) {
+        fmt::print(stderr, "ferryd serve: {}\n", *why);
+        return 1;
+    }
     if (!fs::exists(pem)) {
         char host[256] = "localhost";
         gethostname(host, sizeof host - 1);
@@ -280,6 +294,14 @@ int main(int argc, char** argv) {
     rel(s.keyring);
     rel(s.cafile);
     rel(s.certmap);
+    for (auto [path, what, ours] : {std::tuple{s.users, "USERS file", false}, std::tuple{s.certmap, "CERTMAP file", false},
+                                    std::tuple{s.cafile, "CAFILE", false}, std::tuple{s.keyring, "KEYRING", true}}) {
+        if (path.empty()) continue;
+        if (auto why = server::check_trusted_file(path, what, ours)) {
+            fmt::print(stderr, "ferryd: {}\n", *why);
+            return 2;
+        }
+    }
     if (!s.certmap.empty() && !ctx->certs.load(s.certmap, error)) {
         fmt::print(stderr, "ferryd: {}\n", error);
         return 2;
@@ -293,5 +315,11 @@ int main(int argc, char** argv) {
         return 2;
     }
     ctx->log = make_logger(verbose);
+    for (const auto& w : server::insecure_settings(s)) ctx->log->warn("insecure setting: {}", w);
+    // Upload temporaries of a previous run that crashed (kept partials stay).
+    std::set<std::string> homes;
+    for (const auto& u : ctx->users.all()) homes.insert(u.home);
+    for (const auto& h : homes)
+        if (std::size_t n = vfs::remove_stale_uploads(h)) ctx->log->info("removed {} stale upload file(s) below {}", n, h);
     return run_server(ctx, nullptr);
 }

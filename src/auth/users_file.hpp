@@ -29,6 +29,7 @@ public:
     // time as known ones (a dummy hash is checked), so timing does not reveal user names.
     const user* authenticate(std::string_view name, std::string_view password) const;
     std::size_t size() const { return users_.size(); }
+    const std::vector<user>& all() const { return users_; }
 
 private:
     std::vector<user> users_;

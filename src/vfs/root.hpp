@@ -22,6 +22,11 @@ std::string resolve(std::string_view cwd, std::string_view client_path);
 // Splits "/a/b/c" into parent "/a/b" and name "c". Name is empty for "/".
 void split(std::string_view vpath, std::string& parent, std::string& name);
 
+// Removes the upload temporaries that a crash left below host_dir (nothing else writes there
+// while ferryd starts); kept partials stay. Visits at most max_entries entries, follows no
+// symlink; returns how many files were removed.
+std::size_t remove_stale_uploads(const std::string& host_dir, std::size_t max_entries = 1'000'000);
+
 class root {
 public:
     root() = default;

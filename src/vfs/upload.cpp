@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 
 #include "vfs/detail/sys.hpp"
 #include "vfs/root.hpp"
@@ -370,6 +371,21 @@ root::upload root::begin_upload(const std::string& vpath, write_mode mode, std::
     }
     ec = std::make_error_code(std::errc::invalid_argument);
     return up;
+}
+
+std::size_t remove_stale_uploads(const std::string& home, std::size_t max_entries) {
+    namespace fs = std::filesystem;
+    std::size_t removed = 0, seen = 0;
+    std::error_code ec;
+    // Symlinks are not followed: only the folder's own tree is cleaned.
+    for (fs::recursive_directory_iterator it(home, fs::directory_options::skip_permission_denied, ec), end;
+         !ec && it != end && seen < max_entries; it.increment(ec), ++seen) {
+        const std::string name = it->path().filename().string();
+        if (!name.starts_with(detail::temp_prefix) || name.starts_with(detail::partial_prefix)) continue;
+        std::error_code rm;
+        if (it->is_regular_file(rm) && !it->is_symlink(rm) && fs::remove(it->path(), rm)) ++removed;
+    }
+    return removed;
 }
 
 }  // namespace ferry::vfs

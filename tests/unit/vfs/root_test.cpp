@@ -531,6 +531,19 @@ TEST_F(vfs_root, a_provisional_commit_replaces_at_once_and_settles_either_way) {
     EXPECT_FALSE(has_temp_file(host_));
 }
 
+TEST_F(vfs_root, stale_upload_temporaries_are_removed_and_partials_kept) {
+    std::filesystem::create_directories(host_ + "/deep/er");
+    { std::ofstream(host_ + "/.ferry-upload-0123456789abcdef") << "a"; }
+    { std::ofstream(host_ + "/deep/er/.ferry-upload-fedcba9876543210") << "b"; }
+    { std::ofstream(host_ + "/deep/.ferry-upload-part.x.bin") << "kept"; }
+    EXPECT_EQ(ferry::vfs::remove_stale_uploads(host_), 2u);
+    EXPECT_FALSE(std::filesystem::exists(host_ + "/.ferry-upload-0123456789abcdef"));
+    EXPECT_FALSE(std::filesystem::exists(host_ + "/deep/er/.ferry-upload-fedcba9876543210"));
+    EXPECT_EQ(slurp(host_ + "/deep/.ferry-upload-part.x.bin"), "kept");
+    EXPECT_EQ(slurp(host_ + "/hello.txt"), "hello world");
+    std::filesystem::remove(host_ + "/deep/.ferry-upload-part.x.bin");
+}
+
 TEST_F(vfs_root, unique_names) {
     std::error_code ec;
     auto u1 = r_.begin_upload("/hello.txt", mode::unique, 0, ec);

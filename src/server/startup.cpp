@@ -1,0 +1,79 @@
+#include "server/startup.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string_view>
+
+namespace ferry::server {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string octal(unsigned mode) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04o", mode & 07777);
+    return buf;
+}
+}  // namespace
+
+std::optional<std::string> check_trusted_file(const std::string& path, const std::string& what, bool must_be_ours) {
+    struct stat st{};
+    if (::stat(path.c_str(), &st) != 0) return std::nullopt;  // reading it reports the error
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+        return what + " " + path + " can be changed by other users (mode " + octal(st.st_mode) +
+               "); refusing it: chmod go-w " + path;
+    if (must_be_ours && st.st_uid != ::geteuid() && st.st_uid != 0)
+        return what + " " + path + " belongs to uid " + std::to_string(st.st_uid) + ", not to ferryd (uid " +
+               std::to_string(::geteuid()) + "); refusing it";
+    return std::nullopt;
+}
+
+std::optional<std::string> make_private_dir(const std::string& path) {
+    std::error_code ec;
+    if (!fs::exists(path, ec)) {
+        fs::create_directories(fs::path(path).parent_path(), ec);
+        if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
+            return "cannot create the state folder " + path + ": " + std::strerror(errno);
+    }
+    struct stat st{};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        return "the state folder " + path + " is not a folder";
+    if (st.st_uid != ::geteuid())
+        return "the state folder " + path + " belongs to uid " + std::to_string(st.st_uid) + ", not to us; refusing it";
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+        return "the state folder " + path + " can be changed by other users (mode " + octal(st.st_mode) +
+               "); refusing it: chmod 700 " + path;
+    return std::nullopt;
+}
+
+std::vector<std::string> insecure_settings(const config::server_settings& s) {
+    using config::secure_dataconn;
+    std::vector<std::string> out;
+    if (!s.tls_configured())
+        out.push_back("no KEYRING: logins, passwords and data travel in clear");
+    else if (s.secure == config::secure_ftp::allowed && s.login == config::secure_login::no_client_auth)
+        out.push_back("SECURE_FTP ALLOWED: clients may log in without TLS (their passwords travel in clear)");
+    if (s.tls_configured() && s.dataconn != secure_dataconn::private_)
+        out.push_back(std::string("SECURE_DATACONN ") + (s.dataconn == secure_dataconn::never ? "NEVER" : "CLEAR") +
+                      ": file data may travel in clear");
+    if (s.tls_configured() && !s.session_reuse_required)
+        out.push_back("SECURE_SESSION_REUSE ALLOWED: a protected data connection need not resume the control "
+                      "session (data-connection stealing from the client's own address stays possible)");
+    if (s.passive_dataconn == config::redirect_policy::redirect)
+        out.push_back("PASSIVEDATACONN REDIRECT: any host may take a passive data connection");
+    if (s.port_ipaddr == config::redirect_policy::redirect)
+        out.push_back("PORTCOMMANDIPADDR UNRESTRICTED: clients may make ferryd connect to third hosts (FTP bounce)");
+    if (s.tls_configured() && s.tls_min < config::tls_protocol::v1_2)
+        out.push_back("TLSMINVERSION below TLSV1.2: TLS 1.0 and 1.1 are accepted");
+    if (!s.upload_close_notify_required)
+        out.push_back("UPLOADCLOSENOTIFY OPTIONAL: a forged FIN can cut a PROT P upload short");
+    return out;
+}
+
+}  // namespace ferry::server

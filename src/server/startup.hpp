@@ -1,0 +1,27 @@
+#pragma once
+// Checks ferryd makes before it serves: files it trusts must not be writable by others, the
+// effective settings that leave something in clear are named. Pure file-system and settings
+// work: no sockets.
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/settings.hpp"
+
+namespace ferry::server {
+
+// SECURITY: planted credentials or keys: a file that grants logins or holds the private key must
+// not be writable by group or others; with must_be_ours it must also belong to us (or root).
+// Returns what is wrong, naming the file and how to fix it, or nothing.
+std::optional<std::string> check_trusted_file(const std::string& path, const std::string& what, bool must_be_ours);
+
+// A state folder for ferryd's own files (serve's key): created 0700 if missing; refused if it
+// is not ours or others can write to it.
+std::optional<std::string> make_private_dir(const std::string& path);
+
+// One line per effective setting that leaves logins, data or the data connection's owner
+// unprotected (the statement defaults stay as the seed defines them; this only says so).
+std::vector<std::string> insecure_settings(const config::server_settings& s);
+
+}  // namespace ferry::server

@@ -1,0 +1,70 @@
+// server/startup: trusted files, the private state folder and the insecure-settings warnings.
+#include "server/startup.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+using namespace ferry;
+
+namespace {
+struct temp_dir {
+    fs::path path;
+    temp_dir() {
+        char tmpl[] = "/tmp/ferry-startup-XXXXXX";
+        path = ::mkdtemp(tmpl);
+    }
+    ~temp_dir() { fs::remove_all(path); }
+};
+}  // namespace
+
+TEST(startup, files_others_can_write_are_refused) {
+    temp_dir d;
+    auto f = d.path / "users";
+    std::ofstream(f) << "alice:x:/srv\n";
+    ::chmod(f.c_str(), 0600);
+    EXPECT_FALSE(server::check_trusted_file(f, "USERS file", true));
+    ::chmod(f.c_str(), 0620);
+    auto why = server::check_trusted_file(f, "USERS file", false);
+    ASSERT_TRUE(why);
+    EXPECT_NE(why->find("can be changed by other users (mode 0620)"), std::string::npos) << *why;
+    EXPECT_NE(why->find("chmod go-w"), std::string::npos);
+    ::chmod(f.c_str(), 0602);
+    EXPECT_TRUE(server::check_trusted_file(f, "KEYRING", true));
+    EXPECT_FALSE(server::check_trusted_file(d.path / "missing", "KEYRING", true));  // reading it says so
+}
+
+TEST(startup, the_state_folder_is_created_private_and_a_shared_one_refused) {
+    temp_dir d;
+    auto state = d.path / "a" / "ferryd";
+    EXPECT_FALSE(server::make_private_dir(state));
+    struct stat st{};
+    ASSERT_EQ(::stat(state.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0700u);
+    ::chmod(state.c_str(), 0777);
+    auto why = server::make_private_dir(state);
+    ASSERT_TRUE(why);
+    EXPECT_NE(why->find("can be changed by other users"), std::string::npos) << *why;
+}
+
+TEST(startup, insecure_settings_are_named_one_line_each) {
+    config::server_settings s;
+    s.keyring = "k.pem";
+    auto w = server::insecure_settings(s);  // the seed's defaults
+    ASSERT_EQ(w.size(), 3u);
+    EXPECT_NE(w[0].find("SECURE_FTP ALLOWED"), std::string::npos);
+    EXPECT_NE(w[1].find("SECURE_DATACONN CLEAR"), std::string::npos);
+    EXPECT_NE(w[2].find("SECURE_SESSION_REUSE ALLOWED"), std::string::npos);
+    s.secure = config::secure_ftp::required;
+    s.dataconn = config::secure_dataconn::private_;
+    s.session_reuse_required = true;
+    EXPECT_TRUE(server::insecure_settings(s).empty());
+    s.port_ipaddr = config::redirect_policy::redirect;
+    s.upload_close_notify_required = false;
+    EXPECT_EQ(server::insecure_settings(s).size(), 2u);
+    config::server_settings clear;
+    EXPECT_NE(server::insecure_settings(clear).at(0).find("no KEYRING"), std::string::npos);
+}
