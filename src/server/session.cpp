@@ -111,7 +111,6 @@ asio::awaitable<void> session::run() {
     }
     if (write_timed_out_)
         log.info("[{}] the client read no reply for {} s (DATACTTIME); closing", id_, cfg_.data_timeout_seconds);
-    login_timer_.reset();
 
     // A transfer still running ends with the session.
     if (transferring_) {
@@ -121,6 +120,11 @@ asio::awaitable<void> session::run() {
         co_await wait_transfer_done();
     }
     drop_passive();
+    // The session is over: its place in the limits goes to the next client now, and the drain
+    // below (waiting for the client's close) is bounded by a short deadline, not INACTIVE.
+    login_timer_.reset();
+    slot_ = session_slot();
+    idle_->restart(std::chrono::seconds(std::min(10u, cfg_.inactive_seconds)));
     if (!broken_) co_await ctl_.close_gracefully();
     ctl_.close();
     if (user_)
