@@ -254,7 +254,10 @@ class FerrydServer(Server):
             "; login, PROT P and PROT C allowed, passive range, EC P-256 certificate)\n"
             f"LISTEN {HOST} {self.port}\nTLSPORT 0\nKEYRING {pem}\nUSERS {users}\n"
             f"EXTENSIONS AUTH_TLS\nPASSIVEDATAPORTS {self.pasv[0]} {self.pasv[1]}\n"
-            f"INACTIVE {IDLE_LIMIT}\nSECURE_FTP REQUIRED\nSECURE_DATACONN CLEAR\n")
+            f"INACTIVE {IDLE_LIMIT}\nSECURE_FTP REQUIRED\nSECURE_DATACONN CLEAR\n"
+            # Every client comes from 127.0.0.1, thousands of sessions at once (the peers' limits
+            # are raised alike).
+            "MAXSESSIONS 0\nMAXSESSIONSPERHOST 0\n")
         self.log_path = self.dir / "ferryd.log"
         self.proc = None
 

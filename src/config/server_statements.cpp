@@ -144,6 +144,58 @@ const std::vector<schema_entry> server_statements = {
          s.umask = m;
          return true;
      }},
+    {"MAXSESSIONS", side::server, "n", "2000",
+     "Most control connections at once; beyond it a new one gets 421 and is closed. 0: no limit (the "
+     "descriptor limit still applies).", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         unsigned long v;
+         if (!want_args(st, 1, 1, "a number of sessions", err) || !number(st, 0, 0, 1000000, v, err)) return false;
+         s.max_sessions = static_cast<unsigned>(v);
+         return true;
+     }},
+    {"MAXSESSIONSPERHOST", side::server, "n", "50",
+     "Most control connections from one client address (IPv6: one /64); beyond it 421 and closed. 0: no limit.",
+     false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         unsigned long v;
+         if (!want_args(st, 1, 1, "a number of sessions", err) || !number(st, 0, 0, 1000000, v, err)) return false;
+         s.max_sessions_per_host = static_cast<unsigned>(v);
+         return true;
+     }},
+    {"MAXSESSIONSPERUSER", side::server, "n", "0 (no limit)",
+     "Most sessions logged in as one user; a login beyond it gets 421 and the connection is closed. 0: no limit.",
+     false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         unsigned long v;
+         if (!want_args(st, 1, 1, "a number of sessions", err) || !number(st, 0, 0, 1000000, v, err)) return false;
+         s.max_sessions_per_user = static_cast<unsigned>(v);
+         return true;
+     }},
+    {"LOGINTIMEOUT", side::server, "seconds", "30",
+     "Time a connection has to log in; after it the connection gets 421 and is closed.", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         unsigned long v;
+         if (!want_args(st, 1, 1, "a number of seconds", err) || !number(st, 0, 1, 86400, v, err)) return false;
+         s.login_timeout_seconds = static_cast<unsigned>(v);
+         return true;
+     }},
+    {"LOGINATTEMPTS", side::server, "n seconds", "10 300",
+     "After n failed logins from one client address (IPv6: one /64) within the window, connections from it get "
+     "421 until the window has passed. 0 disables.", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         unsigned long n, secs = s.login_attempts_seconds;
+         if (!want_args(st, 1, 2, "a number of failures and a number of seconds", err) ||
+             !number(st, 0, 0, 100000, n, err))
+             return false;
+         if (n != 0 && st.args.size() != 2) {
+             err = "LOGINATTEMPTS takes a number of failures and a number of seconds, not 1 value";
+             return false;
+         }
+         if (st.args.size() == 2 && !number(st, 1, 1, 86400, secs, err)) return false;
+         s.login_attempts = static_cast<unsigned>(n);
+         s.login_attempts_seconds = static_cast<unsigned>(secs);
+         return true;
+     }},
     {"PASSIVEDATACONN", side::server, "NOREDIRECT | REDIRECT", "NOREDIRECT",
      "NOREDIRECT refuses a passive data connection from any address but the control client's.", false,
      [](server_settings& s, const statement& st, std::string& err) {

@@ -53,6 +53,14 @@ struct server_settings {
     unsigned keepalive_seconds = 0;      // FTPKEEPALIVE; 0 = system default / off
     std::vector<passive_address> passive_addresses;
 
+    // Limits (issue 10). 0 means unlimited for the session counts and LOGINATTEMPTS.
+    unsigned max_sessions = 2000;          // MAXSESSIONS: control connections in all
+    unsigned max_sessions_per_host = 50;   // MAXSESSIONSPERHOST: from one address (IPv6: one /64)
+    unsigned max_sessions_per_user = 0;    // MAXSESSIONSPERUSER: logged in as one user
+    unsigned login_timeout_seconds = 30;   // LOGINTIMEOUT: time to log in after connecting
+    unsigned login_attempts = 10;          // LOGINATTEMPTS n seconds: failures from one address...
+    unsigned login_attempts_seconds = 300; // ...within this window refuse it until the window passes
+
     // TLS policy (seed 003: steps for customizing the FTP server for TLS)
     tls_rfc_level rfc_level = tls_rfc_level::draft;
     secure_login login = secure_login::no_client_auth;

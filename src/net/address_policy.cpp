@@ -9,6 +9,14 @@ asio::ip::address unmapped(const asio::ip::address& a) {
 
 bool same_host(const asio::ip::address& a, const asio::ip::address& b) { return unmapped(a) == unmapped(b); }
 
+std::string host_key(const asio::ip::address& a) {
+    asio::ip::address u = unmapped(a);
+    if (u.is_v4()) return u.to_string();
+    auto bytes = u.to_v6().to_bytes();
+    for (std::size_t i = 8; i < bytes.size(); ++i) bytes[i] = 0;
+    return asio::ip::address_v6(bytes).to_string() + "/64";
+}
+
 std::string check_active_target(const asio::ip::address& control_peer, const asio::ip::address& target,
                                 std::uint16_t port, bool any_address, bool low_ports) {
     if (!any_address && !same_host(control_peer, target))

@@ -10,6 +10,10 @@ namespace ferry::net {
 // "::ffff:192.0.2.1" -> 192.0.2.1, so that a dual-stack listener compares like an IPv4 one.
 asio::ip::address unmapped(const asio::ip::address& a);
 bool same_host(const asio::ip::address& a, const asio::ip::address& b);
+// The "host" that per-host limits count (MAXSESSIONSPERHOST, LOGINATTEMPTS): an IPv4 address, or
+// the /64 of an IPv6 one, since one IPv6 client usually holds a whole /64 and could otherwise
+// step around any per-address limit. "192.0.2.7", "2001:db8:1:2::/64".
+std::string host_key(const asio::ip::address& a);
 
 // Why a PORT/EPRT target is refused, or empty when it is allowed.
 // SECURITY: FTP bounce: by default the data connection may only go back to the control client,

@@ -28,6 +28,14 @@ void idle_timer::arm() {
     });
 }
 
+void idle_timer::restart(clock::duration limit) {
+    if (stopped_) return;
+    limit_ = limit;
+    touch();
+    timer_.cancel();  // the pending wait ends with operation_aborted and does nothing
+    arm();
+}
+
 void idle_timer::stop() {
     stopped_ = true;
     timer_.cancel();

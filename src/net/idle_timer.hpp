@@ -17,6 +17,8 @@ public:
                                              std::function<void()> on_idle);
     void touch() { last_ = clock::now(); }
     void set_limit(clock::duration limit) { limit_ = limit; }
+    // A new limit counted from now, taking effect at once (set_limit waits for the next check).
+    void restart(clock::duration limit);
     void set_busy_check(std::function<bool()> busy) { busy_ = std::move(busy); }
     void stop();
     bool fired() const { return fired_; }

@@ -12,6 +12,7 @@
 #include "proto/printable.hpp"
 #include "proto/reply_code.hpp"
 #include "server/command_table.hpp"
+#include "server/detail/listing_source.hpp"
 
 namespace ferry::server {
 
@@ -80,30 +81,44 @@ asio::awaitable<void> session::cmd_user(const std::string& arg) {
     }
     if (sec_.control_secure && cfg_.password_optional && cert_user_ && cert_user_->user == arg) {
         // SECURE_PASSWORD OPTIONAL: the verified certificate stands in for the password.
-        if (log_in(ctx_->users.find(arg), true)) {
-            co_await reply(code::logged_in_secured, "User " + arg + " logged in, authorized by the client certificate.");
-            co_return;
+        std::string why;
+        switch (log_in(ctx_->users.find(arg), true, why)) {
+            case login_result::ok:
+                co_await reply(code::logged_in_secured, "User " + arg + " logged in, authorized by the client certificate.");
+                co_return;
+            case login_result::too_many:
+                co_await reply(code::service_not_available, why + " Closing.");
+                quit_ = true;
+                co_return;
+            case login_result::refused: break;
         }
     }
     pending_user_ = arg;
     co_await reply(code::need_password, "Password required for " + arg + ".");
 }
 
-bool session::log_in(const auth::user* u, bool by_certificate) {
-    if (!u) return false;
+session::login_result session::log_in(const auth::user* u, bool by_certificate, std::string& why) {
+    if (!u) return login_result::refused;
     std::error_code ec;
     auto fs = ctx_->open_home(u->home, ec);
     if (ec) {
+        // SECURITY: account probing: only the log says why; the client gets the reply of a wrong
+        // password, so "home folder unavailable" cannot confirm a guessed password.
         ctx_->log->warn("[{}] login of {} refused: home folder {} unusable: {}", id_, u->name, u->home, ec.message());
-        return false;
+        return login_result::refused;
+    }
+    if (!slot_.enter_user(u->name, cfg_.max_sessions_per_user, why)) {
+        ctx_->log->warn("[{}] login of {} refused: {}", id_, u->name, why);
+        return login_result::too_many;
     }
     user_ = u;
     fs_ = std::move(fs);
     cwd_ = "/";
     pending_user_.clear();
+    login_timer_.reset();
     ctx_->log->info("[{}] login {} ({}{})", id_, u->name, sec_.control_secure ? "TLS" : "clear",
                     by_certificate ? ", by certificate" : "");
-    return true;
+    return login_result::ok;
 }
 
 asio::awaitable<void> session::cmd_pass(const std::string& arg) {
@@ -115,19 +130,46 @@ asio::awaitable<void> session::cmd_pass(const std::string& arg) {
         co_await reply(code::bad_sequence, "Send USER first.");
         co_return;
     }
-    const auth::user* u = ctx_->users.authenticate(pending_user_, arg);
-    if (!u || !log_in(u, false)) {
+    const auto window = std::chrono::seconds(cfg_.login_attempts_seconds);
+    const auto started = std::chrono::steady_clock::now();
+    // SECURITY: password guessing over many connections: an address past LOGINATTEMPTS gets no
+    // more guesses, on this connection either.
+    if (auto left = ctx_->logins.refused_for(host_key_, started, cfg_.login_attempts, window); left.count() > 0) {
+        co_await reply(code::service_not_available, "Too many failed logins from your address; try again in " +
+                                                        std::to_string(std::chrono::ceil<std::chrono::seconds>(left).count()) +
+                                                        " s.");
+        quit_ = true;
+        co_return;
+    }
+    // crypt_r takes milliseconds (SHA-512) to a tenth of a second (yescrypt): on the hash pool,
+    // never on the event thread that serves other sessions.
+    // A named job, not a temporary inside co_await: GCC 12 destroys such temporaries twice.
+    auto job = [users = &ctx_->users, name = pending_user_, password = arg]() {
+        return users->authenticate(name, password);
+    };
+    const auth::user* u = co_await pools_.hash.run(std::move(job));
+    std::string why;
+    const login_result r = u ? log_in(u, false, why) : login_result::refused;
+    if (r == login_result::too_many) {
+        co_await reply(code::service_not_available, why + " Closing.");
+        quit_ = true;
+        co_return;
+    }
+    if (r == login_result::refused) {
         ++failed_logins_;
+        ctx_->logins.record_failure(host_key_, started, cfg_.login_attempts, window);
         if (!u) ctx_->log->info("[{}] login failed for user {}", id_, proto::printable(pending_user_));
         pending_user_.clear();
-        // SECURITY: password guessing: each failure costs the client a second, and a few end the session.
-        asio::steady_timer delay(ctl_.socket().get_executor(), std::chrono::seconds(1));
+        // SECURITY: password guessing: each failure costs the client a second (a timer: the event
+        // thread serves others meanwhile), and a few end the session. The same reply and delay
+        // whether the user exists, the password is wrong or the home folder is unusable.
+        asio::steady_timer delay(ctl_.socket().get_executor(), started + std::chrono::seconds(1));
         co_await delay.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-        if (failed_logins_ >= 3) {
+        if (failed_logins_ >= 3 || ctx_->logins.refused_for(host_key_, started, cfg_.login_attempts, window).count() > 0) {
             co_await reply(code::service_not_available, "Too many failed logins; closing.");
             quit_ = true;
         } else {
-            co_await reply(code::not_logged_in, u ? "Login refused: home folder unavailable." : "Login incorrect.");
+            co_await reply(code::not_logged_in, "Login incorrect.");
         }
         co_return;
     }
@@ -135,6 +177,8 @@ asio::awaitable<void> session::cmd_pass(const std::string& arg) {
 }
 
 void session::end_login() {
+    if (user_) arm_login_timer();  // logged out: LOGINTIMEOUT counts again
+    slot_.leave_user();
     user_ = nullptr;
     fs_.reset();
     cwd_ = "/";
@@ -337,17 +381,29 @@ asio::awaitable<void> session::cmd_stat(const std::string& arg) {
     }
     std::string error;
     int c = 0;
-    std::string listing = list_text(arg, 'L', error, c);
-    if (!error.empty()) {
+    auto src = co_await open_listing(arg, 'L', error, c);
+    if (!src) {
         co_await reply(c, error);
         co_return;
     }
-    // Listing lines go inside a 213 multi-line reply.
+    // Listing lines go inside a 213 multi-line reply, bounded: a huge folder is cut short (LIST
+    // streams it whole over a data connection).
+    constexpr std::size_t stat_limit = 256 * 1024;
     std::string text = "Status of " + arg + ":\n";
-    for (std::size_t pos = 0; pos < listing.size();) {
-        std::size_t e = listing.find("\r\n", pos);
-        text += listing.substr(pos, e - pos) + "\n";
-        pos = e + 2;
+    for (;;) {
+        std::error_code ec;
+        auto job = [src, &ec] { return src->next(ec); };
+        std::string chunk = co_await pools_.disk.run(std::move(job));
+        if (ec || chunk.empty()) break;
+        for (std::size_t pos = 0; pos < chunk.size();) {
+            std::size_t e = chunk.find("\r\n", pos);
+            text += chunk.substr(pos, e - pos) + "\n";
+            pos = e + 2;
+        }
+        if (text.size() > stat_limit) {
+            text += "(more entries: use LIST)\n";
+            break;
+        }
     }
     text += "End of status.";
     co_await reply(code::file_status, text);
@@ -521,11 +577,23 @@ asio::awaitable<void> session::cmd_size(const std::string& arg) {
             co_await reply(code::file_unavailable, "SIZE in ASCII mode is refused for files over 64 MiB; use TYPE I.");
             co_return;
         }
-        auto fd = fs_->open_read(p, ec);
-        std::vector<char> buf(1 << 16);
-        ssize_t n;
-        while (!ec && (n = ::read(fd.get(), buf.data(), buf.size())) > 0)
-            size += proto::ascii_size_increase(buf.data(), static_cast<std::size_t>(n));
+        // Reading up to 64 MiB takes long on a slow disk: on the disk pool.
+        struct counted {
+            std::uint64_t size;
+            std::error_code ec;
+        };
+        auto job = [fs = fs_, p, size]() {
+            counted c{size, {}};
+            auto fd = fs->open_read(p, c.ec);
+            std::vector<char> buf(1 << 16);
+            ssize_t n;
+            while (!c.ec && (n = ::read(fd.get(), buf.data(), buf.size())) > 0)
+                c.size += proto::ascii_size_increase(buf.data(), static_cast<std::size_t>(n));
+            return c;
+        };
+        counted c = co_await pools_.disk.run(std::move(job));
+        size = c.size;
+        ec = c.ec;
         if (ec) {
             co_await reply(code::file_unavailable, "Cannot get size: " + describe_error(ec));
             co_return;
@@ -594,13 +662,24 @@ asio::awaitable<bool> session::refused_after_epsv_all() {
 }
 
 asio::awaitable<bool> session::open_passive() {
+    // SECURITY: passive port exhaustion: a session holds one listener at most (the previous one
+    // is closed here), and one user at most a share of PASSIVEDATAPORTS.
     drop_passive();
+    if (!slot_.take_passive(session_limits::passive_share(cfg_.passive_low, cfg_.passive_high))) {
+        data_mode_ = data_mode::none;
+        ctx_->log->info("[{}] passive port refused: {} holds its share of PASSIVEDATAPORTS", id_, user_->name);
+        co_await reply(code::cannot_open_data, "Your other sessions hold their share of the passive data ports "
+                                               "(PASSIVEDATAPORTS); finish a transfer there and try again.");
+        co_return false;
+    }
     std::error_code ec = passive_.open(local_addr_, cfg_.passive_low, cfg_.passive_high);
     if (!ec) {
         data_mode_ = data_mode::passive;
+        arm_passive_expiry();
         if (sec_.prot_private && sec_.control_secure) start_early_data();
         co_return true;
     }
+    slot_.drop_passive();
     data_mode_ = data_mode::none;
     std::string why = ec == asio::error::address_in_use
                           ? std::string("All passive data ports (PASSIVEDATAPORTS) are in use; try again.")

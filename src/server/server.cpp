@@ -12,18 +12,46 @@
 #include <spdlog/spdlog.h>
 #include <asio/use_awaitable.hpp>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+
+#include "net/address_policy.hpp"
 #include "server/session.hpp"
 
 namespace ferry::server {
 
 using asio::ip::tcp;
 
+long raise_descriptor_limit() {
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlimit raised = rl;
+        raised.rlim_cur = rl.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+    }
+    return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > static_cast<rlim_t>(INT_MAX) ? INT_MAX
+                                                                                      : static_cast<long>(rl.rlim_cur);
+}
+
 server::server(std::shared_ptr<const server_context> ctx, unsigned threads) : ctx_(std::move(ctx)) {
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < threads; ++i) workers_.push_back(std::make_unique<asio::io_context>(1));
+    // As many hashing threads as cores (a login flood then uses the CPU, niced below the event
+    // threads, not their time); a few more for the disk, whose jobs mostly wait.
+    hash_pool_ = std::make_unique<work_pool>("ferryd-hash", std::min(threads, 8u), 10);
+    disk_pool_ = std::make_unique<work_pool>("ferryd-disk", 4, 10);
 }
 
-server::~server() { stop(); }
+server::~server() {
+    stop();
+    if (spare_fd_ >= 0) ::close(spare_fd_);
+}
 
 bool server::start(std::string& error) {
     const auto& s = ctx_->settings;
@@ -61,6 +89,13 @@ bool server::start(std::string& error) {
         for (const auto& l : explicit_)
             if (!add(l.host, s.tls_port, true)) return false;
     }
+    fd_limit_ = raise_descriptor_limit();
+    // A tenth of the table, within 16..1024: room for running sessions' data connections, files
+    // and listeners when new control connections are refused.
+    fd_reserve_ = std::clamp(fd_limit_ / 10, 16L, 1024L);
+    spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (ctx_->log)
+        ctx_->log->info("descriptor limit {}; new connections are refused with {} left", fd_limit_, fd_reserve_);
     for (auto& l : listeners_) asio::co_spawn(accept_ctx_, accept_loop(*l), asio::detached);
     return true;
 }
@@ -72,18 +107,56 @@ asio::io_context& server::next_worker() {
 }
 
 asio::awaitable<void> server::accept_loop(listener& l) {
+    const auto& cfg = ctx_->settings;
     for (;;) {
         asio::io_context& worker = next_worker();
-        auto [ec, sock] = co_await l.acceptor.async_accept(worker, asio::experimental::as_tuple(asio::use_awaitable));
+        auto [ec, accepted] = co_await l.acceptor.async_accept(worker, asio::experimental::as_tuple(asio::use_awaitable));
+        tcp::socket sock(std::move(accepted));
         if (ec) {
             if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) co_return;
-            ctx_->log->warn("accept failed: {}", ec.message());
-            // Out of descriptors: back off briefly instead of spinning.
-            asio::steady_timer t(accept_ctx_, std::chrono::milliseconds(100));
+            if (ec == asio::error::no_descriptors || ec.value() == ENFILE) {
+                refuse_without_descriptors(l);
+            } else {
+                std::size_t held = 0;
+                if (ctx_->warnings.allow("accept", held))
+                    ctx_->log->warn("accept failed: {}{}", ec.message(),
+                                    held ? fmt::format(" ({} more since the last warning)", held) : "");
+            }
+            // Back off briefly instead of spinning.
+            asio::steady_timer t(accept_ctx_, std::chrono::milliseconds(ec == asio::error::no_descriptors ? 10 : 100));
             co_await t.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
             continue;
         }
-        auto s = std::make_shared<session>(ctx_, std::move(sock), l.implicit_tls, next_id_++);
+        std::error_code pe;
+        const auto peer_ep = sock.remote_endpoint(pe);
+        const auto peer = net::unmapped(peer_ep.address());
+        const std::string host = net::host_key(peer);
+        const std::string peer_text = peer.to_string() + ":" + std::to_string(peer_ep.port());
+        // SECURITY: descriptor exhaustion: past the reserve, new connections are refused so that
+        // running sessions can still open their data connections and files.
+        if (fd_limit_ > 0 && sock.native_handle() >= fd_limit_ - fd_reserve_) {
+            refuse(sock, l.implicit_tls, "descriptors",
+                   "Server busy: too many open connections; try again later.", peer_text);
+            continue;
+        }
+        // SECURITY: password guessing across connections (LOGINATTEMPTS).
+        const auto left = ctx_->logins.refused_for(host, std::chrono::steady_clock::now(), cfg.login_attempts,
+                                                   std::chrono::seconds(cfg.login_attempts_seconds));
+        if (left.count() > 0) {
+            refuse(sock, l.implicit_tls, "loginattempts",
+                   "Too many failed logins from your address; try again in " +
+                       std::to_string(std::chrono::ceil<std::chrono::seconds>(left).count()) + " s.",
+                   peer_text);
+            continue;
+        }
+        std::string why;
+        session_slot slot = ctx_->limits.admit(host, cfg.max_sessions, cfg.max_sessions_per_host, why);
+        if (!slot.valid()) {
+            refuse(sock, l.implicit_tls, "maxsessions", why, peer_text);
+            continue;
+        }
+        auto s = std::make_shared<session>(ctx_, std::move(sock), l.implicit_tls, next_id_++, std::move(slot),
+                                           worker_pools{*hash_pool_, *disk_pool_});
         // The completion handler owns the session until run() ends (no wrapper coroutine: its
         // frame would be one more allocation held by every idle session).
         asio::co_spawn(worker, s->run(), [s](std::exception_ptr e) {
@@ -95,6 +168,43 @@ asio::awaitable<void> server::accept_loop(listener& l) {
                 }
         });
     }
+}
+
+void server::refuse(tcp::socket& sock, bool implicit_tls, const std::string& kind, const std::string& why,
+                    const std::string& peer) {
+    if (!implicit_tls) {
+        // A fresh connection's send buffer is empty: this never blocks and is never partial.
+        const std::string line = "421 " + why + "\r\n";
+        (void)::send(sock.native_handle(), line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
+    std::error_code ig;
+    sock.close(ig);
+    std::size_t held = 0;
+    if (ctx_->warnings.allow(kind, held))
+        ctx_->log->warn("refused {}: {}{}", peer, why,
+                        held ? fmt::format(" ({} more refused for this reason since the last warning)", held) : "");
+}
+
+void server::refuse_without_descriptors(listener& l) {
+    if (spare_fd_ < 0) {
+        std::size_t held = 0;
+        if (ctx_->warnings.allow("descriptors", held))
+            ctx_->log->warn("out of file descriptors: new connections wait ({} warnings held back)", held);
+        return;
+    }
+    ::close(spare_fd_);
+    spare_fd_ = -1;
+    std::error_code ec;
+    l.acceptor.non_blocking(true, ec);
+    tcp::socket sock(accept_ctx_);
+    l.acceptor.accept(sock, ec);
+    if (!ec) {
+        std::error_code pe;
+        auto ep = sock.remote_endpoint(pe);
+        refuse(sock, l.implicit_tls, "descriptors", "Server busy: out of file descriptors; try again later.",
+               net::unmapped(ep.address()).to_string() + ":" + std::to_string(ep.port()));
+    }
+    spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 void server::run(bool handle_signals) {
@@ -127,6 +237,8 @@ void server::run(bool handle_signals) {
     for (auto& t : threads_)
         if (t.joinable()) t.join();
     threads_.clear();
+    hash_pool_->stop();
+    disk_pool_->stop();
 }
 
 void server::reload_tls() {

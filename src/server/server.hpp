@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "server/server_context.hpp"
+#include "server/work_pool.hpp"
 
 namespace ferry::server {
 
@@ -37,6 +38,15 @@ private:
     };
     asio::awaitable<void> accept_loop(listener& l);
     asio::io_context& next_worker();
+    // Why a new connection is refused (421), or empty when it may start a session.
+    std::string admission(asio::ip::tcp::socket& sock, const std::string& host, session_slot& slot);
+    // Refuses a connection at once: a 421 line on explicit ports (implicit TLS clients could not
+    // read it: they only get the close), then close. Logged at most once per kind per 10 s.
+    void refuse(asio::ip::tcp::socket& sock, bool implicit_tls, const std::string& kind, const std::string& why,
+                const std::string& peer);
+    // Out of descriptors (EMFILE): frees the spare descriptor to accept and refuse one waiting
+    // connection, then takes the spare again.
+    void refuse_without_descriptors(listener& l);
 
     std::shared_ptr<const server_context> ctx_;
     asio::io_context accept_ctx_;
@@ -45,6 +55,18 @@ private:
     std::vector<std::thread> threads_;
     std::atomic<std::uint64_t> next_id_{1};
     std::size_t next_worker_ = 0;
+    // Descriptors: new connections are refused once a new one's number reaches fd_limit_ -
+    // fd_reserve_ (the kernel hands out the lowest free number, so that many are open), keeping
+    // the reserve for running sessions' data connections, files and listeners.
+    long fd_limit_ = 0;
+    long fd_reserve_ = 0;
+    int spare_fd_ = -1;
+    // Declared after workers_: destroyed (joined) first, while the io_contexts their results
+    // are posted to still exist.
+    std::unique_ptr<work_pool> hash_pool_, disk_pool_;
 };
+
+// Raises the soft RLIMIT_NOFILE to the hard limit; returns the limit in force.
+long raise_descriptor_limit();
 
 }  // namespace ferry::server

@@ -9,9 +9,12 @@
 #include <mutex>
 
 #include "auth/cert_map.hpp"
+#include "auth/login_throttle.hpp"
 #include "auth/users_file.hpp"
 #include "config/settings.hpp"
 #include "net/name_cache.hpp"
+#include "server/session_limits.hpp"
+#include "server/warn_limiter.hpp"
 #include "tls/context.hpp"
 #include "vfs/root.hpp"
 
@@ -23,6 +26,10 @@ struct server_context {
     auth::cert_map certs;
     std::shared_ptr<spdlog::logger> log;
     mutable net::name_cache names;  // PASSIVEADDRESS host names
+    // Shared by every event thread; each is thread-safe on its own.
+    mutable session_limits limits;        // MAXSESSIONS* and passive port shares
+    mutable auth::login_throttle logins;  // LOGINATTEMPTS
+    mutable warn_limiter warnings;        // warnings a flood would repeat
 
     // The home folder of a user, opened once and shared by all of that user's sessions, so an
     // idle session holds one descriptor (its socket), not two. vfs::root is used through *at()

@@ -20,13 +20,17 @@ namespace ferry::server {
 namespace code = proto::code;
 using asio::ip::tcp;
 
-session::session(std::shared_ptr<const server_context> ctx, tcp::socket socket, bool implicit_tls, std::uint64_t id)
+session::session(std::shared_ptr<const server_context> ctx, tcp::socket socket, bool implicit_tls, std::uint64_t id,
+                 session_slot slot, worker_pools pools)
     : ctx_(std::move(ctx)),
       cfg_(ctx_->settings),
       ctl_(std::move(socket)),
       implicit_(implicit_tls),
       id_(id),
       write_idle_(ctl_.socket().get_executor()),
+      write_deadline_(ctl_.socket().get_executor()),
+      slot_(std::move(slot)),
+      pools_(pools),
       passive_(ctl_.socket().get_executor()),
       transfer_done_(ctl_.socket().get_executor()) {
     tls_ = ctx_->current_tls();
@@ -42,6 +46,7 @@ session::session(std::shared_ptr<const server_context> ctx, tcp::socket socket, 
     auto local = ctl_.socket().local_endpoint(ec);
     local_addr_ = net::unmapped(local.address());
     peer_text_ = peer_addr_.to_string() + ":" + std::to_string(peer.port());
+    host_key_ = net::host_key(peer_addr_);
     ctl_.socket().set_option(tcp::no_delay(true), ec);
     if (cfg_.keepalive_seconds > 0) {
         ctl_.socket().set_option(asio::socket_base::keep_alive(true), ec);
@@ -65,6 +70,7 @@ asio::awaitable<void> session::run() {
     // Waiting for a transfer is not idleness; DATACTTIME bounds that wait.
     idle_->set_busy_check([this] { return transferring_; });
     net::idle_timer_guard idle_guard{idle_};
+    arm_login_timer();
 
     if (implicit_) {
         std::error_code ec = co_await ctl_.handshake_server(*tls_, control_tickets);
@@ -84,7 +90,7 @@ asio::awaitable<void> session::run() {
 
     co_await reply(code::service_ready, "Ferry FTPS server ready.");
     std::string line;
-    while (!broken_ && !quit_) {
+    while (!broken_ && !quit_ && !login_timed_out_) {
         if (reader_.buffered() == 0 && !ctl_.has_pending()) {
             // Idle sessions wait here, in this frame alone: read_command's frame and buffer
             // exist only while a command is being read (bench/: memory per idle session).
@@ -96,7 +102,15 @@ asio::awaitable<void> session::run() {
         idle_->touch();
         co_await dispatch(line);
     }
-    if (timed_out_ && !broken_) co_await reply(code::service_not_available, "Timeout: no command for too long; closing.");
+    if (login_timed_out_ && !broken_) {
+        log.info("[{}] not logged in within {} s (LOGINTIMEOUT); closing", id_, cfg_.login_timeout_seconds);
+        co_await reply(code::service_not_available, "Login timeout: not logged in within " +
+                                                        std::to_string(cfg_.login_timeout_seconds) + " s; closing.");
+    } else if (timed_out_ && !broken_) {
+        co_await reply(code::service_not_available, "Timeout: no command for too long; closing.");
+    }
+    if (write_timed_out_)
+        log.info("[{}] the client read no reply for {} s (DATACTTIME); closing", id_, cfg_.data_timeout_seconds);
 
     // A transfer still running ends with the session.
     if (transferring_) {
@@ -106,12 +120,31 @@ asio::awaitable<void> session::run() {
         co_await wait_transfer_done();
     }
     drop_passive();
+    // The session is over: its place in the limits goes to the next client now, and the drain
+    // below (waiting for the client's close) is bounded by a short deadline, not INACTIVE.
+    login_timer_.reset();
+    slot_ = session_slot();
+    idle_->restart(std::chrono::seconds(std::min(10u, cfg_.inactive_seconds)));
     if (!broken_) co_await ctl_.close_gracefully();
     ctl_.close();
     if (user_)
         log.info("[{}] disconnect user {}", id_, user_->name);
     else
         log.info("[{}] disconnect", id_);
+}
+
+void session::arm_login_timer() {
+    login_timer_ = std::make_unique<asio::steady_timer>(ctl_.socket().get_executor(),
+                                                        std::chrono::seconds(cfg_.login_timeout_seconds));
+    login_timer_->async_wait([w = weak_from_this()](const std::error_code& e) {
+        auto self = w.lock();
+        if (e || !self || self->user_) return;
+        // SECURITY: connection hoarding: a connection that never logs in (slowloris, an
+        // unfinished TLS handshake) gives its slot back after LOGINTIMEOUT.
+        self->login_timed_out_ = true;
+        std::error_code ig;
+        self->ctl_.socket().cancel(ig);
+    });
 }
 
 asio::awaitable<bool> session::control_tls_established() {
@@ -145,10 +178,19 @@ asio::awaitable<void> session::reply(int c, std::string_view text) {
     }
     if (broken_) co_return;
     writing_ = true;
+    write_deadline_.expires_after(std::chrono::seconds(cfg_.data_timeout_seconds));
+    write_deadline_.async_wait([w = weak_from_this()](const std::error_code& e) {
+        auto self = w.lock();
+        if (e || !self || !self->writing_) return;  // written in time
+        self->write_timed_out_ = true;
+        std::error_code ig;
+        self->ctl_.socket().cancel(ig);
+    });
     std::error_code ec = co_await ctl_.write_all(wire.data(), wire.size());
+    write_deadline_.cancel();
     writing_ = false;
     write_idle_.cancel();
-    if (ec) {
+    if (ec || write_timed_out_) {
         broken_ = true;
         std::error_code ignore;
         ctl_.socket().cancel(ignore);

@@ -16,6 +16,8 @@
 #include "proto/listing.hpp"
 #include "server/policy.hpp"
 #include "server/server_context.hpp"
+#include "server/session_limits.hpp"
+#include "server/work_pool.hpp"
 #include "tls/stream.hpp"
 #include "vfs/root.hpp"
 
@@ -26,10 +28,17 @@ namespace ferry::server {
 // (reply_data_setup). OpenSSL's default of two costs a second ticket's sealing on every login.
 inline constexpr int control_tickets = 1;
 
+// The server's worker pools (work_pool.hpp), owned by the server, which outlives its sessions.
+struct worker_pools {
+    work_pool& hash;  // crypt_r
+    work_pool& disk;  // listings and other long file-system work
+};
+
 class session : public std::enable_shared_from_this<session> {
 public:
+    // slot: this connection's place in the session limits (session_limits.hpp), held until close.
     session(std::shared_ptr<const server_context> ctx, asio::ip::tcp::socket socket, bool implicit_tls,
-            std::uint64_t id);
+            std::uint64_t id, session_slot slot, worker_pools pools);
     asio::awaitable<void> run();
 
     // Command handlers (the table in commands.cpp names them). Each sends exactly one reply
@@ -101,7 +110,14 @@ private:
     // After any TLS handshake on the control connection: logs it and applies SECURE_LOGIN.
     asio::awaitable<bool> control_tls_established();
     asio::awaitable<void> reply_data_setup(int code, std::string_view text);
-    bool log_in(const auth::user* u, bool by_certificate);
+    enum class login_result { ok, refused, too_many };
+    // refused: logged (home folder unusable), the client is told no more than for a wrong
+    // password. too_many: MAXSESSIONSPERUSER, the reason in why.
+    login_result log_in(const auth::user* u, bool by_certificate, std::string& why);
+    // LOGINTIMEOUT: armed at connect and REIN, disarmed at login.
+    void arm_login_timer();
+    // An unused passive listener (or early data connection) is closed after DATACTTIME.
+    void arm_passive_expiry();
 
     // Transfers (transfer.cpp)
     struct transfer_request;
@@ -127,8 +143,14 @@ private:
                                                           std::string& why);
     asio::awaitable<std::error_code> send_retr(transfer_request& req, tls::stream& data);
     asio::awaitable<std::error_code> receive_stor(transfer_request& req, tls::stream& data);
-    asio::awaitable<std::error_code> send_text(const std::string& text, tls::stream& data);
-    std::string list_text(const std::string& arg, char style, std::string& error, int& code);
+    // Listings (listing.cpp): produced a chunk at a time on the disk pool, in bounded memory.
+    struct listing_source;
+    // Opens what arg names for a listing in style 'L' (LIST), 'N' (NLST) or 'M' (MLSD); null
+    // with error and code set when it cannot be listed.
+    asio::awaitable<std::shared_ptr<listing_source>> open_listing(const std::string& arg, char style,
+                                                                  std::string& error, int& code);
+    asio::awaitable<std::error_code> send_listing(listing_source& src, tls::stream& data);
+    asio::awaitable<void> start_listing(const std::string& arg, char style);
     // Drains and closes a finished data connection beside the session (bounded in time).
     void linger_close(std::unique_ptr<tls::stream> data);
     // Data connections still draining after their transfer; beyond this many, a transfer drains
@@ -150,10 +172,20 @@ private:
     // reply writer: one write at a time on the control connection
     bool writing_ = false;
     asio::steady_timer write_idle_;
+    // SECURITY: a client that stops reading its replies cannot hold the session (and its
+    // buffers) forever: a reply not written within DATACTTIME ends the session.
+    asio::steady_timer write_deadline_;
+    bool write_timed_out_ = false;
     bool broken_ = false;  // control connection failed or must close
     bool quit_ = false;
     bool timed_out_ = false;
     std::shared_ptr<net::idle_timer> idle_;
+
+    session_slot slot_;
+    worker_pools pools_;
+    std::string host_key_;  // what per-host limits count (net::host_key)
+    std::unique_ptr<asio::steady_timer> login_timer_;  // only until login: idle sessions pay nothing
+    bool login_timed_out_ = false;
 
     // login
     std::string pending_user_;
@@ -173,6 +205,7 @@ private:
     proto::mlst_facts facts_;
     data_mode data_mode_ = data_mode::none;
     net::passive_listener passive_;
+    std::shared_ptr<asio::steady_timer> passive_expiry_;
     std::shared_ptr<early_data> early_;
     asio::ip::tcp::endpoint active_target_;
 

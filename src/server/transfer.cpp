@@ -18,6 +18,7 @@
 #include "proto/command.hpp"
 #include "proto/printable.hpp"
 #include "proto/reply_code.hpp"
+#include "server/detail/listing_source.hpp"
 #include "server/session.hpp"
 
 namespace ferry::server {
@@ -44,7 +45,7 @@ struct session::transfer_request {
     std::uint64_t size = 0;
     std::uint64_t offset = 0;
     vfs::root::upload upload;
-    std::string text;  // listings
+    std::shared_ptr<listing_source> listing;  // listings (listing.cpp)
     bool ascii = false;
     bool unique = false;
 };
@@ -72,11 +73,30 @@ struct session::early_data {
 
 void session::drop_passive() {
     passive_.close();
+    slot_.drop_passive();
+    if (auto t = std::exchange(passive_expiry_, nullptr)) t->cancel();
     if (auto e = std::exchange(early_, nullptr)) {
         e->abandoned = true;
         std::error_code ig;
         if (e->stream) e->stream->socket().cancel(ig);
     }
+}
+
+void session::arm_passive_expiry() {
+    passive_expiry_ = std::make_shared<asio::steady_timer>(ctl_.socket().get_executor(),
+                                                           std::chrono::seconds(cfg_.data_timeout_seconds));
+    passive_expiry_->async_wait([w = weak_from_this(), t = std::weak_ptr<asio::steady_timer>(passive_expiry_)](
+                                    const std::error_code& e) {
+        auto self = w.lock();
+        // Superseded (another PASV, a transfer took it, REIN): passive_expiry_ is another timer.
+        if (e || !self || self->passive_expiry_ != t.lock() || self->transferring_) return;
+        // SECURITY: passive port hoarding: a listener (or an early data connection) nobody uses
+        // gives its port back after DATACTTIME.
+        self->ctx_->log->info("[{}] passive data port unused for {} s (DATACTTIME); closed", self->id_,
+                              self->cfg_.data_timeout_seconds);
+        self->drop_passive();
+        self->data_mode_ = data_mode::none;
+    });
 }
 
 void session::start_early_data() {
@@ -120,6 +140,7 @@ asio::awaitable<void> session::take_early_data(std::shared_ptr<early_data> e) {
         co_return;
     }
     passive_.close();  // one connection per PASV/EPSV
+    slot_.drop_passive();
     if (e->ec) {
         e->why = "cannot accept the data connection: " + e->ec.message();
         e->finish();
@@ -189,6 +210,7 @@ asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<t
             why = "cannot connect to " + target + ": " + ec.message();
     }
     passive_.close();
+    slot_.drop_passive();
     data_mode_ = data_mode::none;
     if (ec) co_return ec;
     // No TCP_NODELAY while data flows: the kernel then sends full segments instead of one per
@@ -228,6 +250,7 @@ asio::awaitable<void> session::begin_transfer(std::shared_ptr<transfer_request> 
     std::string text = "Opening " + mode + " mode data connection for " + what;
     if (req->kind == transfer_kind::retr) text += " (" + std::to_string(req->size - req->offset) + " bytes)";
     transferring_ = true;
+    if (auto t = std::exchange(passive_expiry_, nullptr)) t->cancel();  // DATACTTIME of the transfer applies
     abort_requested_ = false;
     transfer_bytes_ = 0;
     transfer_what_ = req->path.empty() ? "listing" : req->path;
@@ -283,7 +306,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
         switch (req->kind) {
             case transfer_kind::retr: ec = co_await send_retr(*req, *data); break;
             case transfer_kind::stor: ec = co_await receive_stor(*req, *data); break;
-            case transfer_kind::listing: ec = co_await send_text(req->text, *data); break;
+            case transfer_kind::listing: ec = co_await send_listing(*req->listing, *data); break;
         }
         const bool local_failure = ec && ec.category() == std::system_category() && ec != std::errc::broken_pipe &&
                                    ec != std::errc::connection_reset && ec != std::errc::operation_canceled;
@@ -519,12 +542,6 @@ asio::awaitable<std::error_code> session::receive_stor(transfer_request& req, tl
     co_return std::error_code{};
 }
 
-asio::awaitable<std::error_code> session::send_text(const std::string& text, tls::stream& data) {
-    std::error_code ec = co_await data.write_all(text.data(), text.size());
-    if (!ec) transfer_bytes_ += text.size();
-    co_return ec;
-}
-
 // ---- commands ----------------------------------------------------------------------------
 
 asio::awaitable<void> session::cmd_retr(const std::string& arg) {
@@ -620,92 +637,18 @@ asio::awaitable<void> session::cmd_stou(const std::string& arg) {
     co_await begin_transfer(req);
 }
 
-std::string session::list_text(const std::string& arg, char style, std::string& error, int& c) {
-    // "LIST -la dir": ls options are accepted and ignored (hidden files are always listed).
-    std::string path = arg;
-    while (style != 'M' && path.size() > 1 && path[0] == '-' && path[1] != ' ') {
-        auto sp = path.find(' ');
-        path = sp == std::string::npos ? "" : path.substr(sp + 1);
-    }
-    std::string vp = vpath(path);
-    proto::file_info self;
-    std::error_code ec = fs_->stat(vp, self);
-    if (ec) {
-        c = code::file_unavailable;
-        error = "Cannot list " + (path.empty() ? vp : path) + ": " + describe_error(ec);
-        return {};
-    }
-    std::vector<proto::file_info> entries;
-    if (self.type == proto::file_info::kind::dir) {
-        entries = fs_->list(vp, ec);
-        if (ec) {
-            c = code::file_unavailable;
-            error = "Cannot list " + vp + ": " + describe_error(ec);
-            return {};
-        }
-    } else if (style == 'M') {
-        c = code::syntax_error_args;
-        error = "MLSD needs a directory; use MLST for a file.";
-        return {};
-    } else {
-        self.name = path;
-        entries.push_back(self);
-    }
-    std::string out;
-    const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
-    if (style == 'M') {
-        self.name = ".";
-        out += proto::format_mlsx(self, facts_) + "\r\n";
-    }
-    for (const auto& e : entries) {
-        switch (style) {
-            case 'L': out += proto::format_list_line(e, now); break;
-            case 'N': out += e.name; break;
-            default: out += proto::format_mlsx(e, facts_); break;
-        }
-        out += "\r\n";
-    }
-    return out;
-}
-
-asio::awaitable<void> session::cmd_list(const std::string& arg) {
-    auto req = std::make_shared<transfer_request>();
-    req->kind = transfer_kind::listing;
+asio::awaitable<void> session::start_listing(const std::string& arg, char style) {
     std::string error;
     int c = 0;
-    req->text = list_text(arg, 'L', error, c);
-    if (!error.empty()) {
+    auto src = co_await open_listing(arg, style, error, c);
+    if (!src) {
         co_await reply(c, error);
         co_return;
     }
-    req->ascii = true;
-    co_await begin_transfer(req);
-}
-
-asio::awaitable<void> session::cmd_nlst(const std::string& arg) {
     auto req = std::make_shared<transfer_request>();
     req->kind = transfer_kind::listing;
-    std::string error;
-    int c = 0;
-    req->text = list_text(arg, 'N', error, c);
-    if (!error.empty()) {
-        co_await reply(c, error);
-        co_return;
-    }
-    req->ascii = true;
-    co_await begin_transfer(req);
-}
-
-asio::awaitable<void> session::cmd_mlsd(const std::string& arg) {
-    auto req = std::make_shared<transfer_request>();
-    req->kind = transfer_kind::listing;
-    std::string error;
-    int c = 0;
-    req->text = list_text(arg, 'M', error, c);
-    if (!error.empty()) {
-        co_await reply(c, error);
-        co_return;
-    }
+    req->listing = std::move(src);
+    req->ascii = style != 'M';
     co_await begin_transfer(req);
 }
 

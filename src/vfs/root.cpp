@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <iterator>
 #include <memory>
 
 #include "vfs/detail/sys.hpp"
@@ -102,28 +103,44 @@ unique_fd root::open_read(const std::string& vpath, std::error_code& ec) const {
     return fd;
 }
 
-std::vector<proto::file_info> root::list(const std::string& vpath, std::error_code& ec) const {
-    std::vector<proto::file_info> out;
+struct root::dir_reader::state {
+    std::unique_ptr<DIR, int (*)(DIR*)> dir{nullptr, ::closedir};
+    detail::identity who;
+};
+
+root::dir_reader::dir_reader() = default;
+root::dir_reader::dir_reader(dir_reader&&) noexcept = default;
+root::dir_reader& root::dir_reader::operator=(dir_reader&&) noexcept = default;
+root::dir_reader::~dir_reader() = default;
+
+root::dir_reader root::read_dir(const std::string& vpath, std::error_code& ec) const {
+    dir_reader r;
     unique_fd fd = open_beneath(vpath, O_RDONLY | O_DIRECTORY, 0, ec);
-    if (ec) return out;
+    if (ec) return r;
     DIR* raw = ::fdopendir(fd.get());
     if (!raw) {
         ec = last_error();
-        return out;
+        return r;
     }
     fd.release();  // now owned by the DIR*
-    std::unique_ptr<DIR, int (*)(DIR*)> dir(raw, ::closedir);
-    detail::identity who;
-    for (;;) {
+    r.state_ = std::make_unique<dir_reader::state>();
+    r.state_->dir.reset(raw);
+    ec.clear();
+    return r;
+}
+
+std::vector<proto::file_info> root::dir_reader::next(std::size_t max, std::error_code& ec) {
+    std::vector<proto::file_info> out;
+    ec.clear();
+    if (!state_ || !state_->dir) return out;
+    DIR* dir = state_->dir.get();
+    while (out.size() < max) {
         errno = 0;
-        dirent* d = ::readdir(dir.get());
+        dirent* d = ::readdir(dir);
         if (!d) {
-            if (errno != 0) {
-                ec = last_error();
-                out.clear();
-                return out;
-            }
-            break;
+            if (errno != 0) ec = last_error();
+            state_->dir.reset();  // the end (or an error): nothing more to read
+            return out;
         }
         std::string_view name = d->d_name;
         // A name with CR or LF cannot be written on one line of LIST, NLST, MLSD or STAT (a
@@ -134,15 +151,31 @@ std::vector<proto::file_info> root::list(const std::string& vpath, std::error_co
         struct stat st{};
         // Links are listed as links (their own lstat): following them here would reveal
         // metadata of targets outside the root.
-        if (::fstatat(::dirfd(dir.get()), d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (::fstatat(::dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
             if (errno == ENOENT) continue;  // removed while we were listing
             ec = last_error();
-            out.clear();
+            state_->dir.reset();
             return out;
         }
         proto::file_info info;
-        who.fill(info, st, std::string(name));
+        state_->who.fill(info, st, std::string(name));
         out.push_back(std::move(info));
+    }
+    return out;
+}
+
+std::vector<proto::file_info> root::list(const std::string& vpath, std::error_code& ec) const {
+    std::vector<proto::file_info> out;
+    dir_reader r = read_dir(vpath, ec);
+    if (ec) return out;
+    for (;;) {
+        auto batch = r.next(4096, ec);
+        if (ec) {
+            out.clear();
+            return out;
+        }
+        if (batch.empty()) break;
+        std::move(batch.begin(), batch.end(), std::back_inserter(out));
     }
     std::sort(out.begin(), out.end(),
               [](const proto::file_info& a, const proto::file_info& b) { return a.name < b.name; });

@@ -3,6 +3,7 @@
 // RESOLVE_BENEATH relative to the root's directory fd, so neither "..", absolute paths nor
 // symlinks (absolute or relative) can reach outside: the kernel enforces it, not string checks.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +42,24 @@ public:
     unique_fd open_read(const std::string& vpath, std::error_code& ec) const;
     // Entries of a directory, without "." and "..", sorted by name. Upload temp files are hidden.
     std::vector<proto::file_info> list(const std::string& vpath, std::error_code& ec) const;
+    // A folder read a few entries at a time, in the order the file system returns them, so that
+    // a listing of a huge folder needs bounded memory. Entries as list() gives them. Used by one
+    // thread at a time (it may move between threads).
+    class dir_reader {
+    public:
+        dir_reader();
+        dir_reader(dir_reader&&) noexcept;
+        dir_reader& operator=(dir_reader&&) noexcept;
+        ~dir_reader();
+        // Up to max entries; empty once the folder is exhausted (or on error, in ec).
+        std::vector<proto::file_info> next(std::size_t max, std::error_code& ec);
+
+    private:
+        friend class root;
+        struct state;
+        std::unique_ptr<state> state_;
+    };
+    dir_reader read_dir(const std::string& vpath, std::error_code& ec) const;
     std::error_code make_dir(const std::string& vpath) const;
     std::error_code remove_dir(const std::string& vpath) const;
     std::error_code remove_file(const std::string& vpath) const;

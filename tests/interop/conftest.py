@@ -344,10 +344,11 @@ class ServerFactory:
 
     def __call__(self, name: str = "ferryd", *, overrides: dict[str, str | None] | None = None,
                  extra: list[str] = (), implicit: bool = True, port: int | None = None,
-                 tls_port: int | None = None) -> Server:
+                 tls_port: int | None = None, wrapper: list[str] = ()) -> Server:
         """overrides: statement -> value; None leaves the statement out of the file.
         port/tls_port: use these (from free_port()) instead of fresh ones, for a
-        test that must write a port number into a file before the server starts."""
+        test that must write a port number into a file before the server starts.
+        wrapper: a command the server runs under (e.g. prlimit with its options)."""
         root = self.tmp_path_factory.mktemp(name)
         home = root / "home"
         outside = root / "outside"
@@ -381,7 +382,7 @@ class ServerFactory:
         srv = Server(name=name, host=HOST, port=port, tls_port=tls_port, user=USER,
                      password=PASSWORD, home=home, outside=outside, root=root,
                      config_path=config, log_path=root / "server.log", pasv_range=(lo, hi),
-                     argv=server_argv(config))
+                     argv=[*wrapper, *server_argv(config)])
         self.servers.append(srv)
         _LIVE.append(srv)
         srv.start()

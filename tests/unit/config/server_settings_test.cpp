@@ -71,6 +71,11 @@ const sample samples[] = {
     {"PORTCOMMANDIPADDR", "PORTCOMMANDIPADDR UNRESTRICTED", false},
     {"PORTCOMMANDPORT", "PORTCOMMANDPORT UNRESTRICTED", false},
     {"FTPKEEPALIVE", "FTPKEEPALIVE 120", false},
+    {"MAXSESSIONS", "MAXSESSIONS 500", false},
+    {"MAXSESSIONSPERHOST", "MAXSESSIONSPERHOST 10", false},
+    {"MAXSESSIONSPERUSER", "MAXSESSIONSPERUSER 4", false},
+    {"LOGINTIMEOUT", "LOGINTIMEOUT 20", false},
+    {"LOGINATTEMPTS", "LOGINATTEMPTS 5 60", false},
 };
 
 }  // namespace
@@ -588,6 +593,50 @@ TEST(server_settings_file, load_missing_file) {
     std::string error;
     EXPECT_FALSE(load_server_settings("/nonexistent/ferryd.conf", s, error));
     EXPECT_EQ(error, "/nonexistent/ferryd.conf: cannot open the configuration file");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits (issue 10). These statements did not exist before: every test here fails on the code
+// before them ("unknown statement").
+
+TEST(limits, defaults_are_those_of_vsftpd_and_documented) {
+    const server_settings d;
+    EXPECT_EQ(d.max_sessions, 2000u);           // vsftpd max_clients
+    EXPECT_EQ(d.max_sessions_per_host, 50u);    // vsftpd max_per_ip
+    EXPECT_EQ(d.max_sessions_per_user, 0u);     // no limit
+    EXPECT_EQ(d.login_timeout_seconds, 30u);
+    EXPECT_EQ(d.login_attempts, 10u);
+    EXPECT_EQ(d.login_attempts_seconds, 300u);
+    auto def = [](std::string_view kw) { return std::string(find_entry(kw, side::server)->default_value); };
+    EXPECT_EQ(def("MAXSESSIONS"), "2000");
+    EXPECT_EQ(def("MAXSESSIONSPERHOST"), "50");
+    EXPECT_EQ(def("MAXSESSIONSPERUSER"), "0 (no limit)");
+    EXPECT_EQ(def("LOGINTIMEOUT"), "30");
+    EXPECT_EQ(def("LOGINATTEMPTS"), "10 300");
+}
+
+TEST(limits, values_are_read) {
+    auto s = good("MAXSESSIONS 0\nMAXSESSIONSPERHOST 3\nMAXSESSIONSPERUSER 2\nLOGINTIMEOUT 5\nLOGINATTEMPTS 4 60\n");
+    EXPECT_EQ(s.max_sessions, 0u);
+    EXPECT_EQ(s.max_sessions_per_host, 3u);
+    EXPECT_EQ(s.max_sessions_per_user, 2u);
+    EXPECT_EQ(s.login_timeout_seconds, 5u);
+    EXPECT_EQ(s.login_attempts, 4u);
+    EXPECT_EQ(s.login_attempts_seconds, 60u);
+    EXPECT_EQ(good("LOGINATTEMPTS 0\n").login_attempts, 0u);  // off needs no window
+}
+
+TEST(limits, wrong_values_name_file_and_line) {
+    EXPECT_EQ(bad("\nMAXSESSIONS many\n"), "ferryd.conf:2: MAXSESSIONS: 'many' is not a number from 0 to 1000000");
+    EXPECT_EQ(bad("MAXSESSIONSPERHOST -1\n"),
+              "ferryd.conf:1: MAXSESSIONSPERHOST: '-1' is not a number from 0 to 1000000");
+    EXPECT_EQ(bad("MAXSESSIONSPERUSER 1 2\n"),
+              "ferryd.conf:1: MAXSESSIONSPERUSER takes a number of sessions, not 2 values");
+    EXPECT_EQ(bad("LOGINTIMEOUT 0\n"), "ferryd.conf:1: LOGINTIMEOUT: '0' is not a number from 1 to 86400");
+    EXPECT_EQ(bad("LOGINATTEMPTS 5\n"),
+              "ferryd.conf:1: LOGINATTEMPTS takes a number of failures and a number of seconds, not 1 value");
+    EXPECT_EQ(bad("LOGINATTEMPTS 5 0\n"), "ferryd.conf:1: LOGINATTEMPTS: '0' is not a number from 1 to 86400");
+    EXPECT_EQ(bad("MAXSESSIONS 5\nMAXSESSIONS 6\n"), "ferryd.conf:2: MAXSESSIONS is given twice; it may appear once");
 }
 
 // ---------------------------------------------------------------------------------------------

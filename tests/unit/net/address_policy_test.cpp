@@ -6,6 +6,7 @@
 using ferry::net::check_active_target;
 using ferry::net::same_host;
 using ferry::net::unmapped;
+using ferry::net::host_key;
 using asio::ip::make_address;
 
 namespace {
@@ -188,4 +189,13 @@ TEST(choose_passive_address, nothing_applies) {
     // A host name is passed through as text (resolved later by name_cache).
     const std::vector<pa> named = {{"ftp.example.net", ""}};
     EXPECT_EQ(choose_passive_address(named, make_address("198.51.100.7")), "ftp.example.net");
+}
+
+// Per-host limits (issue 10) count an IPv4 address, or an IPv6 /64.
+TEST(host_key, ipv4_alone_ipv6_by_its_64) {
+    EXPECT_EQ(host_key(make_address("192.0.2.7")), "192.0.2.7");
+    EXPECT_EQ(host_key(make_address("::ffff:192.0.2.7")), "192.0.2.7");
+    EXPECT_EQ(host_key(make_address("2001:db8:1:2:aaaa:bbbb:cccc:dddd")), "2001:db8:1:2::/64");
+    EXPECT_EQ(host_key(make_address("2001:db8:1:2::1")), host_key(make_address("2001:db8:1:2:ffff::9")));
+    EXPECT_NE(host_key(make_address("2001:db8:1:2::1")), host_key(make_address("2001:db8:1:3::1")));
 }

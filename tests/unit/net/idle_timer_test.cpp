@@ -225,3 +225,14 @@ TEST(idle_timer, busy_check_is_not_asked_while_touched) {
     EXPECT_EQ(calls, 1);
     EXPECT_EQ(busy_checks, 1);  // once, when the limit finally passed
 }
+
+// Issue 10: a closing session's drain is bounded by a short limit that applies at once.
+// restart() did not exist before (does not build on the old code).
+TEST(idle_timer_restart, a_shorter_limit_applies_at_once) {
+    asio::io_context io;
+    bool fired = false;
+    auto t = ferry::net::idle_timer::start(io.get_executor(), std::chrono::hours(1), [&] { fired = true; });
+    t->restart(std::chrono::milliseconds(20));
+    io.run_for(std::chrono::seconds(5));
+    EXPECT_TRUE(fired);
+}

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -634,4 +635,31 @@ TEST_F(vfs_root, chmod_and_set_mtime) {
     EXPECT_EQ(info.mode, 0750u);
     EXPECT_EQ(r_.chmod("/missing", 0600), std::errc::no_such_file_or_directory);
     EXPECT_EQ(r_.set_mtime("/missing", 0), std::errc::no_such_file_or_directory);
+}
+
+// Issue 10: a listing of a huge folder streams in bounded memory. read_dir() did not exist before
+// (this test does not build on the old code). Every entry comes exactly once, in batches no
+// larger than asked, upload temp files stay hidden, and the end is an empty batch.
+TEST_F(vfs_root, dir_reader_returns_every_entry_once_in_bounded_batches) {
+    ASSERT_TRUE(fs::create_directory(host_ + "/many"));
+    for (int i = 0; i < 1000; ++i) spit(host_ + "/many/f" + std::to_string(i), "x");
+    spit(host_ + "/many/.ferry-upload-0123", "partial");
+    std::error_code ec;
+    auto reader = r_.read_dir("/many", ec);
+    ASSERT_FALSE(ec) << ec.message();
+    std::set<std::string> seen;
+    for (;;) {
+        auto batch = reader.next(64, ec);
+        ASSERT_FALSE(ec) << ec.message();
+        ASSERT_LE(batch.size(), 64u);
+        if (batch.empty()) break;
+        for (const auto& e : batch) EXPECT_TRUE(seen.insert(e.name).second) << e.name << " twice";
+    }
+    EXPECT_EQ(seen.size(), 1000u);
+    EXPECT_FALSE(seen.count(".ferry-upload-0123"));
+    EXPECT_TRUE(reader.next(64, ec).empty());  // stays at the end
+    r_.read_dir("/../outside", ec);
+    EXPECT_TRUE(ec);  // confined like every other access
+    r_.read_dir("/many/f1", ec);
+    EXPECT_EQ(ec, std::errc::not_a_directory);
 }
