@@ -74,16 +74,22 @@ def growing_temp(srv, at_least: int) -> bool:
     return any(p.stat().st_size >= at_least for p in temp_files(srv) if p.exists())
 
 
+def begin_stor(c: RawControl, name: str, prot: str = "P") -> socket.socket:
+    """TYPE I, EPSV and STOR name on a logged-in control connection; returns the data socket."""
+    c.expect("TYPE I", 200)
+    port = c.epsv_port()
+    c.send(f"STOR {name}")
+    d = c.open_data(port, protect=prot == "P")
+    assert c.reply().code in (125, 150)
+    return d
+
+
 def resume(srv, name: str, offset: int, rest: bytes, prot: str = "P") -> None:
     """REST offset + STOR name with the remaining bytes: finishes the kept partial."""
     with RawControl(srv.port) as c:
         c.login_tls(srv.user, srv.password, prot)
-        c.expect("TYPE I", 200)
-        port = c.epsv_port()
-        c.expect(f"REST {offset}", 350)
-        c.send(f"STOR {name}")
-        d = c.open_data(port, protect=prot == "P")
-        assert c.reply().code in (125, 150)
+        c.expect(f"REST {offset}", 350)  # REST survives TYPE and EPSV
+        d = begin_stor(c, name, prot)
         d.sendall(rest)
         close_data(d)
         r = c.reply()
@@ -232,11 +238,7 @@ def test_control_connection_closed_mid_upload_keeps_the_old_file(ferryd, keep, n
     before = uploads_logged(ferryd, "keep.bin")
     c = RawControl(ferryd.port)
     c.login_tls(ferryd.user, ferryd.password, prot)
-    c.expect("TYPE I", 200)
-    port = c.epsv_port()
-    c.send("STOR keep.bin")
-    d = c.open_data(port, protect=prot == "P")
-    assert c.reply().code in (125, 150)
+    d = begin_stor(c, "keep.bin", prot)
     d.sendall(new_data[:1 * MiB])
     wait_for("the upload to be under way", lambda: growing_temp(ferryd, 128 * KiB), ferryd)
     c.close()
@@ -253,11 +255,7 @@ def test_abor_mid_upload_keeps_the_old_file(ferryd, keep, new_data):
     unchanged and the received bytes resumable. (Before issue 18 they were discarded.)"""
     with RawControl(ferryd.port) as c:
         c.login_tls(ferryd.user, ferryd.password)
-        c.expect("TYPE I", 200)
-        port = c.epsv_port()
-        c.send("STOR keep.bin")
-        d = c.open_data(port, protect=True)
-        assert c.reply().code in (125, 150)
+        d = begin_stor(c, "keep.bin")
         d.sendall(new_data[:1 * MiB])
         wait_for("the upload to be under way", lambda: growing_temp(ferryd, 256 * KiB), ferryd)
         c.send("ABOR")
@@ -279,11 +277,7 @@ def test_prot_p_upload_without_close_notify_is_kept_as_a_partial(ferryd, keep, n
     data = new_data[:3 * MiB]
     with RawControl(ferryd.port) as c:
         c.login_tls(ferryd.user, ferryd.password)
-        c.expect("TYPE I", 200)
-        port = c.epsv_port()
-        c.send("STOR keep.bin")
-        d = c.open_data(port, protect=True)
-        assert c.reply().code in (125, 150)
+        d = begin_stor(c, "keep.bin")
         d.sendall(data)
         fin_without_close_notify(d)
         r = c.reply()
@@ -311,11 +305,7 @@ def test_fin_ended_upload_is_committed_when_the_client_is_there(ferryd_factory, 
         (srv.home / "keep.bin").write_bytes(b"old")
         with RawControl(srv.port) as c:
             c.login_tls(srv.user, srv.password, prot)
-            c.expect("TYPE I", 200)
-            port = c.epsv_port()
-            c.send("STOR keep.bin")
-            d = c.open_data(port, protect=prot == "P")
-            assert c.reply().code in (125, 150)
+            d = begin_stor(c, "keep.bin", prot)
             d.sendall(data)
             fin_without_close_notify(d)
             r = c.reply()
