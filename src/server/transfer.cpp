@@ -289,7 +289,8 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     int final_code = code::closing_data;
     std::string final_text;
     // How an upload ends: committed before the reply (close_notify marked its end), committed
-    // only once the client has acknowledged the reply (a bare FIN ended it), or kept as a partial.
+    // provisionally and made final once the client has acknowledged the reply (a bare FIN ended
+    // it), kept as a partial, or discarded.
     enum class upload_end { commit, confirm_then_commit, keep_partial, discard };
     upload_end up_end = upload_end::discard;
     std::string incomplete_why;  // why an upload was not committed (for the reply and the log)
@@ -353,10 +354,12 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
                 // A FIN-ended upload replaces the target at once too, keeping the previous file
                 // until the client has shown that it is still there; where that is impossible (no
                 // hard link), the rename waits for the client instead.
-                if (up_end == upload_end::commit)
+                if (up_end == upload_end::commit) {
                     ec = req->upload.commit();
-                else if ((ec = req->upload.commit_provisionally()) == std::errc::operation_not_supported)
-                    ec.clear(), rename_after_confirm = true;
+                } else if ((ec = req->upload.commit_provisionally()) == std::errc::operation_not_supported) {
+                    ec.clear();
+                    rename_after_confirm = true;
+                }
                 if (ec) {
                     up_end = upload_end::discard;
                     final_code = code::local_error;

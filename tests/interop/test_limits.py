@@ -69,6 +69,13 @@ def wait_log(srv, pattern: str, deadline: float = DEADLINE) -> re.Match:
     return wait_for(lambda: re.search(pattern, srv.log), f"/{pattern}/ in the server log", deadline)
 
 
+def no_sessions_open(srv) -> None:
+    """Waits until every session ferryd has logged as started (the factory's readiness probes
+    among them) has also logged its end, which comes after its place in the limits is freed."""
+    wait_for(lambda: len(re.findall(r"\] connect from", srv.log))
+             == len(re.findall(r"\] disconnect", srv.log)), "the readiness probes' sessions to end")
+
+
 def users_file(path: Path, home: Path, users: dict[str, str]) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(f"{u}:{h}:{home}\n" for u, h in users.items()))
@@ -84,6 +91,7 @@ def test_maxsessions_refuses_with_421_and_closes_at_once(ferryd_factory):
     """Fails on the code before issue 10: there was no MAXSESSIONS (unknown statement), and
     any number of connections got 220."""
     srv = ferryd_factory("maxsessions", overrides={"MAXSESSIONS": "2", "MAXSESSIONSPERHOST": "0"})
+    no_sessions_open(srv)
     a, b = RawControl(srv.port), RawControl(srv.port)
     assert a.greeting.code == b.greeting.code == 220
     code, line, s = greeting(srv.port, source="127.0.0.2")  # another host: the total counts
@@ -106,6 +114,7 @@ def test_maxsessionsperhost_counts_each_address(ferryd_factory):
     """Fails on the code before issue 10: no MAXSESSIONSPERHOST; a third connection from one
     address got 220."""
     srv = ferryd_factory("perhost", overrides={"MAXSESSIONSPERHOST": "2"})
+    no_sessions_open(srv)
     keep = [RawControl(srv.port), RawControl(srv.port)]
     code, line, s = greeting(srv.port)
     assert code == 421 and "MAXSESSIONSPERHOST 2" in line and "your address" in line, line
