@@ -251,8 +251,9 @@ class FerrydServer(Server):
         self.config = self.dir / "ferryd.conf"
         self.config.write_text(
             "; written by bench/bench.py: the peers' settings (explicit TLS required before\n"
-            "; login, PROT P and PROT C allowed, passive range, EC P-256 certificate)\n"
-            f"LISTEN {HOST} {self.port}\nTLSPORT 0\nKEYRING {pem}\nUSERS {users}\n"
+            "; login, PROT P and PROT C allowed, passive range, EC P-256 certificate; sessions run\n"
+            "; as the peers' system user, who owns the shared home)\n"
+            f"LISTEN {HOST} {self.port}\nRUNAS {peers.SYSTEM_USER}\nTLSPORT 0\nKEYRING {pem}\nUSERS {users}\n"
             f"EXTENSIONS AUTH_TLS\nPASSIVEDATAPORTS {self.pasv[0]} {self.pasv[1]}\n"
             f"INACTIVE {IDLE_LIMIT}\nSECURE_FTP REQUIRED\nSECURE_DATACONN CLEAR\n"
             # Every client comes from 127.0.0.1, thousands of sessions at once (the peers' limits
@@ -943,6 +944,7 @@ def main() -> int:
                     pasv = ((10000, 10000 + size - 1) if size > 10000
                             else peers.free_port_range(size))
                 if name == "ferryd":
+                    peers.chown_to_session_user(cfg.home)  # RUNAS that user, as the peers do
                     srv = FerrydServer(Path(cfg.ferryd).resolve(), work, pem, cfg.home, pw_hash,
                                        pasv)
                     started.append(srv)

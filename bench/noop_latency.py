@@ -189,7 +189,7 @@ def main() -> int:
         known = subprocess.run([args.ferryd, "--help-config"], capture_output=True).stdout
         limits = "MAXSESSIONSPERHOST 0\nLOGINATTEMPTS 0\n" if b"LOGINATTEMPTS" in known else ""
         (work / "ferryd.conf").write_text(
-            f"LISTEN {HOST} {port}\nTLSPORT 0\nKEYRING {pem}\nUSERS {users}\nEXTENSIONS AUTH_TLS\n{limits}")
+            f"LISTEN {HOST} {port}\nRUNAS root\nTLSPORT 0\nKEYRING {pem}\nUSERS {users}\nEXTENSIONS AUTH_TLS\n{limits}")
         log = open(work / "ferryd.log", "wb")
         proc = subprocess.Popen([args.ferryd, "--config", str(work / "ferryd.conf")], stdout=log, stderr=log)
         try:

@@ -16,6 +16,7 @@
 #include "config/settings.hpp"
 #include "server/firewall_rules.hpp"
 #include "server/server.hpp"
+#include "sandbox/sandbox.hpp"
 #include "server/startup.hpp"
 #include "tls/context.hpp"
 #include "vfs/root.hpp"
@@ -73,13 +74,38 @@ std::shared_ptr<spdlog::logger> make_logger(bool verbose) {
     return log;
 }
 
-int run_server(std::shared_ptr<server::server_context> ctx, const std::function<void(server::server&)>& on_ready) {
+// RUNAS, ACTIVEDATAPORT and SANDBOX as a plan for the process that serves: resolved before
+// anything is bound, so that a wrong RUNAS is an error at once.
+std::optional<sandbox::plan> confinement(const config::server_settings& s, const std::vector<std::string>& homes) {
+    std::string why;
+    auto user = sandbox::resolve_run_user(s.run_as.value, why);
+    if (!user) {
+        fmt::print(stderr, "ferryd: {}{}\n", s.run_as.where.empty() ? "" : s.run_as.where + ": ", why);
+        return std::nullopt;
+    }
+    auto paths = server::paths_after_start(s, homes);
+    return sandbox::plan{std::move(user), s.active_from_port_20, s.sandbox, std::move(paths.read_write),
+                         std::move(paths.read_only)};
+}
+
+int run_server(std::shared_ptr<server::server_context> ctx, const sandbox::plan& plan,
+               const std::function<void(server::server&)>& on_ready) {
     server::server srv(ctx);
     std::string error;
     if (!srv.start(error)) {
         fmt::print(stderr, "ferryd: {}\n", error);
         return 1;
     }
+    // Listeners bound, no thread started yet: from here on nothing runs with more than it needs.
+    auto report = sandbox::apply(plan);
+    for (const auto& m : report.missing) ctx->log->warn("sandbox: not applied: {}", m);
+    if (report.fatal) {
+        ctx->log->error("sandbox: refusing to serve with privileges that could not be dropped");
+        return 1;
+    }
+    std::string applied;
+    for (const auto& a : report.applied) applied += (applied.empty() ? "" : ", ") + a;
+    ctx->log->info("sandbox: {}", applied);
     for (const auto& ep : srv.explicit_endpoints()) ctx->log->info("listening on {}:{} (explicit TLS / AUTH)", ep.address().to_string(), ep.port());
     for (const auto& ep : srv.implicit_endpoints()) ctx->log->info("listening on {}:{} (implicit TLS)", ep.address().to_string(), ep.port());
     if (on_ready) on_ready(srv);
@@ -131,7 +157,7 @@ bool load_tls(server::server_context& ctx, std::string& error) {
 }
 
 int serve(const std::string& dir_arg, const std::string& listen_host, unsigned port, unsigned tls_port,
-          const std::string& user, bool verbose) {
+          const std::string& user, const std::string& runas, bool verbose) {
     std::error_code ec;
     fs::path dir = fs::weakly_canonical(dir_arg, ec);
     if (ec || !fs::is_directory(dir)) {
@@ -177,12 +203,15 @@ int serve(const std::string& dir_arg, const std::string& listen_host, unsigned p
         fmt::print(stderr, "ferryd serve: {}\n", error);
         return 2;
     }
+    if (!runas.empty()) s.run_as = {runas, "--runas"};
+    auto plan = confinement(s, {dir.string()});
+    if (!plan) return 2;
     ctx->log = make_logger(verbose);
     if (!load_tls(*ctx, error)) {
         fmt::print(stderr, "ferryd serve: {}\n", error);
         return 1;
     }
-    return run_server(ctx, [&](server::server& srv) {
+    return run_server(ctx, *plan, [&](server::server& srv) {
         auto ep = srv.explicit_endpoints().at(0);
         std::string shown = (listen_host == "0.0.0.0" || listen_host == "::") ? "127.0.0.1" : listen_host;
         std::string hostport = (shown.find(':') != std::string::npos ? "[" + shown + "]" : shown) + ":" + std::to_string(ep.port());
@@ -230,13 +259,15 @@ int main(int argc, char** argv) {
     app.add_flag("--help-config", help_config, "List the configuration statements and exit");
 
     auto* serve_cmd = app.add_subcommand("serve", "Serve one folder over FTPS at once: generated certificate and password");
-    std::string serve_dir = ".", serve_host = "0.0.0.0", serve_user = "ferry";
+    std::string serve_dir = ".", serve_host = "0.0.0.0", serve_user = "ferry", serve_runas;
     unsigned serve_port = 2121, serve_tls_port = 2990;
     serve_cmd->add_option("DIR", serve_dir, "Folder to serve (default: the current folder)");
     serve_cmd->add_option("--address", serve_host, "Address to listen on (default 0.0.0.0)");
     serve_cmd->add_option("--port", serve_port, "Explicit-TLS control port (default 2121)")->check(CLI::Range(0, 65535));
     serve_cmd->add_option("--tlsport", serve_tls_port, "Implicit-TLS port (default 2990; 0 disables)")->check(CLI::Range(0, 65535));
     serve_cmd->add_option("--user", serve_user, "User name (default ferry)");
+    serve_cmd->add_option("--runas", serve_runas,
+                          "Started as root: the user that serves (default: ferry if it exists; root must be named)");
     serve_cmd->add_flag("-v,--verbose", verbose, "Log every command");
 
     auto* rules_cmd = app.add_subcommand("firewall-rules",
@@ -249,7 +280,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (serve_cmd->parsed()) {
-        return serve(serve_dir, serve_host, serve_port, serve_tls_port, serve_user, verbose);
+        return serve(serve_dir, serve_host, serve_port, serve_tls_port, serve_user, serve_runas, verbose);
     }
     if (config_file.empty()) {
         fmt::print(stderr, "ferryd: give --config FILE, or 'ferryd serve [DIR]' to serve a folder at once (see --help)\n");
@@ -310,6 +341,10 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "ferryd: {}\n", error);
         return 2;
     }
+    std::set<std::string> homes;
+    for (const auto& u : ctx->users.all()) homes.insert(u.home);
+    auto plan = confinement(s, {homes.begin(), homes.end()});
+    if (!plan) return 2;
     if (!load_tls(*ctx, error)) {
         fmt::print(stderr, "ferryd: {}\n", error);
         return 2;
@@ -317,9 +352,7 @@ int main(int argc, char** argv) {
     ctx->log = make_logger(verbose);
     for (const auto& w : server::insecure_settings(s)) ctx->log->warn("insecure setting: {}", w);
     // Upload temporaries of a previous run that crashed (kept partials stay).
-    std::set<std::string> homes;
-    for (const auto& u : ctx->users.all()) homes.insert(u.home);
     for (const auto& h : homes)
         if (std::size_t n = vfs::remove_stale_uploads(h)) ctx->log->info("removed {} stale upload file(s) below {}", n, h);
-    return run_server(ctx, nullptr);
+    return run_server(ctx, *plan, nullptr);
 }

@@ -144,6 +144,25 @@ const std::vector<schema_entry> server_statements = {
          s.umask = m;
          return true;
      }},
+    {"RUNAS", side::server, "user", "ferry (if it exists)",
+     "Started as root, ferryd binds its listeners and then serves every session as this user, with no "
+     "capability but CAP_NET_BIND_SERVICE (kept only for ACTIVEDATAPORT 20). With no RUNAS and no user 'ferry', "
+     "ferryd refuses to start as root; RUNAS root accepts sessions as root (capabilities still dropped).", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "a user name", err)) return false;
+         s.run_as = {st.args[0], st.where()};
+         return true;
+     }},
+    {"SANDBOX", side::server, "ON | OFF", "ON",
+     "ON confines the serving process: Landlock limits the file system to the served homes (read-write) and the "
+     "TLS files (read-only), and a seccomp allow-list limits the system calls. OFF is for diagnosis only.", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "ON or OFF", err)) return false;
+         int c = choice(st, 0, {"ON", "OFF"}, err);
+         if (c < 0) return false;
+         s.sandbox = c == 0;
+         return true;
+     }},
     {"MAXSESSIONS", side::server, "n", "2000",
      "Most control connections at once; beyond it a new one gets 421 and is closed. 0: no limit (the "
      "descriptor limit still applies).", false,

@@ -44,8 +44,8 @@ struct server_settings {
     secure_dataconn dataconn = secure_dataconn::clear;
     unsigned inactive_seconds = 300;     // control connection idle limit
     unsigned data_timeout_seconds = 60;  // DATACTTIME: data connection wait / stall limit
-    bool upload_close_notify_required = true;
-    unsigned umask = 022;                // UMASK: permissions taken away from created files and folders  // UPLOADCLOSENOTIFY: a PROT P upload ends with close_notify
+    bool upload_close_notify_required = true;  // UPLOADCLOSENOTIFY: a PROT P upload ends with close_notify
+    unsigned umask = 022;                // UMASK: permissions taken away from created files and folders
     redirect_policy passive_dataconn = redirect_policy::noredirect;
     redirect_policy port_ipaddr = redirect_policy::noredirect;
     bool port_low_ports = false;         // PORTCOMMANDPORT UNRESTRICTED
@@ -60,6 +60,11 @@ struct server_settings {
     unsigned login_timeout_seconds = 30;   // LOGINTIMEOUT: time to log in after connecting
     unsigned login_attempts = 10;          // LOGINATTEMPTS n seconds: failures from one address...
     unsigned login_attempts_seconds = 300; // ...within this window refuse it until the window passes
+
+    // Process model (issue 10): whom sessions run as once the listeners are bound, and whether
+    // Landlock and seccomp confine them.
+    located run_as;                        // RUNAS: empty means "ferry" if that user exists
+    bool sandbox = true;                   // SANDBOX ON | OFF
 
     // TLS policy (seed 003: steps for customizing the FTP server for TLS)
     tls_rfc_level rfc_level = tls_rfc_level::draft;

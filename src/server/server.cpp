@@ -42,10 +42,6 @@ long raise_descriptor_limit() {
 server::server(std::shared_ptr<const server_context> ctx, unsigned threads) : ctx_(std::move(ctx)) {
     if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
     for (unsigned i = 0; i < threads; ++i) workers_.push_back(std::make_unique<asio::io_context>(1));
-    // As many hashing threads as cores (a login flood then uses the CPU, niced below the event
-    // threads, not their time); a few more for the disk, whose jobs mostly wait.
-    hash_pool_ = std::make_unique<work_pool>("ferryd-hash", std::min(threads, 8u), 10);
-    disk_pool_ = std::make_unique<work_pool>("ferryd-disk", 4, 10);
 }
 
 server::~server() {
@@ -210,6 +206,13 @@ void server::refuse_without_descriptors(listener& l) {
 void server::run(bool handle_signals) {
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     for (auto& w : workers_) guards.push_back(asio::make_work_guard(*w));
+    // Threads start here, not at construction: the sandbox (Landlock, capabilities) is applied
+    // between start() and run() and reaches only threads created after it.
+    // As many hashing threads as cores (a login flood then uses the CPU, niced below the event
+    // threads, not their time); a few more for the disk, whose jobs mostly wait.
+    const auto cores = static_cast<unsigned>(workers_.size());
+    hash_pool_ = std::make_unique<work_pool>("ferryd-hash", std::min(cores, 8u), 10);
+    disk_pool_ = std::make_unique<work_pool>("ferryd-disk", 4, 10);
     for (auto& w : workers_) threads_.emplace_back([&w] { w->run(); });
     std::unique_ptr<asio::signal_set> signals;
     // on_signal re-arms the wait with a copy of itself, so it must outlive accept_ctx_.run()

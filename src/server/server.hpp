@@ -19,9 +19,9 @@ class server {
 public:
     explicit server(std::shared_ptr<const server_context> ctx, unsigned threads = 0);
     ~server();
-    // Binds every listener; a port that cannot be bound is an error naming it.
+    // Binds every listener; a port that cannot be bound is an error naming it. Starts no thread.
     bool start(std::string& error);
-    // Runs until stop() (or SIGINT/SIGTERM when handle_signals).
+    // Starts the worker threads and runs until stop() (or SIGINT/SIGTERM when handle_signals).
     void run(bool handle_signals);
     void stop();
     // Re-reads KEYRING/CAFILE (SIGHUP): new sessions get the renewed certificate, running ones

@@ -73,6 +73,41 @@ std::vector<std::string> insecure_settings(const config::server_settings& s) {
         out.push_back("TLSMINVERSION below TLSV1.2: TLS 1.0 and 1.1 are accepted");
     if (!s.upload_close_notify_required)
         out.push_back("UPLOADCLOSENOTIFY OPTIONAL: a forged FIN can cut a PROT P upload short");
+    if (!s.sandbox)
+        out.push_back("SANDBOX OFF: the serving process is not confined (no Landlock, no seccomp)");
+    return out;
+}
+
+confinement_paths paths_after_start(const config::server_settings& s, const std::vector<std::string>& homes) {
+    confinement_paths out;
+    auto add = [](std::vector<std::string>& to, const fs::path& p) {
+        std::error_code ec;
+        if (!fs::exists(p, ec)) return;
+        for (const auto& have : to)
+            if (have == p.string()) return;
+        to.push_back(p.string());
+    };
+    for (const auto& h : homes) add(out.read_write, h);
+    auto folder_of = [&](const fs::path& file) {
+        fs::path dir = file.parent_path();
+        if (dir == "/" || dir == "/etc") return add(out.read_only, file);
+        add(out.read_only, dir);
+    };
+    for (const std::string* f : {&s.keyring, &s.cafile}) {
+        if (f->empty()) continue;
+        fs::path p = fs::absolute(*f);
+        folder_of(p);
+        std::error_code ec;
+        fs::path target = fs::canonical(p, ec);  // a symbolic link (certbot's live/ folder)
+        if (!ec && target != p) folder_of(target);
+    }
+    for (const char* f : {"/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf",
+                          "/etc/localtime", "/dev/null", "/usr/lib"}) {
+        std::error_code ec;
+        fs::path target = fs::canonical(f, ec);
+        add(out.read_only, f);
+        if (!ec && target != f) add(out.read_only, target);
+    }
     return out;
 }
 

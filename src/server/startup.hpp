@@ -24,4 +24,14 @@ std::optional<std::string> make_private_dir(const std::string& path);
 // unprotected (the statement defaults stay as the seed defines them; this only says so).
 std::vector<std::string> insecure_settings(const config::server_settings& s);
 
+// What the serving process may still reach once confined (Landlock): the homes read-write; the
+// TLS files, re-read on SIGHUP, read-only by their folder (a renewed certificate is a new file;
+// a file directly in / or /etc is allowed alone); the resolver's files, shared libraries and
+// /dev/null read-only. Paths that do not exist are left out.
+struct confinement_paths {
+    std::vector<std::string> read_write;
+    std::vector<std::string> read_only;
+};
+confinement_paths paths_after_start(const config::server_settings& s, const std::vector<std::string>& homes);
+
 }  // namespace ferry::server

@@ -365,6 +365,7 @@ class ServerFactory:
         lo, hi = free_port_range()
         statements = {
             "LISTEN": f"{HOST} {port}",
+            "RUNAS": "root",  # the tests run as root and own the homes: say so, as ferryd asks
             "TLSPORT": str(tls_port),
             "KEYRING": str(self.pki["pem"]),
             "USERS": str(users),

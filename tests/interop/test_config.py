@@ -17,6 +17,7 @@ def good_statements(pki, tmp_path):
         "; Ferry test configuration",
         "",
         f"LISTEN {HOST} {free_port()}",
+        "RUNAS root",
         "TLSPORT 0            ; implicit TLS off",
         f"KEYRING {pki['pem']}",
         f"USERS {users}",

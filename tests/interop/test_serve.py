@@ -22,7 +22,7 @@ def served(tmp_path):
     port, tls_port = free_port(), free_port()
     env = dict(os.environ, FERRYD_STATE_DIR=str(tmp_path / "state"))
     proc = subprocess.Popen([os.environ["FERRYD"], "serve", str(folder), "--address", HOST,
-                             "--port", str(port), "--tlsport", str(tls_port)],
+                             "--port", str(port), "--tlsport", str(tls_port), "--runas", "root"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                             start_new_session=True)
     out = b""

@@ -174,7 +174,7 @@ def config_with(pki, tmp_path, statements):
     users = tmp_path / "users"
     users.write_text(f"alice:{pki['hash']}:{tmp_path}\n")
     lines = [f"LISTEN {HOST} {free_port()}", "TLSPORT 0", f"KEYRING {pki['pem']}",
-             f"USERS {users}", "EXTENSIONS AUTH_TLS", *statements]
+             f"USERS {users}", "EXTENSIONS AUTH_TLS", *statements, "RUNAS root"]
     config = tmp_path / "crypto.conf"
     config.write_text("\n".join(lines) + "\n")
     return config

@@ -165,7 +165,7 @@ def test_tlstimeout_out_of_range_fails_the_start(pki, tmp_path, value):
     config = tmp_path / "t.conf"
     config.write_text(f"LISTEN 127.0.0.1 {free_port()}\nTLSPORT 0\n"
                       f"KEYRING {pki['pem']}\nUSERS {users}\nEXTENSIONS AUTH_TLS\n"
-                      f"TLSTIMEOUT {value}\n")
+                      f"TLSTIMEOUT {value}\nRUNAS root\n")
     try:
         res = subprocess.run(server_argv(config), capture_output=True, text=True, timeout=30,
                              stdin=subprocess.DEVNULL)

@@ -226,6 +226,7 @@ class Net:
         users.write_text(f"{USER}:{self.pki['hash']}:{home}\n")
         statements = [
             f"LISTEN 0.0.0.0 {CONTROL_PORT}",
+            "RUNAS root",
             "TLSPORT 0",
             f"KEYRING {self.pki['pem']}",
             f"USERS {users}",

@@ -371,6 +371,11 @@ def _session_user() -> tuple[int, int]:
     return pw.pw_uid, pw.pw_gid
 
 
+def chown_to_session_user(top: Path) -> None:
+    """Gives a folder tree to the system user the servers' sessions run as."""
+    _chown_tree(top, *_session_user())
+
+
 def _chown_tree(top: Path, uid: int, gid: int) -> None:
     os.lchown(top, uid, gid)
     for d, dirs, files in os.walk(top):

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -65,6 +66,31 @@ TEST(startup, insecure_settings_are_named_one_line_each) {
     s.port_ipaddr = config::redirect_policy::redirect;
     s.upload_close_notify_required = false;
     EXPECT_EQ(server::insecure_settings(s).size(), 2u);
+    s.sandbox = false;
+    EXPECT_NE(server::insecure_settings(s).at(2).find("SANDBOX OFF"), std::string::npos);
     config::server_settings clear;
     EXPECT_NE(server::insecure_settings(clear).at(0).find("no KEYRING"), std::string::npos);
+}
+
+TEST(startup, the_confined_process_keeps_the_homes_and_the_tls_folders) {
+    temp_dir d;
+    fs::create_directories(d.path / "home");
+    fs::create_directories(d.path / "tls" / "archive");
+    std::ofstream(d.path / "tls" / "archive" / "key1.pem") << "k\n";
+    fs::create_directories(d.path / "tls" / "live");
+    fs::create_symlink("../archive/key1.pem", d.path / "tls" / "live" / "key.pem");  // certbot's layout
+    config::server_settings s;
+    s.keyring = (d.path / "tls" / "live" / "key.pem").string();
+    auto p = server::paths_after_start(s, {(d.path / "home").string(), (d.path / "gone").string()});
+    EXPECT_EQ(p.read_write, std::vector<std::string>{(d.path / "home").string()});  // missing homes left out
+    auto has = [&](const fs::path& x) {
+        return std::find(p.read_only.begin(), p.read_only.end(), x.string()) != p.read_only.end();
+    };
+    EXPECT_TRUE(has(d.path / "tls" / "live"));     // a renewed key is a new file in the folder
+    EXPECT_TRUE(has(d.path / "tls" / "archive"));  // where the link points
+    EXPECT_FALSE(has(d.path / "tls"));
+    EXPECT_FALSE(has("/etc"));  // never /etc as a whole
+    s.keyring = "/etc/ferry-test-key.pem";  // a key directly in /etc: the file alone
+    p = server::paths_after_start(s, {});
+    EXPECT_FALSE(has("/etc"));
 }
