@@ -1,5 +1,6 @@
 // ferryd: the Ferry FTPS server.
 #include <sys/random.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -203,7 +204,21 @@ int serve(const std::string& dir_arg, const std::string& listen_host, unsigned p
         fmt::print(stderr, "ferryd serve: {}\n", error);
         return 2;
     }
-    if (!runas.empty()) s.run_as = {runas, "--runas"};
+    // Started as root, a folder is served as its owner, as if that user had run ferryd serve; a
+    // folder of root's is served as root only when asked for by name.
+    std::string as = runas;
+    if (as.empty() && ::geteuid() == 0) {
+        struct stat st{};
+        passwd* owner = ::stat(dir.c_str(), &st) == 0 && st.st_uid != 0 ? ::getpwuid(st.st_uid) : nullptr;
+        if (owner) {
+            as = owner->pw_name;
+        } else {
+            fmt::print(stderr, "ferryd serve: {} belongs to root: serve it with --runas root (confined, without "
+                               "capabilities) or --runas USER\n", dir.string());
+            return 2;
+        }
+    }
+    if (!as.empty()) s.run_as = {as, "--runas"};
     auto plan = confinement(s, {dir.string()});
     if (!plan) return 2;
     ctx->log = make_logger(verbose);
@@ -267,7 +282,7 @@ int main(int argc, char** argv) {
     serve_cmd->add_option("--tlsport", serve_tls_port, "Implicit-TLS port (default 2990; 0 disables)")->check(CLI::Range(0, 65535));
     serve_cmd->add_option("--user", serve_user, "User name (default ferry)");
     serve_cmd->add_option("--runas", serve_runas,
-                          "Started as root: the user that serves (default: ferry if it exists; root must be named)");
+                          "Started as root: the user that serves (default: the folder's owner; root must be named)");
     serve_cmd->add_flag("-v,--verbose", verbose, "Log every command");
 
     auto* rules_cmd = app.add_subcommand("firewall-rules",

@@ -231,3 +231,43 @@ def test_started_unprivileged_applies_what_it_can(pki, service_user, open_base):
             assert c.reply().code == 226
     finally:
         srv.stop()
+
+
+def test_serve_started_as_root_serves_the_folder_as_its_owner(service_user, open_base, tmp_path):
+    """`ferryd serve DIR` run by root serves DIR with its owner's rights; a folder of root's needs
+    --runas root said out loud. Fails on the code before issue 10: serve ran every session as
+    root (the upload below was root's) and served root's folders without asking."""
+    u = service_user
+    share = open_base / "share"
+    share.mkdir()
+    os.chown(share, u["uid"], u["gid"])
+    env = dict(os.environ, FERRYD_STATE_DIR=str(tmp_path / "state"))
+    refused = subprocess.run([os.environ["FERRYD"], "serve", str(tmp_path), "--address", HOST, "--port", "0",
+                              "--tlsport", "0"], capture_output=True, text=True, timeout=30, env=env,
+                             stdin=subprocess.DEVNULL)
+    assert refused.returncode == 2 and "belongs to root: serve it with --runas root" in refused.stderr, refused
+    port = free_port()
+    proc = subprocess.Popen([os.environ["FERRYD"], "serve", str(share), "--address", HOST, "--port", str(port),
+                             "--tlsport", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        out = ""
+        while "Stop with Ctrl-C" not in out:
+            line = proc.stdout.readline().decode()
+            assert line, f"ferryd serve exited: {proc.stderr.read()!r}"
+            out += line
+        password = re.search(r"password\s+(\S+)", out).group(1)
+        assert_confined(proc.pid, u["uid"], CAP_NET_BIND_SERVICE)
+        with RawControl(port) as c:
+            c.login_tls("ferry", password)
+            c.expect("TYPE I", 200)
+            upload(c, "mine.txt", b"owned by the folder's owner\n")
+        st = (share / "mine.txt").stat()
+        assert (st.st_uid, st.st_gid) == (u["uid"], u["gid"])
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
