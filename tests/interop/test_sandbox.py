@@ -257,11 +257,12 @@ def test_serve_started_as_root_serves_the_folder_as_its_owner(service_user, open
             assert line, f"ferryd serve exited: {proc.stderr.read()!r}"
             out += line
         password = re.search(r"password\s+(\S+)", out).group(1)
-        assert_confined(proc.pid, u["uid"], CAP_NET_BIND_SERVICE)
         with RawControl(port) as c:
             c.login_tls("ferry", password)
             c.expect("TYPE I", 200)
             upload(c, "mine.txt", b"owned by the folder's owner\n")
+        # Checked after a session has run: the worker threads start just after the banner.
+        assert_confined(proc.pid, u["uid"], CAP_NET_BIND_SERVICE)
         st = (share / "mine.txt").stat()
         assert (st.st_uid, st.st_gid) == (u["uid"], u["gid"])
     finally:
