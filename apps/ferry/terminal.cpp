@@ -21,6 +21,16 @@ bool stdout_is_tty() { return ::isatty(1) == 1; }
 
 namespace {
 
+// The terminal is written to directly (the prompt and the newline echo hides); a short write is
+// retried, an error gives up: the prompt is a courtesy, the answer is still read.
+void tty_write(int fd, std::string_view text) {
+    while (!text.empty()) {
+        ssize_t n = ::write(fd, text.data(), text.size());
+        if (n <= 0) return;
+        text.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
 std::optional<std::string> tty_read(const std::string& prompt, bool hide) {
     int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) return std::nullopt;
@@ -32,7 +42,7 @@ std::optional<std::string> tty_read(const std::string& prompt, bool hide) {
         t.c_lflag &= ~static_cast<tcflag_t>(ECHO);
         restore = ::tcsetattr(fd, TCSANOW, &t) == 0;
     }
-    ::write(fd, prompt.data(), prompt.size());
+    tty_write(fd, prompt);
     std::string line;
     char c;
     bool got = false;
@@ -43,7 +53,7 @@ std::optional<std::string> tty_read(const std::string& prompt, bool hide) {
     }
     if (restore) {
         ::tcsetattr(fd, TCSANOW, &old);
-        ::write(fd, "\n", 1);
+        tty_write(fd, "\n");
     }
     ::close(fd);
     if (!got) return std::nullopt;
