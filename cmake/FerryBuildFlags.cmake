@@ -18,7 +18,8 @@ endif()
 
 # Hardening, as Debian's dpkg-buildflags "hardening=+all" would give: position-independent
 # executables, full RELRO, a non-executable stack, stack protector and stack-clash probes, and
-# _FORTIFY_SOURCE=3 (needs optimisation; conflicts with ASan, so sanitizer builds go without).
+# _FORTIFY_SOURCE=3 (needs optimisation; conflicts with ASan, so sanitizer and fuzz builds go
+# without).
 check_pie_supported()
 set(CMAKE_POSITION_INDEPENDENT_CODE ON)
 add_compile_options(-fstack-protector-strong -fstack-clash-protection)
@@ -26,7 +27,7 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|amd64|AMD64")
   add_compile_options(-fcf-protection)
 endif()
 add_link_options(-Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack)
-if(NOT FERRY_SANITIZE AND NOT CMAKE_BUILD_TYPE STREQUAL "Debug")
+if(NOT FERRY_SANITIZE AND NOT FERRY_FUZZ AND NOT CMAKE_BUILD_TYPE STREQUAL "Debug")
   add_compile_options(-U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3)
 endif()
 
