@@ -3,8 +3,10 @@
 --delay seconds (a hung NFS server, a spun-down disk). For test_slow_disk.py and
 bench/noop_latency.py; needs root, /dev/fuse and python3-fusepy (scripts/install-deps).
 
-    slow_fs.py SOURCE MOUNTPOINT --delay 0.15 [--events FILE]
+    slow_fs.py SOURCE MOUNTPOINT --delay 0.15 [--delay-file FILE] [--events FILE]
 
+--delay-file: the delay is read from FILE at each call instead (none while it is missing), so a
+test can let ferryd start (it walks its homes) before the file system turns slow.
 --events: each slow call appends "getattr /path" or "open /path" to FILE as it starts, so a test
 knows the server is waiting on this file system without guessing how long to sleep.
 The mount ends on SIGTERM (libfuse unmounts); use SlowMount from Python to get that bounded.
@@ -22,7 +24,7 @@ import time
 from pathlib import Path
 
 
-def serve(source: str, mountpoint: str, delay: float, events: str | None) -> None:
+def serve(source: str, mountpoint: str, delay: float, delay_file: str | None, events: str | None) -> None:
     from fusepy import FUSE, FuseOSError, Operations
 
     lock = threading.Lock()
@@ -30,10 +32,16 @@ def serve(source: str, mountpoint: str, delay: float, events: str | None) -> Non
     def slow(op: str, path: str) -> None:
         if path == "/":
             return  # the mount point itself stays quick: mount checks and parent lookups
+        seconds = delay
+        if delay_file:
+            try:
+                seconds = float(Path(delay_file).read_text())
+            except (OSError, ValueError):
+                return
         if events:
             with lock, open(events, "a") as f:
                 f.write(f"{op} {path}\n")
-        time.sleep(delay)
+        time.sleep(seconds)
 
     def real(path: str) -> str:
         return os.path.join(source, path.lstrip("/"))
@@ -80,13 +88,16 @@ class SlowMount:
     """Runs slow_fs.py SOURCE MOUNTPOINT in a child process; stop() ends it in every case."""
 
     def __init__(self, source: Path, mountpoint: Path, delay: float, events: Path | None = None,
-                 ready_timeout: float = 10):
+                 delay_file: Path | None = None, ready_timeout: float = 10):
         self.mountpoint = mountpoint
         self.events = events
+        self.delay_file = delay_file
         mountpoint.mkdir(parents=True, exist_ok=True)
         argv = ["/usr/bin/python3", __file__, str(source), str(mountpoint), "--delay", str(delay)]
         if events:
             argv += ["--events", str(events)]
+        if delay_file:
+            argv += ["--delay-file", str(delay_file)]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + ready_timeout
         while not mounted(mountpoint):
@@ -95,6 +106,12 @@ class SlowMount:
                 raise RuntimeError(f"slow_fs.py did not mount {mountpoint} within {ready_timeout} s "
                                    f"(exit {self.proc.returncode})")
             time.sleep(0.02)  # polling interval, bounded by the deadline above
+
+    def set_delay(self, seconds: float) -> None:
+        """With delay_file: from the next call on, each getattr and open takes seconds."""
+        tmp = self.delay_file.with_suffix(".new")
+        tmp.write_text(str(seconds))
+        tmp.replace(self.delay_file)  # atomic: a call never reads half a number
 
     def wait_event(self, line: str, timeout: float) -> None:
         """Waits until a slow call named line ("open /f") has started."""
@@ -129,7 +146,8 @@ if __name__ == "__main__":
     ap.add_argument("source")
     ap.add_argument("mountpoint")
     ap.add_argument("--delay", type=float, default=0.15)
+    ap.add_argument("--delay-file")
     ap.add_argument("--events")
     a = ap.parse_args()
-    serve(os.path.abspath(a.source), a.mountpoint, a.delay, a.events)
+    serve(os.path.abspath(a.source), a.mountpoint, a.delay, a.delay_file, a.events)
     sys.exit(0)
