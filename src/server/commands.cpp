@@ -174,7 +174,8 @@ asio::awaitable<void> session::cmd_pass(const std::string& arg) {
     };
     const auth::user* u = co_await pools_.hash.run(std::move(job));
     std::string why;
-    const login_result r = u ? co_await log_in(u, false, why) : login_result::refused;
+    login_result r = login_result::refused;
+    if (u) r = co_await log_in(u, false, why);  // not inside ?: (GCC 12 and co_await)
     if (r == login_result::too_many) {
         co_await reply(code::service_not_available, why + " Closing.");
         quit_ = true;
