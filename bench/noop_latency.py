@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """NOOP round trip of a logged-in session while others load ferryd (issue 10).
 
-Two loads, each measured for --seconds:
+Four loads, each measured for --seconds:
   guessing  16 connections guess passwords without pause (yescrypt hashes by default, as the
             issue measured: 90 ms each), reconnecting when ferryd closes them;
-  listing   another session lists a 100,000-file folder again and again (LIST, read to the end).
+  listing   another session lists a 100,000-file folder again and again (LIST, read to the end);
+  size      another session sends SIZE of a 64 MiB file in TYPE A (which reads the whole file to
+            count its line ends) again and again;
+  slowfs    another session sends SIZE, MDTM and CWD into a slow file system again and again: a
+            FUSE mount (tests/interop/slow_fs.py; root, /dev/fuse and python3-fusepy) whose
+            getattr and open take --slow-delay (150 ms).
 Meanwhile logged-in TLS sessions (one per core: ferryd puts sessions on its event threads in
 turn, so one of them shares the loaded session's thread) send NOOP in turn every 20 ms; the
 script prints the round trip's
 median, p99 and maximum per load. Loopback only.
 
-    bench/noop_latency.py --ferryd build/ferryd [--seconds 20] [--hash yescrypt|sha512]
+    bench/noop_latency.py --ferryd build/ferryd [--seconds 20] [--hash yescrypt|sha512] [--only LOAD]
 
 Not a test: the figures depend on the machine (put them in the README with the date).
 """
@@ -31,6 +36,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "interop"))
 
 HOST = "127.0.0.1"
 USER, PASSWORD = "alice", "bench-Password-1"
@@ -129,6 +136,27 @@ def lister(port: int, stop: threading.Event, counts: list):
         counts[1] = n
 
 
+def sizer(port: int, stop: threading.Event, counts: list):
+    c = Control(port)
+    c.login()
+    assert c.cmd("TYPE A")[0] == 200
+    while not stop.is_set():
+        code, text = c.cmd("SIZE big.txt")
+        assert code == 213, text
+        counts[0] += 1
+
+
+def slow_user(port: int, stop: threading.Event, counts: list):
+    c = Control(port)
+    c.login()
+    while not stop.is_set():
+        for line, want in (("SIZE slow/file.txt", 213), ("MDTM slow/file.txt", 213), ("CWD slow/sub", 250),
+                           ("CWD /", 250)):
+            code, text = c.cmd(line)
+            assert code == want, f"{line}: {text}"
+            counts[0] += 1
+
+
 def measure(port: int, seconds: float) -> list[float]:
     # ferryd spreads sessions over one event thread per core in turn: as many consecutive
     # sessions as cores, asked in turn, so that one of them shares the loaded session's thread.
@@ -165,15 +193,26 @@ def main() -> int:
     ap.add_argument("--hash", choices=["yescrypt", "sha512"], default="yescrypt")
     ap.add_argument("--guessers", type=int, default=16)
     ap.add_argument("--files", type=int, default=100_000)
-    ap.add_argument("--only", choices=["guessing", "listing"])
+    ap.add_argument("--slow-delay", type=float, default=0.15, help="slowfs: seconds per getattr and open")
+    ap.add_argument("--only", choices=["guessing", "listing", "size", "slowfs"])
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="ferry-noop-"))
+    mount = None
     try:
         home = work / "home"
         (home / "many").mkdir(parents=True)
         for i in range(args.files):
             (home / "many" / f"file-{i:06d}-with-a-longer-name.txt").touch()
+        if args.only in (None, "size"):
+            line = b"a line of text that SIZE in TYPE A counts, 64 bytes with its LF\n"
+            with open(home / "big.txt", "wb") as f:
+                f.write(line * ((64 << 20) // len(line)))  # just the limit SIZE in TYPE A accepts
+        if args.only in (None, "slowfs"):
+            from slow_fs import SlowMount
+            (work / "slow-source" / "sub").mkdir(parents=True)
+            (work / "slow-source" / "file.txt").write_text("slow\n")
+            mount = SlowMount(work / "slow-source", home / "slow", args.slow_delay)
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                         "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", str(work / "key.pem"),
                         "-out", str(work / "cert.pem")], check=True, capture_output=True)
@@ -226,11 +265,25 @@ def main() -> int:
                 t.join(timeout=120)
                 print(f"listing:   {summary(r)} ({counts[0]} listings of {args.files:,} files, "
                       f"{counts[1]:,} bytes each)")
+            for name, load, what in (("size", sizer, "SIZE in TYPE A of a 64 MiB file"),
+                                     ("slowfs", slow_user, f"commands on a {args.slow_delay * 1000:.0f} ms file system")):
+                if args.only not in (None, name):
+                    continue
+                stop, counts = threading.Event(), [0]
+                t = threading.Thread(target=load, args=(port, stop, counts), daemon=True)
+                t.start()
+                time.sleep(1)
+                r = measure(port, args.seconds)
+                stop.set()
+                t.join(timeout=120)
+                print(f"{name + ':':<10} {summary(r)} ({counts[0]} {what})")
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=10)
             log.close()
     finally:
+        if mount:
+            mount.stop()  # before the folder goes: the mount is inside it
         shutil.rmtree(work, ignore_errors=True)
     return 0
 

@@ -40,6 +40,21 @@ bool parse_u64(std::string_view s, std::uint64_t& out) {
 
 std::string session::vpath(const std::string& arg) const { return vfs::resolve(cwd_, arg); }
 
+namespace {
+// What root::stat gives, as one value (the result of a disk-pool job).
+struct stat_result {
+    proto::file_info fi;
+    std::error_code ec;
+};
+auto stat_job(std::shared_ptr<const vfs::root> fs, std::string vpath) {
+    return [fs = std::move(fs), vpath = std::move(vpath)] {
+        stat_result r;
+        r.ec = fs->stat(vpath, r.fi);
+        return r;
+    };
+}
+}  // namespace
+
 int session::error_code_for(const std::error_code& ec) const {
     if (ec == std::errc::no_space_on_device) return code::insufficient_storage;
     if (ec == std::errc::file_too_large) return code::exceeded_storage;
@@ -82,7 +97,7 @@ asio::awaitable<void> session::cmd_user(const std::string& arg) {
     if (sec_.control_secure && cfg_.password_optional && cert_user_ && cert_user_->user == arg) {
         // SECURE_PASSWORD OPTIONAL: the verified certificate stands in for the password.
         std::string why;
-        switch (log_in(ctx_->users.find(arg), true, why)) {
+        switch (co_await log_in(ctx_->users.find(arg), true, why)) {
             case login_result::ok:
                 co_await reply(code::logged_in_secured, "User " + arg + " logged in, authorized by the client certificate.");
                 co_return;
@@ -97,28 +112,38 @@ asio::awaitable<void> session::cmd_user(const std::string& arg) {
     co_await reply(code::need_password, "Password required for " + arg + ".");
 }
 
-session::login_result session::log_in(const auth::user* u, bool by_certificate, std::string& why) {
-    if (!u) return login_result::refused;
-    std::error_code ec;
-    auto fs = ctx_->open_home(u->home, ec);
+asio::awaitable<session::login_result> session::log_in(const auth::user* u, bool by_certificate,
+                                                      std::string& why) {
+    if (!u) co_return login_result::refused;
+    struct opened {
+        std::shared_ptr<const vfs::root> fs;
+        std::error_code ec;
+    };
+    auto job = [ctx = ctx_, home = u->home] {
+        opened o;
+        o.fs = ctx->open_home(home, o.ec);
+        return o;
+    };
+    opened o = co_await on_disk(std::move(job));
+    const std::error_code ec = o.ec;
     if (ec) {
         // SECURITY: account probing: only the log says why; the client gets the reply of a wrong
         // password, so "home folder unavailable" cannot confirm a guessed password.
         ctx_->log->warn("[{}] login of {} refused: home folder {} unusable: {}", id_, u->name, u->home, ec.message());
-        return login_result::refused;
+        co_return login_result::refused;
     }
     if (!slot_.enter_user(u->name, cfg_.max_sessions_per_user, why)) {
         ctx_->log->warn("[{}] login of {} refused: {}", id_, u->name, why);
-        return login_result::too_many;
+        co_return login_result::too_many;
     }
     user_ = u;
-    fs_ = std::move(fs);
+    fs_ = std::move(o.fs);
     cwd_ = "/";
     pending_user_.clear();
     login_timer_.reset();
     ctx_->log->info("[{}] login {} ({}{})", id_, u->name, sec_.control_secure ? "TLS" : "clear",
                     by_certificate ? ", by certificate" : "");
-    return login_result::ok;
+    co_return login_result::ok;
 }
 
 asio::awaitable<void> session::cmd_pass(const std::string& arg) {
@@ -149,7 +174,8 @@ asio::awaitable<void> session::cmd_pass(const std::string& arg) {
     };
     const auth::user* u = co_await pools_.hash.run(std::move(job));
     std::string why;
-    const login_result r = u ? log_in(u, false, why) : login_result::refused;
+    login_result r = login_result::refused;
+    if (u) r = co_await log_in(u, false, why);  // not inside ?: (GCC 12 and co_await)
     if (r == login_result::too_many) {
         co_await reply(code::service_not_available, why + " Closing.");
         quit_ = true;
@@ -393,7 +419,7 @@ asio::awaitable<void> session::cmd_stat(const std::string& arg) {
     for (;;) {
         std::error_code ec;
         auto job = [src, &ec] { return src->next(ec); };
-        std::string chunk = co_await pools_.disk.run(std::move(job));
+        std::string chunk = co_await on_disk(std::move(job));
         if (ec || chunk.empty()) break;
         for (std::size_t pos = 0; pos < chunk.size();) {
             std::size_t e = chunk.find("\r\n", pos);
@@ -479,7 +505,8 @@ asio::awaitable<void> session::cmd_site(const std::string& arg) {
             co_await reply(code::syntax_error_args, "SITE CHMOD takes an octal mode and a path.");
             co_return;
         }
-        std::error_code ec = fs_->chmod(vpath(rest.substr(sp + 1)), mode);
+        auto job = [fs = fs_, p = vpath(rest.substr(sp + 1)), mode] { return fs->chmod(p, mode); };
+        std::error_code ec = co_await on_disk(std::move(job));
         if (ec)
             co_await reply(code::file_unavailable, describe_error(ec));
         else
@@ -497,7 +524,8 @@ asio::awaitable<void> session::cmd_pwd(const std::string&) {
 
 asio::awaitable<void> session::cmd_cwd(const std::string& arg) {
     std::string p = vpath(arg);
-    std::error_code ec = fs_->is_directory(p);
+    auto job = [fs = fs_, p] { return fs->is_directory(p); };
+    std::error_code ec = co_await on_disk(std::move(job));
     if (ec) {
         co_await reply(code::file_unavailable, "Cannot change directory: " + describe_error(ec));
         co_return;
@@ -510,7 +538,8 @@ asio::awaitable<void> session::cmd_cdup(const std::string&) { co_await cmd_cwd("
 
 asio::awaitable<void> session::cmd_mkd(const std::string& arg) {
     std::string p = vpath(arg);
-    std::error_code ec = fs_->make_dir(p);
+    auto job = [fs = fs_, p] { return fs->make_dir(p); };
+    std::error_code ec = co_await on_disk(std::move(job));
     if (ec)
         co_await reply(code::file_unavailable, "Cannot create directory: " + describe_error(ec));
     else
@@ -518,7 +547,8 @@ asio::awaitable<void> session::cmd_mkd(const std::string& arg) {
 }
 
 asio::awaitable<void> session::cmd_rmd(const std::string& arg) {
-    std::error_code ec = fs_->remove_dir(vpath(arg));
+    auto job = [fs = fs_, p = vpath(arg)] { return fs->remove_dir(p); };
+    std::error_code ec = co_await on_disk(std::move(job));
     if (ec)
         co_await reply(code::file_unavailable, "Cannot remove directory: " + describe_error(ec));
     else
@@ -526,7 +556,8 @@ asio::awaitable<void> session::cmd_rmd(const std::string& arg) {
 }
 
 asio::awaitable<void> session::cmd_dele(const std::string& arg) {
-    std::error_code ec = fs_->remove_file(vpath(arg));
+    auto job = [fs = fs_, p = vpath(arg)] { return fs->remove_file(p); };
+    std::error_code ec = co_await on_disk(std::move(job));
     if (ec)
         co_await reply(code::file_unavailable, "Cannot delete: " + describe_error(ec));
     else
@@ -534,9 +565,10 @@ asio::awaitable<void> session::cmd_dele(const std::string& arg) {
 }
 
 asio::awaitable<void> session::cmd_rnfr(const std::string& arg) {
-    proto::file_info fi;
     std::string p = vpath(arg);
-    std::error_code ec = fs_->stat(p, fi);
+    auto job = stat_job(fs_, p);
+    stat_result st = co_await on_disk(std::move(job));
+    const std::error_code& ec = st.ec;
     if (ec) {
         rename_from_.clear();
         co_await reply(code::file_unavailable, "Cannot rename: " + describe_error(ec));
@@ -551,7 +583,8 @@ asio::awaitable<void> session::cmd_rnto(const std::string& arg) {
         co_await reply(code::bad_sequence, "Send RNFR first.");
         co_return;
     }
-    std::error_code ec = fs_->rename(rename_from_, vpath(arg));
+    auto job = [fs = fs_, from = rename_from_, to = vpath(arg)] { return fs->rename(from, to); };
+    std::error_code ec = co_await on_disk(std::move(job));
     rename_from_.clear();
     if (ec)
         co_await reply(code::file_unavailable, "Cannot rename: " + describe_error(ec));
@@ -560,9 +593,11 @@ asio::awaitable<void> session::cmd_rnto(const std::string& arg) {
 }
 
 asio::awaitable<void> session::cmd_size(const std::string& arg) {
-    proto::file_info fi;
     std::string p = vpath(arg);
-    std::error_code ec = fs_->stat(p, fi);
+    auto job = stat_job(fs_, p);
+    stat_result st = co_await on_disk(std::move(job));
+    const proto::file_info& fi = st.fi;
+    std::error_code ec = st.ec;
     if (ec || fi.type != proto::file_info::kind::file) {
         // Built outside co_await: GCC 12 destroys temporaries of a ?: inside co_await twice.
         std::string why = ec ? "Cannot get size: " + describe_error(ec) : std::string("Not a regular file.");
@@ -577,12 +612,12 @@ asio::awaitable<void> session::cmd_size(const std::string& arg) {
             co_await reply(code::file_unavailable, "SIZE in ASCII mode is refused for files over 64 MiB; use TYPE I.");
             co_return;
         }
-        // Reading up to 64 MiB takes long on a slow disk: on the disk pool.
+        // Reading up to 64 MiB takes long: a second disk-pool job (the size limit is checked first).
         struct counted {
             std::uint64_t size;
             std::error_code ec;
         };
-        auto job = [fs = fs_, p, size]() {
+        auto count_job = [fs = fs_, p, size]() {
             counted c{size, {}};
             auto fd = fs->open_read(p, c.ec);
             std::vector<char> buf(1 << 16);
@@ -591,7 +626,7 @@ asio::awaitable<void> session::cmd_size(const std::string& arg) {
                 c.size += proto::ascii_size_increase(buf.data(), static_cast<std::size_t>(n));
             return c;
         };
-        counted c = co_await pools_.disk.run(std::move(job));
+        counted c = co_await on_disk(std::move(count_job));
         size = c.size;
         ec = c.ec;
         if (ec) {
@@ -603,8 +638,10 @@ asio::awaitable<void> session::cmd_size(const std::string& arg) {
 }
 
 asio::awaitable<void> session::cmd_mdtm(const std::string& arg) {
-    proto::file_info fi;
-    std::error_code ec = fs_->stat(vpath(arg), fi);
+    auto job = stat_job(fs_, vpath(arg));
+    stat_result st = co_await on_disk(std::move(job));
+    proto::file_info& fi = st.fi;
+    const std::error_code& ec = st.ec;
     if (ec || fi.type != proto::file_info::kind::file) {
         std::string why = ec ? "Cannot get time: " + describe_error(ec) : std::string("Not a regular file.");
         co_await reply(code::file_unavailable, why);
@@ -621,7 +658,8 @@ asio::awaitable<void> session::cmd_mfmt(const std::string& arg) {
         co_return;
     }
     std::string name = arg.substr(sp + 1);
-    std::error_code ec = fs_->set_mtime(vpath(name), t);
+    auto job = [fs = fs_, p = vpath(name), t] { return fs->set_mtime(p, t); };
+    std::error_code ec = co_await on_disk(std::move(job));
     if (ec)
         co_await reply(code::file_unavailable, "Cannot set time: " + describe_error(ec));
     else
@@ -630,8 +668,10 @@ asio::awaitable<void> session::cmd_mfmt(const std::string& arg) {
 
 asio::awaitable<void> session::cmd_mlst(const std::string& arg) {
     std::string p = vpath(arg);
-    proto::file_info fi;
-    std::error_code ec = fs_->stat(p, fi);
+    auto job = stat_job(fs_, p);
+    stat_result st = co_await on_disk(std::move(job));
+    proto::file_info& fi = st.fi;
+    const std::error_code& ec = st.ec;
     if (ec) {
         co_await reply(code::file_unavailable, "Cannot list: " + describe_error(ec));
         co_return;

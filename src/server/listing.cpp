@@ -104,7 +104,7 @@ asio::awaitable<std::shared_ptr<session::listing_source>> session::open_listing(
         o.src = src;
         return o;
     };
-    opened o = co_await pools_.disk.run(std::move(job));
+    opened o = co_await on_disk(std::move(job));
     if (o.not_a_dir) {
         c = code::syntax_error_args;
         error = "MLSD needs a directory; use MLST for a file.";
@@ -129,7 +129,7 @@ asio::awaitable<std::error_code> session::send_listing(listing_source& src, tls:
             p.text = src.next(p.ec);
             return p;
         };
-        piece p = co_await pools_.disk.run(std::move(job));
+        piece p = co_await on_disk(std::move(job));
         if (p.ec) co_return p.ec;  // a local failure: 451
         if (p.text.empty()) co_return std::error_code{};
         std::error_code ec = co_await data.write_all(p.text.data(), p.text.size());

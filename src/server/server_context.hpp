@@ -34,12 +34,19 @@ struct server_context {
     // The home folder of a user, opened once and shared by all of that user's sessions, so an
     // idle session holds one descriptor (its socket), not two. vfs::root is used through *at()
     // calls only, so sharing it between threads is safe.
+    // Called on the disk pool (session::log_in).
     std::shared_ptr<const vfs::root> open_home(const std::string& dir, std::error_code& ec) const {
-        std::lock_guard lock(homes_mutex_);
-        auto& slot = homes_[dir];
-        if (auto r = slot.lock()) return r;
+        {
+            std::lock_guard lock(homes_mutex_);
+            if (auto r = homes_[dir].lock()) return r;
+        }
+        // Opened without the lock: a home on a hung file system keeps one disk-pool thread
+        // waiting, not every other login queued behind the mutex.
         auto r = std::make_shared<const vfs::root>(vfs::root::open(dir, ec));
         if (ec) return nullptr;
+        std::lock_guard lock(homes_mutex_);
+        auto& slot = homes_[dir];
+        if (auto other = slot.lock()) return other;  // another session opened it meanwhile
         slot = r;
         return r;
     }

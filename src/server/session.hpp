@@ -112,8 +112,18 @@ private:
     asio::awaitable<void> reply_data_setup(int code, std::string_view text);
     enum class login_result { ok, refused, too_many };
     // refused: logged (home folder unusable), the client is told no more than for a wrong
-    // password. too_many: MAXSESSIONSPERUSER, the reason in why.
-    login_result log_in(const auth::user* u, bool by_certificate, std::string& why);
+    // password. too_many: MAXSESSIONSPERUSER, the reason in why. Opens the home on the disk pool.
+    asio::awaitable<login_result> log_in(const auth::user* u, bool by_certificate, std::string& why);
+    // Runs fn() on the disk pool and resumes on this session's thread with its result: every
+    // file-system call of a command goes through here, so that a slow or hung file system (NFS,
+    // FUSE, a failing disk) stalls only the session that asked, not the others on its event
+    // thread. fn gets copies (a vfs::root is safe to share between threads), never the session;
+    // the reply is written afterwards, from the session's coroutine. Pass a named lambda, not a
+    // temporary inside co_await: GCC 12 destroys such temporaries twice.
+    template <class F>
+    asio::awaitable<std::invoke_result_t<F&>> on_disk(F fn) {
+        return pools_.disk.run(std::move(fn));
+    }
     // LOGINTIMEOUT: armed at connect and REIN, disarmed at login.
     void arm_login_timer();
     // An unused passive listener (or early data connection) is closed after DATACTTIME.

@@ -554,15 +554,26 @@ asio::awaitable<void> session::cmd_retr(const std::string& arg) {
     req->ascii = ascii_;
     req->offset = restart_;
     restart_ = 0;
-    std::error_code ec;
-    req->file = fs_->open_read(req->path, ec);
-    struct stat st {};
-    if (!ec && ::fstat(req->file.get(), &st) != 0) ec = {errno, std::system_category()};
-    if (ec) {
-        co_await reply(code::file_unavailable, "Cannot open " + arg + ": " + describe_error(ec));
+    struct opened {
+        vfs::unique_fd file;
+        std::uint64_t size = 0;
+        std::error_code ec;
+    };
+    auto job = [fs = fs_, p = req->path] {
+        opened o;
+        o.file = fs->open_read(p, o.ec);
+        struct stat st {};
+        if (!o.ec && ::fstat(o.file.get(), &st) != 0) o.ec = {errno, std::system_category()};
+        o.size = static_cast<std::uint64_t>(st.st_size);
+        return o;
+    };
+    opened o = co_await on_disk(std::move(job));
+    if (o.ec) {
+        co_await reply(code::file_unavailable, "Cannot open " + arg + ": " + describe_error(o.ec));
         co_return;
     }
-    req->size = static_cast<std::uint64_t>(st.st_size);
+    req->file = std::move(o.file);
+    req->size = o.size;
     if (req->offset > req->size) {
         co_await reply(code::file_unavailable, "Restart offset " + std::to_string(req->offset) +
                                                    " is beyond the end of the file (" + std::to_string(req->size) + " bytes).");
@@ -576,6 +587,23 @@ asio::awaitable<void> session::cmd_retr(const std::string& arg) {
 }
 
 namespace {
+// begin_upload's result as one value (the result of a disk-pool job); kept: STOR's partial size
+// when the offset is beyond it (for the reply).
+struct begun_upload {
+    vfs::root::upload upload;
+    std::error_code ec;
+    std::optional<std::uint64_t> kept;
+};
+auto begin_upload_job(std::shared_ptr<const vfs::root> fs, std::string vpath, vfs::root::write_mode mode,
+                      std::uint64_t offset) {
+    return [fs = std::move(fs), vpath = std::move(vpath), mode, offset] {
+        begun_upload b;
+        b.upload = fs->begin_upload(vpath, mode, offset, b.ec);
+        if (b.ec == std::errc::invalid_argument && offset > 0) b.kept = fs->partial_size(vpath);
+        return b;
+    };
+}
+
 vfs::root::write_mode mode_for(bool append, bool unique, std::uint64_t restart) {
     if (unique) return vfs::root::write_mode::unique;
     if (append) return vfs::root::write_mode::append;
@@ -590,13 +618,15 @@ asio::awaitable<void> session::cmd_stor(const std::string& arg) {
     req->ascii = ascii_;
     std::uint64_t offset = restart_;
     restart_ = 0;
-    std::error_code ec;
-    req->upload = fs_->begin_upload(req->path, mode_for(false, false, offset), offset, ec);
+    auto job = begin_upload_job(fs_, req->path, mode_for(false, false, offset), offset);
+    begun_upload b = co_await on_disk(std::move(job));
+    const std::error_code ec = b.ec;
+    req->upload = std::move(b.upload);
     if (ec == std::errc::invalid_argument && offset > 0) {
         // Built outside co_await: GCC 12 destroys class-type ?: temporaries twice inside it.
         std::string text = "Restart offset " + std::to_string(offset) + " is beyond the ";
-        if (auto kept = fs_->partial_size(req->path))
-            text += std::to_string(*kept) + " bytes kept of an interrupted upload of " + arg + ".";
+        if (b.kept)
+            text += std::to_string(*b.kept) + " bytes kept of an interrupted upload of " + arg + ".";
         else
             text += "end of " + arg + ".";
         co_await reply(code::file_unavailable, text);
@@ -615,8 +645,10 @@ asio::awaitable<void> session::cmd_appe(const std::string& arg) {
     req->path = vpath(arg);
     req->ascii = ascii_;
     restart_ = 0;
-    std::error_code ec;
-    req->upload = fs_->begin_upload(req->path, vfs::root::write_mode::append, 0, ec);
+    auto job = begin_upload_job(fs_, req->path, vfs::root::write_mode::append, 0);
+    begun_upload b = co_await on_disk(std::move(job));
+    const std::error_code ec = b.ec;
+    req->upload = std::move(b.upload);
     if (ec) {
         co_await reply(code::file_unavailable, "Cannot append to " + arg + ": " + describe_error(ec));
         co_return;
@@ -630,8 +662,10 @@ asio::awaitable<void> session::cmd_stou(const std::string& arg) {
     req->ascii = ascii_;
     req->unique = true;
     restart_ = 0;
-    std::error_code ec;
-    req->upload = fs_->begin_upload(vpath(arg.empty() ? "ftp.upload" : arg), vfs::root::write_mode::unique, 0, ec);
+    auto job = begin_upload_job(fs_, vpath(arg.empty() ? "ftp.upload" : arg), vfs::root::write_mode::unique, 0);
+    begun_upload b = co_await on_disk(std::move(job));
+    const std::error_code ec = b.ec;
+    req->upload = std::move(b.upload);
     if (ec) {
         co_await reply(code::file_unavailable, "Cannot create a unique file: " + describe_error(ec));
         co_return;

@@ -219,6 +219,12 @@ root::upload root::begin_upload(const std::string& vpath, write_mode mode, std::
                 ec = std::make_error_code(std::errc::is_a_directory);
                 return up;
             }
+            // SECURITY: only regular files are written, as in the other modes: a FIFO, device or
+            // socket planted under the name is refused, not silently replaced.
+            if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+                ec = std::make_error_code(std::errc::permission_denied);
+                return up;
+            }
             // Keep the permissions of the file being replaced (never set-id bits), as an
             // in-place overwrite would.
             if (S_ISREG(st.st_mode)) file_mode = st.st_mode & 0777;

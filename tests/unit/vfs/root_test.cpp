@@ -151,6 +151,8 @@ TEST_F(vfs_root, fifo_is_refused_without_blocking) {
     EXPECT_EQ(ec, denied);
     r_.begin_upload("/pipe", mode::append, 0, ec);
     EXPECT_TRUE(ec);  // ENXIO: no reader
+    r_.begin_upload("/pipe", mode::replace, 0, ec);
+    EXPECT_EQ(ec, denied);  // not replaced by the upload either
 }
 
 TEST_F(vfs_root, dotdot_is_clamped_to_the_root) {
