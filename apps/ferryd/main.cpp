@@ -143,6 +143,10 @@ bool tls_options(const config::server_settings& s, tls::server_options& o, std::
     o.cafile = s.cafile;
     o.require_client_cert = s.login != config::secure_login::no_client_auth;
     o.session_timeout = s.tls_timeout_seconds;
+    // A ticket key encrypts for two session lifetimes, so a ticket made just before a rotation
+    // still resumes; made once here, it outlives the contexts SIGHUP replaces.
+    if (o.session_timeout != 0)
+        o.tickets = std::make_shared<tls::ticket_keys>(std::chrono::seconds(2 * std::uint64_t{o.session_timeout}));
     o.server_name = s.tls_server_name;
     return true;
 }

@@ -207,6 +207,10 @@ std::shared_ptr<context> context::make_server(const server_options& opts, std::s
     } else {
         SSL_CTX_set_timeout(ctx, static_cast<long>(opts.session_timeout));
         SSL_CTX_set_session_ticket_cb(ctx, ticket_generated, ticket_decrypted, nullptr);
+        if (opts.tickets) {
+            c->tickets_ = opts.tickets;
+            c->tickets_->install(ctx);
+        }
     }
     if (!opts.cafile.empty()) {
         if (SSL_CTX_load_verify_locations(ctx, opts.cafile.c_str(), nullptr) != 1) {
