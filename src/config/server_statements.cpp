@@ -351,6 +351,15 @@ const std::vector<schema_entry> server_statements = {
          s.cafile = st.args[0];
          return true;
      }},
+    {"CRLFILE", side::server, "file", "(none)",
+     "PEM file of certificate revocation lists, one for each CA in CAFILE that signs client certificates: a "
+     "revoked (or CRL-less) client certificate fails the handshake. Needs SECURE_LOGIN REQUIRED or VERIFY_USER; "
+     "an unreadable or invalid CRL stops the start; re-read on SIGHUP.", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "a file name", err)) return false;
+         s.crlfile = st.args[0];
+         return true;
+     }},
     {"CERTMAP", side::server, "file", "(none)",
      "Client certificate to user map for SECURE_LOGIN VERIFY_USER: 'user sha256=FINGERPRINT|subject=\"DN\" [ports=21,990]'.",
      false,

@@ -21,6 +21,7 @@ struct server_options {
     std::string cipher_list;   // TLS 1.2 and older, OpenSSL syntax; empty: default_tls12_ciphers
     std::string ciphersuites;  // TLS 1.3; empty: OpenSSL's defaults
     std::string cafile;        // CAs for client certificates
+    std::string crlfile;       // PEM CRLs of those CAs: client certificates are checked against them
     bool require_client_cert = false;
     unsigned session_timeout = 100;  // seconds a session can be resumed; 0: no resumption
     // Session-ticket keys; shared by the contexts a SIGHUP makes, so tickets survive a reload.
