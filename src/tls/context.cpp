@@ -253,15 +253,17 @@ std::shared_ptr<context> context::make_server(const server_options& opts, std::s
     // padding oracles), no RSA key exchange (a stolen key decrypts every recorded session), no
     // CCM8 (8-byte tags). TLS 1.3 suites are all forward secret and AEAD. CIPHERSUITE overrides.
     std::string list = opts.cipher_list.empty() ? std::string(default_tls12_ciphers) : opts.cipher_list;
-    // TLS 1.0 and 1.1 have no AEAD suites: when TLSMINVERSION lets them in, they get the ECDHE
-    // CBC suites, after the AEAD ones (the server's order: a TLS 1.2 client still gets AEAD).
-    if (opts.cipher_list.empty() && opts.min_version < TLS1_2_VERSION) list += ":ECDHE+AES+SHA1";
     list += ":!aNULL:!eNULL";
-    // TLS 1.0/1.1 are refused by OpenSSL 3's default security level even when enabled.
-    if (opts.min_version < TLS1_2_VERSION) list += ":@SECLEVEL=0";
     if (SSL_CTX_set_cipher_list(ctx, list.c_str()) != 1) {
         error = "no usable TLS 1.2 cipher suite in '" + opts.cipher_list + "'";
         return nullptr;
+    }
+    if (opts.min_version < TLS1_2_VERSION) {
+        // TLS 1.0 and 1.1 have no AEAD suites: when TLSMINVERSION lets them in, their clients (and
+        // only theirs) get the ECDHE CBC suites, at security level 0 (lower_level_for_legacy_clients).
+        c->legacy_ciphers_ = (opts.cipher_list.empty() ? std::string("ECDHE+AES+SHA1") : opts.cipher_list) +
+                             ":!aNULL:!eNULL:@SECLEVEL=0";
+        SSL_CTX_set_client_hello_cb(ctx, lower_level_for_legacy_clients, &c->legacy_ciphers_);
     }
     if (!opts.ciphersuites.empty() && SSL_CTX_set_ciphersuites(ctx, opts.ciphersuites.c_str()) != 1) {
         error = "no usable TLS 1.3 cipher suite in '" + opts.ciphersuites + "'";
