@@ -361,7 +361,8 @@ const std::vector<schema_entry> server_statements = {
          return true;
      }},
     {"CERTMAP", side::server, "file", "(none)",
-     "Client certificate to user map for SECURE_LOGIN VERIFY_USER: 'user sha256=FINGERPRINT|subject=\"DN\" [ports=21,990]'.",
+     "Client certificate to user map for SECURE_LOGIN VERIFY_USER: 'user sha256=FINGERPRINT [ports=21,990]' or "
+     "'user subject=\"DN\" issuer=\"DN\" [ports=...]' (a subject counts only with the CA that signed it).",
      false,
      [](server_settings& s, const statement& st, std::string& err) {
          if (!want_args(st, 1, 1, "a file name", err)) return false;

@@ -280,6 +280,7 @@ class ClientCert:
     subject: str      # RFC 2253 as `openssl x509 -subject -nameopt RFC2253` prints it
     #                   and the server compares it ("O=Test,CN=alice": openssl ca
     #                   orders the name CN, O; RFC 2253 writes it last RDN first)
+    issuer: str       # the signing CA's name, RFC 2253 likewise
 
 
 @pytest.fixture(scope="session")
@@ -315,7 +316,7 @@ def client_pki(tmp_path_factory):
               "-cert", str(d / f"{ca}.pem"), "-keyfile", str(d / f"{ca}-key.pem"),
               "-in", str(csr), "-out", str(cert), *dates], cwd=d)
         out = _run([openssl, "x509", "-in", str(cert), "-noout", "-fingerprint", "-sha256",
-                    "-subject", "-nameopt", "RFC2253"], cwd=d).stdout.decode().splitlines()
+                    "-subject", "-issuer", "-nameopt", "RFC2253"], cwd=d).stdout.decode().splitlines()
         fp = out[0].split("=", 1)[1]
         assert len(fp) == 95, out
         subject = out[1].split("=", 1)[1]  # "subject=O=Test,CN=alice"
