@@ -321,7 +321,8 @@ const std::vector<schema_entry> server_statements = {
          return true;
      }},
     {"TLSTIMEOUT", side::server, "seconds", "100",
-     "Lifetime of a TLS session for resumption (0-86400); after it a full handshake is needed.", false,
+     "Lifetime of a TLS session for resumption (0-86400); after it a full handshake is needed. Session-ticket "
+     "keys change every 2 x TLSTIMEOUT seconds (the previous key's tickets resume for one more period).", false,
      [](server_settings& s, const statement& st, std::string& err) {
          unsigned long v;
          if (!want_args(st, 1, 1, "a number of seconds", err) || !number(st, 0, 0, 86400, v, err)) return false;
