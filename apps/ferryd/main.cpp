@@ -141,8 +141,13 @@ bool tls_options(const config::server_settings& s, tls::server_options& o, std::
     }
     if (!s.ciphersuites.empty() && o.ciphersuites.empty()) o.ciphersuites = "";  // defaults stay for TLS 1.3
     o.cafile = s.cafile;
+    o.crlfile = s.crlfile;
     o.require_client_cert = s.login != config::secure_login::no_client_auth;
     o.session_timeout = s.tls_timeout_seconds;
+    // A ticket key encrypts for two session lifetimes, so a ticket made just before a rotation
+    // still resumes; made once here, it outlives the contexts SIGHUP replaces.
+    if (o.session_timeout != 0)
+        o.tickets = std::make_shared<tls::ticket_keys>(std::chrono::seconds(2 * std::uint64_t{o.session_timeout}));
     o.server_name = s.tls_server_name;
     return true;
 }
@@ -340,8 +345,10 @@ int main(int argc, char** argv) {
     rel(s.keyring);
     rel(s.cafile);
     rel(s.certmap);
+    rel(s.crlfile);
     for (auto [path, what, ours] : {std::tuple{s.users, "USERS file", false}, std::tuple{s.certmap, "CERTMAP file", false},
-                                    std::tuple{s.cafile, "CAFILE", false}, std::tuple{s.keyring, "KEYRING", true}}) {
+                                    std::tuple{s.cafile, "CAFILE", false}, std::tuple{s.crlfile, "CRLFILE", false},
+                                    std::tuple{s.keyring, "KEYRING", true}}) {
         if (path.empty()) continue;
         if (auto why = server::check_trusted_file(path, what, ours)) {
             fmt::print(stderr, "ferryd: {}\n", *why);

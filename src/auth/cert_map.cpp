@@ -78,6 +78,8 @@ bool cert_map::parse(std::string_view text, std::string_view file_name, std::str
                 }
             } else if (key == "subject" && !value.empty()) {
                 m.subject = value;
+            } else if (key == "issuer" && !value.empty()) {
+                m.issuer = value;
             } else if (key == "ports" && !value.empty()) {
                 std::istringstream ps(value);
                 std::string p;
@@ -91,12 +93,23 @@ bool cert_map::parse(std::string_view text, std::string_view file_name, std::str
                     m.ports.push_back(static_cast<std::uint16_t>(v));
                 }
             } else {
-                error = where + "'" + kv + "' is not sha256=..., subject=\"...\" or ports=...";
+                error = where + "'" + kv + "' is not sha256=..., subject=\"...\", issuer=\"...\" or ports=...";
                 return false;
             }
         }
         if (m.fingerprint.empty() && m.subject.empty()) {
-            error = where + "user '" + m.user + "' needs sha256=FINGERPRINT or subject=\"DN\"";
+            error = where + "user '" + m.user + "' needs sha256=FINGERPRINT or subject=\"DN\" issuer=\"DN\"";
+            return false;
+        }
+        // SECURITY: a subject is only a name: every CA in CAFILE can sign a certificate with
+        // it. The mapping holds only for the CA that vouches for that name.
+        if (!m.subject.empty() && m.issuer.empty()) {
+            error = where + "user '" + m.user + "': subject=\"" + m.subject +
+                    "\" needs issuer=\"DN\" (the CA that signed it; any CA in CAFILE could issue that subject)";
+            return false;
+        }
+        if (m.subject.empty() && !m.issuer.empty()) {
+            error = where + "user '" + m.user + "': issuer= goes with subject=\"DN\"";
             return false;
         }
         entries.push_back(std::move(m));
@@ -116,12 +129,13 @@ bool cert_map::load(const std::string& path, std::string& error) {
     return parse(ss.str(), path, error);
 }
 
-const cert_mapping* cert_map::find(std::string_view fingerprint, std::string_view subject) const {
+const cert_mapping* cert_map::find(std::string_view fingerprint, std::string_view subject,
+                                   std::string_view issuer) const {
     std::string fp = normalise_fingerprint(fingerprint);
     for (const auto& e : entries_)
         if (!fp.empty() && e.fingerprint == fp) return &e;
     for (const auto& e : entries_)
-        if (!subject.empty() && !e.subject.empty() && e.subject == subject) return &e;
+        if (!subject.empty() && !e.subject.empty() && e.subject == subject && e.issuer == issuer) return &e;
     return nullptr;
 }
 

@@ -321,7 +321,8 @@ const std::vector<schema_entry> server_statements = {
          return true;
      }},
     {"TLSTIMEOUT", side::server, "seconds", "100",
-     "Lifetime of a TLS session for resumption (0-86400); after it a full handshake is needed.", false,
+     "Lifetime of a TLS session for resumption (0-86400); after it a full handshake is needed. Session-ticket "
+     "keys change every 2 x TLSTIMEOUT seconds (the previous key's tickets resume for one more period).", false,
      [](server_settings& s, const statement& st, std::string& err) {
          unsigned long v;
          if (!want_args(st, 1, 1, "a number of seconds", err) || !number(st, 0, 0, 86400, v, err)) return false;
@@ -351,8 +352,18 @@ const std::vector<schema_entry> server_statements = {
          s.cafile = st.args[0];
          return true;
      }},
+    {"CRLFILE", side::server, "file", "(none)",
+     "PEM file of certificate revocation lists, one for each CA in CAFILE that signs client certificates: a "
+     "revoked (or CRL-less) client certificate fails the handshake. Needs SECURE_LOGIN REQUIRED or VERIFY_USER; "
+     "an unreadable or invalid CRL stops the start; re-read on SIGHUP.", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "a file name", err)) return false;
+         s.crlfile = st.args[0];
+         return true;
+     }},
     {"CERTMAP", side::server, "file", "(none)",
-     "Client certificate to user map for SECURE_LOGIN VERIFY_USER: 'user sha256=FINGERPRINT|subject=\"DN\" [ports=21,990]'.",
+     "Client certificate to user map for SECURE_LOGIN VERIFY_USER: 'user sha256=FINGERPRINT [ports=21,990]' or "
+     "'user subject=\"DN\" issuer=\"DN\" [ports=...]' (a subject counts only with the CA that signed it).",
      false,
      [](server_settings& s, const statement& st, std::string& err) {
          if (!want_args(st, 1, 1, "a file name", err)) return false;

@@ -42,6 +42,11 @@ bool check_server(const server_settings& s, const std::vector<statement>& sts, s
                 " needs CAFILE (the CAs that sign client certificates)";
         return false;
     }
+    if (!s.crlfile.empty() && s.login == secure_login::no_client_auth) {
+        error = where("CRLFILE") + ": CRLFILE needs SECURE_LOGIN REQUIRED or VERIFY_USER (without them no client "
+                                   "certificate is asked for, so none could be found revoked)";
+        return false;
+    }
     if (s.login == secure_login::verify_user && s.certmap.empty()) {
         error = where("SECURE_LOGIN") + ": SECURE_LOGIN VERIFY_USER needs CERTMAP (which certificate is which user)";
         return false;

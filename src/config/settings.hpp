@@ -75,6 +75,7 @@ struct server_settings {
     std::vector<located> ciphersuites;   // CIPHERSUITE, in order of preference
     tls_protocol tls_min = tls_protocol::v1_2;
     std::string cafile;                  // CAFILE: CAs trusted for client certificates
+    std::string crlfile;                 // CRLFILE: their revocation lists
     std::string certmap;                 // CERTMAP: client certificate -> user
     std::string tls_server_name;         // TLSSERVERNAME: required SNI, if set
 

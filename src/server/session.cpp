@@ -153,8 +153,8 @@ asio::awaitable<bool> session::control_tls_established() {
     session_tag_ = ctl_.adopt_resumed_session_tag();
     auto id = ctl_.peer();
     ctx_->log->info("[{}] TLS {} {}{}{}", id_, SSL_get_version(ctl_.native()), SSL_get_cipher_name(ctl_.native()),
-                    id.present ? " client certificate " : "", id.present ? id.subject : "");
-    cert_user_ = id.present ? ctx_->certs.find(id.fingerprint, id.subject) : nullptr;
+                    id.present ? " client certificate " : "", id.present ? id.subject + " issued by " + id.issuer : "");
+    cert_user_ = id.present ? ctx_->certs.find(id.fingerprint, id.subject, id.issuer) : nullptr;
     if (cfg_.login != config::secure_login::verify_user) co_return true;
     // SECURITY: SECURE_LOGIN VERIFY_USER (levels 2 and 3): the certificate must be registered to
     // a user, and that user must be permitted on this port, before any command is read.

@@ -93,7 +93,7 @@ confinement_paths paths_after_start(const config::server_settings& s, const std:
         if (dir == "/" || dir == "/etc") return add(out.read_only, file);
         add(out.read_only, dir);
     };
-    for (const std::string* f : {&s.keyring, &s.cafile}) {
+    for (const std::string* f : {&s.keyring, &s.cafile, &s.crlfile}) {
         if (f->empty()) continue;
         fs::path p = fs::absolute(*f);
         folder_of(p);

@@ -99,6 +99,93 @@ SSL_TICKET_RETURN ticket_decrypted(SSL*, SSL_SESSION*, const unsigned char*, siz
     }
 }
 
+// SECURITY: TLS 1.0 and 1.1 sign their handshake with SHA-1 (and MD5), which OpenSSL 3 accepts
+// only at security level 0. That level is set on the connection of a client that can speak
+// nothing newer, and only there (capped at TLS 1.1): a client that offers TLS 1.2 or 1.3 keeps the
+// context's level, so a SHA-1 signature or a weak group cannot be forced on it.
+int lower_level_for_legacy_clients(SSL* ssl, int* alert, void* arg) {
+    int newest = static_cast<int>(SSL_client_hello_get0_legacy_version(ssl));
+    const unsigned char* ext = nullptr;
+    std::size_t len = 0;
+    if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_supported_versions, &ext, &len) == 1) {
+        if (len < 1 || ext[0] != len - 1 || (len - 1) % 2 != 0) {
+            *alert = SSL_AD_DECODE_ERROR;
+            return SSL_CLIENT_HELLO_ERROR;
+        }
+        newest = 0;
+        for (std::size_t i = 1; i + 1 < len; i += 2) {
+            int v = (ext[i] << 8) | ext[i + 1];
+            if (v <= TLS1_3_VERSION && v > newest) newest = v;  // GREASE and unknown versions are above
+        }
+    }
+    if (newest >= TLS1_2_VERSION) return SSL_CLIENT_HELLO_SUCCESS;
+    const auto* legacy_ciphers = static_cast<const std::string*>(arg);
+    if (SSL_set_max_proto_version(ssl, TLS1_1_VERSION) != 1 || SSL_set_cipher_list(ssl, legacy_ciphers->c_str()) != 1) {
+        *alert = SSL_AD_INTERNAL_ERROR;
+        return SSL_CLIENT_HELLO_ERROR;
+    }
+    SSL_set_security_level(ssl, 0);
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+// A CRL counts only if a CA in the store (CAFILE) signed it.
+bool signed_by_trusted_ca(X509_STORE* store, X509_CRL* crl) {
+    STACK_OF(X509_OBJECT)* objs = X509_STORE_get0_objects(store);
+    for (int i = 0; i < sk_X509_OBJECT_num(objs); ++i) {
+        X509* ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+        if (ca && X509_NAME_cmp(X509_get_subject_name(ca), X509_CRL_get_issuer(crl)) == 0 &&
+            X509_CRL_verify(crl, X509_get0_pubkey(ca)) == 1)
+            return true;
+    }
+    ERR_clear_error();
+    return false;
+}
+
+// SECURITY: revoked client certificates. Fails closed: an unreadable file, a damaged CRL, a file
+// without CRLs or a CRL no CA in CAFILE signed refuse the context (the start, or the SIGHUP
+// reload). With the CRL check on, a client certificate whose CA has no CRL here fails too.
+bool load_crls(SSL_CTX* ctx, const std::string& path, std::string& error) {
+    ERR_clear_error();
+    BIO* in = BIO_new_file(path.c_str(), "r");
+    if (!in) {
+        error = path + ": cannot read the CRL file: " + openssl_error_text();
+        return false;
+    }
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+    int count = 0;
+    while (X509_CRL* crl = PEM_read_bio_X509_CRL(in, nullptr, nullptr, nullptr)) {
+        bool ok = signed_by_trusted_ca(store, crl);
+        if (!ok) {
+            char issuer[256];
+            X509_NAME_oneline(X509_CRL_get_issuer(crl), issuer, sizeof issuer);
+            error = path + ": the CRL of " + issuer + " is not signed by a CA in CAFILE";
+        } else if (X509_STORE_add_crl(store, crl) != 1) {
+            error = path + ": " + openssl_error_text();
+            ok = false;
+        }
+        X509_CRL_free(crl);
+        if (!ok) {
+            BIO_free(in);
+            return false;
+        }
+        ++count;
+    }
+    BIO_free(in);
+    unsigned long e = ERR_peek_last_error();
+    // The end of the file reads as "no start line"; anything else is a damaged CRL.
+    if (e != 0 && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
+        error = path + ": a CRL cannot be read: " + openssl_error_text();
+        return false;
+    }
+    ERR_clear_error();
+    if (count == 0) {
+        error = path + ": no CRL in the file (PEM '-----BEGIN X509 CRL-----' blocks expected)";
+        return false;
+    }
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+    return true;
+}
+
 }  // namespace
 
 int session_tag_index() {
@@ -166,15 +253,17 @@ std::shared_ptr<context> context::make_server(const server_options& opts, std::s
     // padding oracles), no RSA key exchange (a stolen key decrypts every recorded session), no
     // CCM8 (8-byte tags). TLS 1.3 suites are all forward secret and AEAD. CIPHERSUITE overrides.
     std::string list = opts.cipher_list.empty() ? std::string(default_tls12_ciphers) : opts.cipher_list;
-    // TLS 1.0 and 1.1 have no AEAD suites: when TLSMINVERSION lets them in, they get the ECDHE
-    // CBC suites, after the AEAD ones (the server's order: a TLS 1.2 client still gets AEAD).
-    if (opts.cipher_list.empty() && opts.min_version < TLS1_2_VERSION) list += ":ECDHE+AES+SHA1";
     list += ":!aNULL:!eNULL";
-    // TLS 1.0/1.1 are refused by OpenSSL 3's default security level even when enabled.
-    if (opts.min_version < TLS1_2_VERSION) list += ":@SECLEVEL=0";
     if (SSL_CTX_set_cipher_list(ctx, list.c_str()) != 1) {
         error = "no usable TLS 1.2 cipher suite in '" + opts.cipher_list + "'";
         return nullptr;
+    }
+    if (opts.min_version < TLS1_2_VERSION) {
+        // TLS 1.0 and 1.1 have no AEAD suites: when TLSMINVERSION lets them in, their clients (and
+        // only theirs) get the ECDHE CBC suites, at security level 0 (lower_level_for_legacy_clients).
+        c->legacy_ciphers_ = (opts.cipher_list.empty() ? std::string("ECDHE+AES+SHA1") : opts.cipher_list) +
+                             ":!aNULL:!eNULL:@SECLEVEL=0";
+        SSL_CTX_set_client_hello_cb(ctx, lower_level_for_legacy_clients, &c->legacy_ciphers_);
     }
     if (!opts.ciphersuites.empty() && SSL_CTX_set_ciphersuites(ctx, opts.ciphersuites.c_str()) != 1) {
         error = "no usable TLS 1.3 cipher suite in '" + opts.ciphersuites + "'";
@@ -207,6 +296,10 @@ std::shared_ptr<context> context::make_server(const server_options& opts, std::s
     } else {
         SSL_CTX_set_timeout(ctx, static_cast<long>(opts.session_timeout));
         SSL_CTX_set_session_ticket_cb(ctx, ticket_generated, ticket_decrypted, nullptr);
+        if (opts.tickets) {
+            c->tickets_ = opts.tickets;
+            c->tickets_->install(ctx);
+        }
     }
     if (!opts.cafile.empty()) {
         if (SSL_CTX_load_verify_locations(ctx, opts.cafile.c_str(), nullptr) != 1) {
@@ -216,6 +309,7 @@ std::shared_ptr<context> context::make_server(const server_options& opts, std::s
         if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(opts.cafile.c_str()))
             SSL_CTX_set_client_CA_list(ctx, names);
     }
+    if (!opts.crlfile.empty() && !load_crls(ctx, opts.crlfile, error)) return nullptr;
     if (opts.require_client_cert) SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
     if (!opts.server_name.empty()) {
         c->server_name_ = opts.server_name;

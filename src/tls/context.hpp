@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 
+#include "tls/ticket_keys.hpp"
+
 namespace ferry::tls {
 
 // Text of OpenSSL's error queue (and clears it), for logs and replies.
@@ -19,8 +21,12 @@ struct server_options {
     std::string cipher_list;   // TLS 1.2 and older, OpenSSL syntax; empty: default_tls12_ciphers
     std::string ciphersuites;  // TLS 1.3; empty: OpenSSL's defaults
     std::string cafile;        // CAs for client certificates
+    std::string crlfile;       // PEM CRLs of those CAs: client certificates are checked against them
     bool require_client_cert = false;
     unsigned session_timeout = 100;  // seconds a session can be resumed; 0: no resumption
+    // Session-ticket keys; shared by the contexts a SIGHUP makes, so tickets survive a reload.
+    // Null: OpenSSL's own key (lives as long as the context).
+    std::shared_ptr<ticket_keys> tickets;
     std::string server_name;         // if set, a different SNI is refused
 };
 
@@ -45,6 +51,8 @@ private:
     SSL_CTX* ctx_;
     std::string fingerprint_;
     std::string server_name_;
+    std::string legacy_ciphers_;  // for TLS 1.0/1.1 clients only (see lower_level_for_legacy_clients)
+    std::shared_ptr<ticket_keys> tickets_;
 };
 
 // The per-connection tag that session tickets carry (stream::set_session_tag); internal.

@@ -90,13 +90,19 @@ stream::peer_identity stream::peer() const {
     if (!cert) return id;
     id.present = true;
     id.fingerprint = sha256_fingerprint(cert);
-    if (BIO* b = BIO_new(BIO_s_mem())) {
-        X509_NAME_print_ex(b, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253);
-        char* p = nullptr;
-        long n = BIO_get_mem_data(b, &p);
-        id.subject.assign(p, static_cast<std::size_t>(n));
-        BIO_free(b);
-    }
+    auto rfc2253 = [](X509_NAME* name) {
+        std::string out;
+        if (BIO* b = BIO_new(BIO_s_mem())) {
+            X509_NAME_print_ex(b, name, 0, XN_FLAG_RFC2253);
+            char* p = nullptr;
+            long n = BIO_get_mem_data(b, &p);
+            out.assign(p, static_cast<std::size_t>(n));
+            BIO_free(b);
+        }
+        return out;
+    };
+    id.subject = rfc2253(X509_get_subject_name(cert));
+    id.issuer = rfc2253(X509_get_issuer_name(cert));
     return id;
 }
 

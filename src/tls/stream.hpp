@@ -98,6 +98,7 @@ public:
         bool present = false;
         std::string fingerprint;  // "SHA256:..."
         std::string subject;      // RFC 2253
+        std::string issuer;       // RFC 2253
     };
     peer_identity peer() const;
     // The peer closed TLS without close_notify (possible truncation).

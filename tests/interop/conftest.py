@@ -280,6 +280,7 @@ class ClientCert:
     subject: str      # RFC 2253 as `openssl x509 -subject -nameopt RFC2253` prints it
     #                   and the server compares it ("O=Test,CN=alice": openssl ca
     #                   orders the name CN, O; RFC 2253 writes it last RDN first)
+    issuer: str       # the signing CA's name, RFC 2253 likewise
 
 
 @pytest.fixture(scope="session")
@@ -290,7 +291,10 @@ def client_pki(tmp_path_factory):
     PEM) and ClientCert entries: "alice" and "bob" (signed by the CA, valid now),
     "mallory" (signed by the CA, registered nowhere), "stranger" (subject
     O=Test/CN=bob like bob's, but signed by the unknown CA), "expired" (CN=alice, by
-    the CA, valid in January 2020 only)."""
+    the CA, valid in January 2020 only).
+    Also "second_ca" (a second CA a CAFILE may trust too), "twin" (bob's subject, signed
+    by the second CA), "carol" (signed by the CA, then revoked), "crl" (the CA's CRL
+    listing carol) and "crl_before_revocation" (the CA's CRL listing nobody)."""
     d = tmp_path_factory.mktemp("client-pki")
     openssl = _tool("openssl")
 
@@ -312,16 +316,35 @@ def client_pki(tmp_path_factory):
               "-cert", str(d / f"{ca}.pem"), "-keyfile", str(d / f"{ca}-key.pem"),
               "-in", str(csr), "-out", str(cert), *dates], cwd=d)
         out = _run([openssl, "x509", "-in", str(cert), "-noout", "-fingerprint", "-sha256",
-                    "-subject", "-nameopt", "RFC2253"], cwd=d).stdout.decode().splitlines()
+                    "-subject", "-issuer", "-nameopt", "RFC2253"], cwd=d).stdout.decode().splitlines()
         fp = out[0].split("=", 1)[1]
         assert len(fp) == 95, out
         subject = out[1].split("=", 1)[1]  # "subject=O=Test,CN=alice"
         assert f"CN={cn}" in subject, out
-        return ClientCert(cert=cert, key=key, fingerprint=fp, subject=subject)
+        issuer = out[2].split("=", 1)[1]  # "issuer=O=Test,CN=Ferry test client CA"
+        return ClientCert(cert=cert, key=key, fingerprint=fp, subject=subject, issuer=issuer)
+
+    def gencrl(ca, name):
+        _run([openssl, "ca", "-batch", "-gencrl", "-crldays", "2", "-config", str(d / f"{ca}.cnf"),
+              "-cert", str(d / f"{ca}.pem"), "-keyfile", str(d / f"{ca}-key.pem"),
+              "-out", str(d / name)], cwd=d)
+        return d / name
 
     make_ca("client-ca", "Ferry test client CA")
     make_ca("unknown-ca", "Unknown CA")
+    make_ca("second-ca", "Ferry second client CA")
+    carol = issue("carol", "client-ca", "carol")
+    crl_before = gencrl("client-ca", "client-ca-empty.crl")
+    _run([openssl, "ca", "-batch", "-config", str(d / "client-ca.cnf"), "-cert",
+          str(d / "client-ca.pem"), "-keyfile", str(d / "client-ca-key.pem"),
+          "-revoke", str(carol.cert)], cwd=d)
+    crl = gencrl("client-ca", "client-ca.crl")
     return {
+        "second_ca": d / "second-ca.pem",
+        "twin": issue("twin", "second-ca", "bob"),
+        "carol": carol,
+        "crl": crl,
+        "crl_before_revocation": crl_before,
         "dir": d,
         "ca": d / "client-ca.pem",
         "unknown_ca": d / "unknown-ca.pem",

@@ -234,6 +234,47 @@ def test_tlsminversion(ferryd_factory, peer, minimum, accepted, refused_versions
         assert res.rc != 0, res
 
 
+@pytest.fixture(scope="module")
+def legacy_on(ferryd_factory):
+    return ferryd_factory("tlsmin-1.0-level", overrides={"TLSMINVERSION": "TLSV1.0"})
+
+
+@pytest.mark.parametrize("versions", [["-tls1_2"], ["-no_tls1_3"], []],
+                         ids=["1.2", "up-to-1.2", "up-to-1.3"])
+def test_tls10_does_not_lower_the_security_level_of_newer_clients(legacy_on, peer, versions):
+    """issue 10: TLS 1.0/1.1 need OpenSSL's security level 0, but only their own connections
+    get it. A client that can speak TLS 1.2 or 1.3 yet offers only SHA-1 signatures (below
+    112 bits) is refused even with TLSMINVERSION TLSV1.0. Failed before (1.2 and up-to-1.2): the
+    whole context ran at level 0, and that client got a TLS 1.2 session signed with SHA-1
+    (up-to-1.3 negotiates TLS 1.3, which has no SHA-1 signatures at any level)."""
+    res = peer.s_client(legacy_on.port, *versions, "-sigalgs", "ECDSA+SHA1",
+                        "-cipher", "DEFAULT:@SECLEVEL=0")
+    assert res.rc != 0, res
+    assert not re.search(rb"^(New|Reused), TLSv1", res.out, re.M), res
+    # Without the weak offer the same client is served with TLS 1.2 or better.
+    res = peer.s_client(legacy_on.port, *versions)
+    assert res.rc == 0 and re.search(rb"^New, TLSv1\.[23]", res.out, re.M), res
+
+
+@pytest.mark.parametrize("flag, version", [("-tls1", "1.0"), ("-tls1_1", "1.1")])
+def test_tls10_and_11_clients_still_connect(legacy_on, peer, flag, version):
+    """The other half of the test above (passed before too): the old versions' own clients
+    still get their connection, with an ECDHE CBC suite."""
+    res = peer.s_client(legacy_on.port, flag, "-cipher", "DEFAULT:@SECLEVEL=0")
+    assert res.rc == 0, res
+    name = f"TLSv{version}".replace(".0", "")
+    assert re.search(rf"^\s+Protocol\s+: {re.escape(name)}\n\s+Cipher\s+: ECDHE-ECDSA-AES\d+-SHA$".encode(),
+                     res.out, re.M), res
+    assert negotiated(legacy_on.port, client_context(version=version))[0] == name
+
+
+def test_tls12_client_offering_only_cbc_is_refused_with_tls10_on(legacy_on):
+    """The CBC suites TLS 1.0/1.1 need are theirs alone: a TLS 1.2 client gets AEAD or
+    nothing. Failed before: with TLSMINVERSION TLSV1.0 the CBC suites were in every list."""
+    refused(legacy_on.port, tls12("ECDHE-ECDSA-AES128-SHA"))
+    assert negotiated(legacy_on.port, client_context(version="1.2"))[1].endswith("GCM-SHA384")
+
+
 # --------------------------------------------------------------------------
 # ALPN (ALPACA)
 

@@ -3,7 +3,8 @@ CAFILE and CERTMAP: client-certificate authentication as clients see it.
 
 The certificates come from the client_pki fixture (conftest.py): alice and bob are
 signed by the trusted client CA, mallory too but registered nowhere, stranger has
-bob's subject but an unknown CA, expired is alice's name with a January 2020 validity.
+bob's subject but an unknown CA, expired is alice's name with a January 2020 validity,
+twin has bob's subject from a second CA that a CAFILE may trust as well.
 """
 
 import re
@@ -38,11 +39,13 @@ def certmap(tmp_path_factory, name, text):
 
 
 def standard_map(client_pki, alice_ports=""):
-    """alice by SHA-256 fingerprint, bob by subject; mallory and stranger unmapped."""
+    """alice by SHA-256 fingerprint, bob by subject and issuer; mallory, stranger and twin
+    unmapped."""
     ports = f" ports={alice_ports}" if alice_ports else ""
+    bob = client_pki["bob"]
     return (f"# CERTMAP written by test_tls_login.py\n"
             f"alice sha256={client_pki['alice'].fingerprint}{ports}\n"
-            f"bob   subject=\"{client_pki['bob'].subject}\"\n")
+            f"bob   subject=\"{bob.subject}\" issuer=\"{bob.issuer}\"\n")
 
 
 @pytest.fixture(scope="module")
@@ -305,6 +308,38 @@ def test_verify_user_certificate_of_another_user_530(verify, client_pki):
         c.close()
 
 
+@pytest.fixture(scope="module")
+def two_cas(ferryd_factory, tmp_path_factory, client_pki, accounts):
+    """VERIFY_USER with a CAFILE that trusts two CAs; bob is mapped by subject and issuer."""
+    d = tmp_path_factory.mktemp("two-cas")
+    (d / "cas.pem").write_bytes(client_pki["ca"].read_bytes() + client_pki["second_ca"].read_bytes())
+    cm = certmap(tmp_path_factory, "certmap-two-cas", standard_map(client_pki))
+    return ferryd_factory("login-two-cas", overrides={
+        "SECURE_LOGIN": "VERIFY_USER", "CAFILE": str(d / "cas.pem"), "CERTMAP": str(cm),
+        "USERS": str(accounts)})
+
+
+def test_verify_user_subject_from_another_trusted_ca_is_not_mapped(two_cas, client_pki):
+    """issue 10: a subject= mapping holds only for the CA named by issuer=. twin carries bob's
+    subject, signed by another CA that CAFILE trusts: the handshake passes (level 1), but the
+    certificate is nobody's. Failed before: issuer= was an unknown CERTMAP key (the server did not
+    start), and a subject-only mapping let twin in as bob."""
+    c = tls_control(two_cas, cert_ctx(client_pki, "twin"))
+    try:
+        expect_421_and_close(c, "Client certificate is not registered to any user")
+    finally:
+        c.close()
+    c = tls_control(two_cas, cert_ctx(client_pki, "bob"))
+    try:
+        c.expect("USER bob", 331)
+        c.expect(f"PASS {PASSWORD}", 230)
+        assert nlst(c) == ["whoami-bob"]
+    finally:
+        c.close()
+    twin = client_pki["twin"]
+    assert f"client certificate {twin.subject} issued by {twin.issuer}" in two_cas.log
+
+
 @pytest.mark.parametrize("who", ["stranger", "expired", None])
 def test_verify_user_refuses_untrusted_certificate_even_if_subject_matches(verify, client_pki, who):
     """stranger carries bob's mapped subject, but no trusted CA signed it."""
@@ -472,6 +507,18 @@ def test_bad_certmap_line_fails_the_start(pki, tmp_path, client_pki):
                                                  f"CAFILE {client_pki['ca']}", f"CERTMAP {cm}"])
     assert res.returncode != 0
     assert f"{cm}:2:" in res.stderr and "12:34:XY" in res.stderr, res.stderr
+
+
+def test_certmap_subject_without_issuer_fails_the_start(pki, tmp_path, client_pki):
+    """issue 10: a subject alone could come from any CA in CAFILE; such a line is refused at
+    start with file:line. Failed before: the line was accepted and ferryd started."""
+    cm = tmp_path / "certmap"
+    cm.write_text(f"alice sha256={client_pki['alice'].fingerprint}\n"
+                  f"bob subject=\"{client_pki['bob'].subject}\"\n")
+    res = run_config(pki, tmp_path, client_pki, ["SECURE_LOGIN VERIFY_USER",
+                                                 f"CAFILE {client_pki['ca']}", f"CERTMAP {cm}"])
+    assert res.returncode != 0, res.stderr
+    assert f"{cm}:2:" in res.stderr and "issuer=" in res.stderr, res.stderr
 
 
 def test_unreadable_cafile_fails_the_start(pki, tmp_path, client_pki):

@@ -688,3 +688,27 @@ TEST(listen, malformed_numeric_address_is_refused) {
     EXPECT_EQ(bad("LISTEN 1.2.3 21\n"), "ferryd.conf:1: LISTEN: '1.2.3' is not a numeric IPv4 or IPv6 address");
     EXPECT_EQ(bad("LISTEN ::::::::: 21\n"), "ferryd.conf:1: LISTEN: ':::::::::' is not a numeric IPv4 or IPv6 address");
 }
+
+// CRLFILE (issue 10): only where client certificates are asked for. Failed before CRLFILE
+// existed ("unknown statement 'CRLFILE'").
+TEST(crlfile, kept_with_client_certificates) {
+    auto s = good(std::string(tls) + "SECURE_LOGIN REQUIRED\nCAFILE /etc/ferry/ca.pem\nCRLFILE /etc/ferry/ca.crl\n");
+    EXPECT_EQ(s.crlfile, "/etc/ferry/ca.crl");
+    s = good(std::string(tls) +
+             "SECURE_LOGIN VERIFY_USER\nCAFILE ca.pem\nCERTMAP certmap\nCRLFILE ca.crl\n");
+    EXPECT_EQ(s.crlfile, "ca.crl");
+}
+
+TEST(crlfile, refused_without_client_certificates) {
+    auto e = bad(std::string(tls) + "; no SECURE_LOGIN\nCRLFILE /etc/ferry/ca.crl\n");
+    EXPECT_EQ(e.rfind("ferryd.conf:4: CRLFILE needs SECURE_LOGIN REQUIRED or VERIFY_USER", 0), 0u) << e;
+    e = bad(std::string(tls) + "SECURE_LOGIN NO_CLIENT_AUTH\nCRLFILE /etc/ferry/ca.crl\n");
+    EXPECT_EQ(e.rfind("ferryd.conf:4: CRLFILE needs", 0), 0u) << e;
+}
+
+TEST(crlfile, wrong_number_of_values_and_twice) {
+    auto base = std::string(tls) + "SECURE_LOGIN REQUIRED\nCAFILE ca.pem\n";
+    EXPECT_FALSE(parse(base + "CRLFILE\n").ok);
+    EXPECT_FALSE(parse(base + "CRLFILE a.crl b.crl\n").ok);
+    EXPECT_EQ(bad(base + "CRLFILE a.crl\nCRLFILE b.crl\n"), "ferryd.conf:6: CRLFILE is given twice; it may appear once");
+}

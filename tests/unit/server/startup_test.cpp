@@ -94,3 +94,27 @@ TEST(startup, the_confined_process_keeps_the_homes_and_the_tls_folders) {
     p = server::paths_after_start(s, {});
     EXPECT_FALSE(has("/etc"));
 }
+
+// CRLFILE is re-read on SIGHUP with KEYRING and CAFILE, so its folder stays readable under
+// Landlock. Failed before CRLFILE existed (no such setting; a reload could not read the file).
+TEST(startup, the_confined_process_can_reread_the_crl_and_ca_files) {
+    temp_dir d;
+    fs::create_directories(d.path / "tls");
+    fs::create_directories(d.path / "ca");
+    fs::create_directories(d.path / "revocation");
+    std::ofstream(d.path / "tls" / "key.pem") << "k\n";
+    std::ofstream(d.path / "ca" / "clients.pem") << "c\n";
+    std::ofstream(d.path / "revocation" / "clients.crl") << "r\n";
+    config::server_settings s;
+    s.keyring = (d.path / "tls" / "key.pem").string();
+    s.cafile = (d.path / "ca" / "clients.pem").string();
+    s.crlfile = (d.path / "revocation" / "clients.crl").string();
+    auto p = server::paths_after_start(s, {});
+    auto has = [&](const fs::path& x) {
+        return std::find(p.read_only.begin(), p.read_only.end(), x.string()) != p.read_only.end();
+    };
+    EXPECT_TRUE(has(d.path / "tls"));
+    EXPECT_TRUE(has(d.path / "ca"));
+    EXPECT_TRUE(has(d.path / "revocation"));
+    EXPECT_TRUE(p.read_write.empty());
+}
