@@ -89,9 +89,15 @@ int ticket_generated(SSL* ssl, void*) {
     return 1;
 }
 
-SSL_TICKET_RETURN ticket_decrypted(SSL*, SSL_SESSION*, const unsigned char*, size_t, SSL_TICKET_STATUS status, void*) {
+SSL_TICKET_RETURN ticket_decrypted(SSL* ssl, SSL_SESSION*, const unsigned char*, size_t, SSL_TICKET_STATUS status,
+                                   void*) {
     switch (status) {
-        case SSL_TICKET_SUCCESS: return SSL_TICKET_RETURN_USE;
+        // TLS 1.3 sends tickets after a resumption only when asked to renew: without a fresh one
+        // per data connection a client that spends its tickets (one per connection, RFC 8446
+        // section C.4) runs out, and the next data connection cannot resume (a 522 under
+        // SECURE_SESSION_REUSE REQUIRED once CCC has closed the control connection's TLS).
+        case SSL_TICKET_SUCCESS:
+            return SSL_version(ssl) == TLS1_3_VERSION ? SSL_TICKET_RETURN_USE_RENEW : SSL_TICKET_RETURN_USE;
         case SSL_TICKET_SUCCESS_RENEW: return SSL_TICKET_RETURN_USE_RENEW;
         case SSL_TICKET_EMPTY:
         case SSL_TICKET_NO_DECRYPT: return SSL_TICKET_RETURN_IGNORE_RENEW;
