@@ -394,7 +394,7 @@ asio::awaitable<void> session::cmd_stat(const std::string& arg) {
         std::string text = "Ferry FTPS server status:\n";
         text += "Connected from " + peer_text_ + "\n";
         text += user_ ? "Logged in as " + user_->name + "\n" : std::string("Not logged in\n");
-        text += std::string("Control connection: ") + (sec_.control_secure ? SSL_get_version(ctl_.native()) : "clear") + "\n";
+        text += std::string("Control connection: ") + (sec_.control_secure ? ctl_.protocol() : std::string("clear")) + "\n";
         text += std::string("Data protection: ") + (sec_.prot_private ? "private (PROT P)" : "clear (PROT C)") + "\n";
         text += std::string("TYPE: ") + (ascii_ ? "ASCII" : "BINARY") + "; STRUcture: File; transfer MODE: Stream\n";
         text += "End of status.";

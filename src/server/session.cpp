@@ -6,7 +6,6 @@
 #include <asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
-#include <openssl/rand.h>
 
 #include "net/address_policy.hpp"
 #include "proto/command.hpp"
@@ -34,8 +33,7 @@ session::session(std::shared_ptr<const server_context> ctx, tcp::socket socket, 
       passive_(ctl_.socket().get_executor()),
       transfer_done_(ctl_.socket().get_executor()) {
     tls_ = ctx_->current_tls();
-    unsigned char raw[16];
-    if (RAND_bytes(raw, sizeof raw) == 1) session_tag_.assign(reinterpret_cast<char*>(raw), sizeof raw);
+    session_tag_ = tls::stream::make_session_tag();
     ctl_.set_session_tag(session_tag_);
     // A client's close is then seen as a FIN, not as a RST provoked by our alert: an upload
     // ended by FIN is committed only if the client did not die with its 226 unread (transfer.cpp).
@@ -152,7 +150,7 @@ asio::awaitable<bool> session::control_tls_established() {
     // A control connection that resumed another one's session continues that client's sessions.
     session_tag_ = ctl_.adopt_resumed_session_tag();
     auto id = ctl_.peer();
-    ctx_->log->info("[{}] TLS {} {}{}{}", id_, SSL_get_version(ctl_.native()), SSL_get_cipher_name(ctl_.native()),
+    ctx_->log->info("[{}] TLS {} {}{}{}", id_, ctl_.protocol(), ctl_.cipher(),
                     id.present ? " client certificate " : "", id.present ? id.subject + " issued by " + id.issuer : "");
     cert_user_ = id.present ? ctx_->certs.find(id.fingerprint, id.subject, id.issuer) : nullptr;
     if (cfg_.login != config::secure_login::verify_user) co_return true;

@@ -1,6 +1,7 @@
 #include "tls/stream.hpp"
 
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <sys/sendfile.h>
 #include <netinet/in.h>
@@ -65,6 +66,19 @@ void stream::close() {
 }
 
 bool stream::session_reused() const { return ssl_ && SSL_session_reused(ssl_) == 1; }
+
+std::string stream::make_session_tag() {
+    unsigned char raw[16];
+    if (RAND_bytes(raw, sizeof raw) != 1) return {};
+    return std::string(reinterpret_cast<const char*>(raw), sizeof raw);
+}
+
+std::string stream::protocol() const { return ssl_ ? SSL_get_version(ssl_) : ""; }
+
+std::string stream::cipher() const {
+    const char* name = ssl_ ? SSL_get_cipher_name(ssl_) : nullptr;
+    return name ? name : "";
+}
 
 std::string stream::resumed_session_tag() const {
     if (!session_reused()) return {};

@@ -89,6 +89,12 @@ public:
     // Tags the TLS sessions made on this connection (tickets and cached sessions carry it), so a
     // later connection can tell whether it resumed one of them. Set before the handshake.
     void set_session_tag(std::string tag) { tag_ = std::move(tag); }
+    // A fresh random tag for set_session_tag (16 bytes; empty if no random bytes could be had).
+    static std::string make_session_tag();
+    // The protocol version ("TLSv1.3") and cipher suite of the connection, for logs and STAT;
+    // empty in clear.
+    std::string protocol() const;
+    std::string cipher() const;
     // The tag of the session this connection resumed; empty after a full handshake.
     std::string resumed_session_tag() const;
     // TLS 1.3: queues a fresh session ticket, sent with the next write, so that the peer has an

@@ -21,8 +21,6 @@ import tempfile
 from pathlib import Path
 
 KNOWN_OPENSSL_DEBTS = {
-    "src/server/session.cpp",
-    "src/server/commands.cpp",
     "src/client/session.cpp",
     "src/client/control.cpp",
     "src/client/control.hpp",
