@@ -166,6 +166,37 @@ class Server:
 _LIVE: list[Server] = []
 
 
+def wait_until(pred, what: str, deadline: float = 10.0) -> None:
+    """Polls pred until it holds; fails the test with `what` when the deadline passes."""
+    import pytest
+
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.05)  # poll interval, bounded by the deadline
+    pytest.fail(f"{what} within {deadline}s")
+
+
+def run_config_once(pki, tmp_path: Path, statements: list[str], name: str):
+    """Runs ferryd once with five fixed lines (LISTEN, TLSPORT, KEYRING, USERS, EXTENSIONS), then
+    `statements` from line 6, then RUNAS root; for configurations that must be refused at start.
+    Returns the finished process (stdout/stderr as text)."""
+    import pytest
+
+    users = tmp_path / "users"
+    users.write_text(f"alice:{pki['hash']}:{tmp_path}\n")
+    lines = [f"LISTEN {HOST} {free_port()}", "TLSPORT 0", f"KEYRING {pki['pem']}",
+             f"USERS {users}", "EXTENSIONS AUTH_TLS", *statements, "RUNAS root"]
+    config = tmp_path / name
+    config.write_text("\n".join(lines) + "\n")
+    try:
+        return subprocess.run(server_argv(config), capture_output=True, text=True, timeout=30,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"ferryd started with {statements}", pytrace=False)
+
+
 def server_argv(config: Path) -> list[str]:
     import pytest
 

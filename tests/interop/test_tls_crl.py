@@ -9,11 +9,10 @@ import re
 import signal
 import ssl
 import subprocess
-import time
 
 import pytest
 
-from conftest import HOST, PASSWORD, _tool, free_port, server_argv
+from conftest import PASSWORD, _tool, run_config_once, wait_until
 from ftpwire import ConnectionClosed, RawControl, client_context
 
 
@@ -47,15 +46,6 @@ def login(srv, ctx):
     finally:
         if c:
             c.close()
-
-
-def wait_until(pred, what, deadline=10.0):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.05)  # poll interval, bounded by the deadline
-    pytest.fail(f"{what} within {deadline}s")
 
 
 @pytest.fixture(scope="module", params=["REQUIRED", "VERIFY_USER"])
@@ -114,17 +104,7 @@ def test_crl_reloaded_on_sighup(ferryd_factory, tmp_path, client_pki):
 
 
 def run_config(pki, tmp_path, statements):
-    users = tmp_path / "users"
-    users.write_text(f"alice:{pki['hash']}:{tmp_path}\n")
-    lines = [f"LISTEN {HOST} {free_port()}", "TLSPORT 0", f"KEYRING {pki['pem']}",
-             f"USERS {users}", "EXTENSIONS AUTH_TLS", "RUNAS root", *statements]
-    config = tmp_path / "crl.conf"
-    config.write_text("\n".join(lines) + "\n")
-    try:
-        return subprocess.run(server_argv(config), capture_output=True, text=True, timeout=30,
-                              stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"ferryd started with {statements}", pytrace=False)
+    return run_config_once(pki, tmp_path, statements, "crl.conf")
 
 
 @pytest.mark.parametrize("login_statement", [None, "SECURE_LOGIN NO_CLIENT_AUTH"])
@@ -133,7 +113,7 @@ def test_crlfile_without_client_certificates_fails_the_start(pki, tmp_path, clie
     crl = place_crl(tmp_path / "revocation", client_pki["crl"].read_bytes())
     statements = ([login_statement] if login_statement else []) + [f"CRLFILE {crl}"]
     res = run_config(pki, tmp_path, statements)
-    line = 6 + len(statements)
+    line = 5 + len(statements)
     assert res.returncode != 0
     assert f"crl.conf:{line}: CRLFILE needs SECURE_LOGIN REQUIRED or VERIFY_USER" in res.stderr, \
         res.stderr

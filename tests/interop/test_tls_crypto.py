@@ -11,11 +11,10 @@ import signal
 import socket
 import ssl
 import subprocess
-import time
 
 import pytest
 
-from conftest import HOST, PASSWORD, USER, _tool, free_port, server_argv
+from conftest import HOST, PASSWORD, USER, _tool, free_port, server_argv, wait_until
 from ftpwire import RawControl, ResumingFTP_TLS, client_context, ftp_fetch
 
 A128 = "ECDHE-ECDSA-AES128-GCM-SHA256"
@@ -399,15 +398,6 @@ def server_fingerprint(port, implicit=False) -> str:
         return hashlib.sha256(c.sock.getpeercert(binary_form=True)).hexdigest()
     finally:
         c.close()
-
-
-def wait_until(pred, what, deadline=10.0):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if pred():
-            return
-        time.sleep(0.05)  # poll interval, bounded by the deadline
-    pytest.fail(f"{what} within {deadline}s")
 
 
 @pytest.mark.parametrize("version", ["1.2", "1.3"])

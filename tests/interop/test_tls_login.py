@@ -9,11 +9,10 @@ twin has bob's subject from a second CA that a CAFILE may trust as well.
 
 import re
 import ssl
-import subprocess
 
 import pytest
 
-from conftest import HOST, PASSWORD, free_port, server_argv
+from conftest import PASSWORD, free_port, run_config_once
 from ftpwire import ConnectionClosed, RawControl, client_context
 
 USERS = ("alice", "bob")
@@ -466,17 +465,7 @@ def test_password_optional_lftp(optional, peer, client_pki):
 
 
 def run_config(pki, tmp_path, client_pki, statements):
-    users = tmp_path / "users"
-    users.write_text(f"alice:{pki['hash']}:{tmp_path}\n")
-    lines = [f"LISTEN {HOST} {free_port()}", "TLSPORT 0", f"KEYRING {pki['pem']}",
-             f"USERS {users}", "EXTENSIONS AUTH_TLS", *statements, "RUNAS root"]
-    config = tmp_path / "login.conf"
-    config.write_text("\n".join(lines) + "\n")
-    try:
-        return subprocess.run(server_argv(config), capture_output=True, text=True, timeout=30,
-                              stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"ferryd started with {statements}", pytrace=False)
+    return run_config_once(pki, tmp_path, statements, "login.conf")
 
 
 BAD_COMBINATIONS = {
