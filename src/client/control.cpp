@@ -59,7 +59,8 @@ asio::awaitable<outcome> control_connection::connect(const std::string& host, st
     co_return outcome::fail(errc::connect_failed, last);
 }
 
-asio::awaitable<outcome> control_connection::start_tls(SSL_CTX* ctx, const std::string& sni, unsigned timeout) {
+asio::awaitable<outcome> control_connection::start_tls(const tls::client_context& ctx, const std::string& sni,
+                                                      unsigned timeout) {
     if (!is_open()) co_return outcome::fail(errc::not_connected, "not connected");
     // SECURITY: STARTTLS injection: whatever arrived in clear after 234 was not protected and may
     // come from an attacker; it must not be read later as if it had come over TLS.

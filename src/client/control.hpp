@@ -13,6 +13,7 @@
 #include "client/error.hpp"
 #include "proto/line_reader.hpp"
 #include "proto/reply.hpp"
+#include "tls/client_context.hpp"
 #include "tls/stream.hpp"
 
 namespace ferry::client {
@@ -30,7 +31,7 @@ public:
     asio::awaitable<outcome> connect(const std::string& host, std::uint16_t port, unsigned timeout);
     // TLS client handshake on the connection (after 234, or at once for implicit TLS).
     // Bytes received in clear before the handshake are thrown away.
-    asio::awaitable<outcome> start_tls(SSL_CTX* ctx, const std::string& sni, unsigned timeout);
+    asio::awaitable<outcome> start_tls(const tls::client_context& ctx, const std::string& sni, unsigned timeout);
     // CCC after its 200 reply: notify = exchange close_notify (RFC 4217), else drop TLS silently.
     asio::awaitable<outcome> end_tls(bool notify, unsigned timeout);
 
@@ -45,7 +46,6 @@ public:
 
     bool is_open() const { return stream_ && stream_->socket().is_open(); }
     bool secure() const { return stream_ && stream_->secure(); }
-    SSL* ssl() const { return stream_ ? stream_->native() : nullptr; }
     tls::stream& stream() { return *stream_; }
     const asio::ip::tcp::endpoint& peer() const { return peer_; }
     const asio::ip::tcp::endpoint& local() const { return local_; }

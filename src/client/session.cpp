@@ -4,7 +4,6 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include <openssl/err.h>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -314,7 +313,7 @@ asio::awaitable<outcome> session::read_greeting() {
 }
 
 asio::awaitable<outcome> session::secure_control(bool implicit_tls) {
-    if (auto o = co_await control_.start_tls(tls_->native(), sni_, settings_.connect_timeout); !o) {
+    if (auto o = co_await control_.start_tls(*tls_, sni_, settings_.connect_timeout); !o) {
         if (implicit_tls && !settings_.secure_implicit_zos)
             o.message += " (is this an implicit-TLS port? For a z/OS server with SECUREIMPLICITZOS TRUE, set it here too)";
         control_.close();
@@ -325,15 +324,14 @@ asio::awaitable<outcome> session::secure_control(bool implicit_tls) {
         co_return o;
     }
     tls_used_ = true;
-    slot_.attach(control_.ssl());
+    slot_.attach(control_.stream());
     co_return outcome::ok();
 }
 
 outcome session::check_server_certificate() {
-    SSL* ssl = control_.ssl();
-    tls::peer_check pc = tls::client_context::check_peer(ssl, host_);
+    tls::peer_check pc = tls::client_context::check_peer(control_.stream(), host_);
     fingerprint_ = pc.fingerprint;
-    tls_description_ = tls::client_context::describe(ssl);
+    tls_description_ = tls::client_context::describe(control_.stream());
     std::string host_port = (host_.find(':') != std::string::npos ? "[" + host_ + "]" : host_) + ":" + std::to_string(port_);
     trace("--- TLS " + tls_description_ + "; server certificate: " + pc.subject + "; issuer: " + pc.issuer +
           "; valid until " + pc.not_after + "; " + pc.fingerprint);
@@ -766,7 +764,7 @@ asio::awaitable<void> session::setup_data(data_conn& dc, std::shared_ptr<task_st
             dc.stream = std::make_unique<tls::stream>(std::move(s));
         }
         if (prot_private_) {
-            auto ec = co_await dc.stream->handshake_client(tls_->native(), sni_, slot_.take());
+            auto ec = co_await dc.stream->handshake_client(*tls_, sni_, &slot_);
             if (ec || dc.aborted) {
                 std::string why = d.fired() ? "timed out after " + std::to_string(settings_.data_timeout) + " s"
                                   : dc.aborted ? std::string("aborted")
@@ -775,14 +773,14 @@ asio::awaitable<void> session::setup_data(data_conn& dc, std::shared_ptr<task_st
                                          "the TLS handshake on the data connection (" + dc.where + ") failed: " + why));
                 co_return;
             }
-            slot_.listen(dc.stream->native());
+            slot_.listen(*dc.stream);
             last_resumed_ = dc.stream->session_reused();
-            trace("--- data connection: TLS " + tls::client_context::describe(dc.stream->native()) +
+            trace("--- data connection: TLS " + tls::client_context::describe(*dc.stream) +
                   (last_resumed_ ? ", session resumed" : ", NEW session (not resumed)"));
             if (!last_resumed_) {
                 // SECURITY: data connection theft: without resumption nothing ties this connection
                 // to the server we verified, except that it shows the same certificate.
-                auto pc = tls::client_context::check_peer(dc.stream->native(), host_);
+                auto pc = tls::client_context::check_peer(*dc.stream, host_);
                 if (pc.fingerprint != fingerprint_) {
                     failed(outcome::fail(errc::untrusted_server,
                                              "the data connection shows another certificate (" + pc.fingerprint +
@@ -1038,19 +1036,7 @@ asio::awaitable<outcome> session::send_data(data_conn& dc, data_source& source, 
     idle->stop();
     {
         detail::deadline d(dc.stream->socket(), secs(settings_.data_timeout));
-        if (SSL* ssl = dc.stream->native()) {
-            for (int i = 0; i < 100; ++i) {
-                ERR_clear_error();
-                int r = SSL_shutdown(ssl);
-                if (r >= 0) break;
-                int e = SSL_get_error(ssl, r);
-                if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ) break;
-                auto [wec] = co_await dc.stream->socket().async_wait(
-                    e == SSL_ERROR_WANT_WRITE ? tcp::socket::wait_write : tcp::socket::wait_read, tuple_awaitable);
-                if (wec) break;
-            }
-            ERR_clear_error();
-        }
+        co_await dc.stream->send_close_notify();
         std::error_code ec;
         dc.stream->socket().shutdown(tcp::socket::shutdown_send, ec);
         char sink[4096];

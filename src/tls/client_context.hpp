@@ -4,6 +4,8 @@
 // (TLS 1.2 sessions and TLS 1.3 tickets alike). No FTP knowledge here.
 #include <openssl/ssl.h>
 
+#include "tls/stream.hpp"
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,8 +48,10 @@ public:
 
     // host: the name the user connected to (a DNS name or an IP literal).
     static peer_check check_peer(SSL* ssl, const std::string& host);
+    static peer_check check_peer(const stream& s, const std::string& host) { return check_peer(s.native(), host); }
     // "TLSv1.3, TLS_AES_256_GCM_SHA384"
     static std::string describe(SSL* ssl);
+    static std::string describe(const stream& s) { return describe(s.native()); }
 
 private:
     explicit client_context(SSL_CTX* ctx) : ctx_(ctx) {}
@@ -69,6 +73,7 @@ public:
 
     // After the control connection's handshake: keep its session and listen for new tickets.
     void attach(SSL* control);
+    void attach(const stream& control) { attach(control.native()); }
     // The control connection's TLS ended (CCC, close); the sessions stay usable. The slot must
     // outlive every SSL given to attach() or listen().
     void detach();
@@ -76,6 +81,7 @@ public:
     // servers with single-use TLS 1.3 tickets (ProFTPD, vsftpd) give one per data connection.
     // The slot must outlive data's use of the SSL.
     void listen(SSL* data);
+    void listen(const stream& data) { listen(data.native()); }
     void clear();
 
     // The session a new data connection should offer (owned by the slot; valid until the next

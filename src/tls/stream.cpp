@@ -8,6 +8,8 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include "tls/client_context.hpp"
+
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/steady_timer.hpp>
@@ -212,15 +214,16 @@ asio::awaitable<std::error_code> stream::handshake_server(const context& ctx, in
     co_return ec;
 }
 
-asio::awaitable<std::error_code> stream::handshake_client(SSL_CTX* ctx, const std::string& sni, SSL_SESSION* resume) {
+asio::awaitable<std::error_code> stream::handshake_client(const client_context& ctx, const std::string& sni,
+                                                         session_slot* resume_from) {
     drop_tls();
-    ssl_ = SSL_new(ctx);
+    ssl_ = SSL_new(ctx.native());
     if (!ssl_ || SSL_set_fd(ssl_, socket_.native_handle()) != 1) {
         last_error_ = openssl_error_text();
         co_return make_error_code(errc::handshake_failed);
     }
     if (!sni.empty()) SSL_set_tlsext_host_name(ssl_, sni.c_str());
-    if (resume) SSL_set_session(ssl_, resume);
+    if (SSL_SESSION* resume = resume_from ? resume_from->take() : nullptr) SSL_set_session(ssl_, resume);
     SSL_set_connect_state(ssl_);
     co_return co_await drive_handshake(false);
 }
@@ -335,6 +338,20 @@ asio::awaitable<std::error_code> stream::send_file(int fd, std::uint64_t offset,
         co_return std::error_code(errno, std::system_category());
     }
     co_return std::error_code{};
+}
+
+asio::awaitable<void> stream::send_close_notify() {
+    if (!ssl_) co_return;
+    for (int i = 0; i < 100; ++i) {  // bounded: a peer that never lets us write ends it
+        ERR_clear_error();
+        int r = SSL_shutdown(ssl_);
+        if (r >= 0) break;
+        int e = SSL_get_error(ssl_, r);
+        if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ) break;
+        std::error_code ec;
+        if (!co_await wait(e == SSL_ERROR_WANT_WRITE ? tcp::socket::wait_write : tcp::socket::wait_read, ec)) break;
+    }
+    ERR_clear_error();
 }
 
 asio::awaitable<std::error_code> stream::end_tls(bool wait_for_peer) {

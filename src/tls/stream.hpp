@@ -18,6 +18,9 @@
 
 namespace ferry::tls {
 
+class client_context;
+class session_slot;
+
 class stream {
 public:
     explicit stream(asio::ip::tcp::socket socket);
@@ -41,8 +44,9 @@ public:
     // connections whose peer may never read (FTP uploads): an unread ticket makes the peer's
     // close an RST, which destroys the transfer.
     asio::awaitable<std::error_code> handshake_server(const context& ctx, int tickets = -1);
-    // Client side; resume (may be null) is offered for resumption.
-    asio::awaitable<std::error_code> handshake_client(SSL_CTX* ctx, const std::string& sni, SSL_SESSION* resume);
+    // Client side; the newest session of resume_from (may be null) is offered for resumption.
+    asio::awaitable<std::error_code> handshake_client(const client_context& ctx, const std::string& sni,
+                                                      session_slot* resume_from);
 
     // Reads at least one byte. asio::error::eof on a clean close (TLS close_notify or TCP FIN).
     asio::awaitable<std::size_t> read_some(void* data, std::size_t size, std::error_code& ec);
@@ -74,6 +78,9 @@ public:
     // Forgets TLS without any alert (TLSRFCLEVEL CCCNONOTIFY).
     void drop_tls();
 
+    // Sends close_notify without waiting for the peer's, and keeps TLS for what still arrives
+    // (a client's end of a download: tickets sent on this connection are read while draining).
+    asio::awaitable<void> send_close_notify();
     // Graceful end of a connection: close_notify if TLS, FIN, short drain, close. In two halves
     // where the caller need not wait for the peer: finish_sending, then drain_and_close.
     asio::awaitable<void> close_gracefully();

@@ -5,9 +5,8 @@ The CMake link graph is the one statement of which module may use which: a modul
 the headers of the modules it links (directly or through them) and no other. On top of it:
 - Asio only where `ferry::asio` is reached through the graph (tls and what sits on it); the
   std-only modules (proto, config, vfs, auth) and sandbox never include it.
-- OpenSSL headers, SSL_* calls and OpenSSL pointer types only in src/tls. KNOWN_OPENSSL_DEBTS lists the files that
-  still reach into OpenSSL directly until tls hides its types; it may only shrink: a file that
-  no longer needs its entry fails the check too, so the list stays true.
+- OpenSSL headers, SSL_* calls and OpenSSL pointer types only in src/tls (apps/ included):
+  server and client reach TLS through tls::stream, tls::context and tls::client_context.
 
 Usage: check_layering.py ROOT          check the tree at ROOT (the project's top folder)
        check_layering.py --self-test   plant each kind of violation in a scratch tree and
@@ -19,12 +18,6 @@ import re
 import sys
 import tempfile
 from pathlib import Path
-
-KNOWN_OPENSSL_DEBTS = {
-    "src/client/session.cpp",
-    "src/client/control.cpp",
-    "src/client/control.hpp",
-}
 
 LINK = re.compile(r"target_link_libraries\(\s*ferry_(\w+)\s+([^)]*)\)")
 LOCAL_INCLUDE = re.compile(r'^\s*#\s*include\s+"(\w+)/', re.M)
@@ -62,7 +55,6 @@ def reach(graph: dict[str, set[str]], module: str) -> set[str]:
 def check(root: Path) -> list[str]:
     graph = link_graph((root / "CMakeLists.txt").read_text())
     problems: list[str] = []
-    debts_used: set[str] = set()
     for module_dir in sorted(p for p in (root / "src").iterdir() if p.is_dir()):
         module = module_dir.name
         if module not in graph:
@@ -78,25 +70,15 @@ def check(root: Path) -> list[str]:
                 if lib == "asio" and "asio" not in allowed:
                     problems.append(f"{rel}: includes Asio, which ferry_{module} does not link")
                 if lib == "openssl" and module != "tls":
-                    if rel in KNOWN_OPENSSL_DEBTS:
-                        debts_used.add(rel)
-                    else:
-                        problems.append(f"{rel}: includes OpenSSL outside src/tls")
-            if module != "tls" and SSL_CALL.search(COMMENT.sub("", text)):
-                if rel in KNOWN_OPENSSL_DEBTS:
-                    debts_used.add(rel)
-                else:
-                    problems.append(f"{rel}: uses OpenSSL ({SSL_CALL.search(COMMENT.sub('', text)).group(0)}) outside src/tls")
+                    problems.append(f"{rel}: includes OpenSSL outside src/tls")
+            m = SSL_CALL.search(COMMENT.sub("", text))
+            if module != "tls" and m:
+                problems.append(f"{rel}: uses OpenSSL ({m.group(0)}) outside src/tls")
     for app in sorted((root / "apps").rglob("*.[ch]pp")) if (root / "apps").is_dir() else []:
         rel = app.relative_to(root).as_posix()
         m = SSL_CALL.search(COMMENT.sub("", app.read_text(errors="replace")))
-        if m and rel not in KNOWN_OPENSSL_DEBTS:
+        if m:
             problems.append(f"{rel}: uses OpenSSL ({m.group(0)}) outside src/tls")
-        elif m:
-            debts_used.add(rel)
-    for stale in sorted(KNOWN_OPENSSL_DEBTS - debts_used):
-        if (root / stale).exists():
-            problems.append(f"{stale}: no longer uses OpenSSL: remove it from KNOWN_OPENSSL_DEBTS")
     return problems
 
 
@@ -156,8 +138,7 @@ def main() -> int:
     for p in problems:
         print(p)
     if not problems:
-        print("layering: every module includes only what it links; OpenSSL stays in src/tls "
-              f"apart from {len(KNOWN_OPENSSL_DEBTS)} listed files")
+        print("layering: every module includes only what it links; OpenSSL stays in src/tls")
     return 1 if problems else 0
 
 
