@@ -188,11 +188,7 @@ void session::warn(std::string_view s) const {
     if (hooks_.warn) hooks_.warn(s);
 }
 
-bool session::has_feature(std::string_view name) const {
-    std::string n(name);
-    for (auto& c : n) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return features_.count(n) > 0;
-}
+bool session::has_feature(std::string_view name) const { return features_.has(name); }
 
 bool session::ipv6() const {
     return !net::unmapped(control_.peer().address()).is_v4();
@@ -220,7 +216,7 @@ asio::awaitable<outcome> session::open(const std::string& host, std::uint16_t po
     port_ = port;
     implicit_ = implicit_tls;
     sni_ = is_ip_literal(host) ? std::string() : host;  // RFC 6066: no IP literals in SNI
-    features_.clear();
+    features_ = {};
     logged_in_ = tls_used_ = prot_private_ = false;
     type_sent_ = 0;
     epsv_refused_ = pasv_refused_ = mlsd_refused_ = pasv_warned_ = ticket_wait_done_ = false;
@@ -395,15 +391,7 @@ asio::awaitable<outcome> session::login(const std::string& user, const std::stri
         }
     }
     outcome feat = co_await control_.command("FEAT", r);
-    if (feat && r.code == code::system_status) {
-        for (std::size_t i = 1; i + 1 < r.lines.size(); ++i) {
-            std::string l = r.lines[i];
-            while (!l.empty() && l.front() == ' ') l.erase(0, 1);
-            std::string word = l.substr(0, l.find(' '));
-            for (auto& c : word) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-            if (!word.empty()) features_.insert(word);
-        }
-    }
+    if (feat) features_ = proto::feature_set(r);
     if (!connected()) co_return outcome::fail(errc::connection_closed, "the server closed the connection after login");
     if (has_feature("UTF8")) {
         outcome utf8 = co_await control_.command("OPTS UTF8 ON", r);  // a refusal changes nothing
@@ -1181,7 +1169,7 @@ std::string session::status_text() const {
          "\n";
     if (!features_.empty()) {
         s += "Server features:";
-        for (const auto& f : features_) s += " " + f;
+        for (const auto& f : features_.names()) s += " " + f;
         s += "\n";
     }
     return s;

@@ -9,12 +9,12 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "client/control.hpp"
+#include "proto/features.hpp"
 #include "client/data_io.hpp"
 #include "client/error.hpp"
 #include "config/client_settings.hpp"
@@ -156,7 +156,7 @@ private:
     bool logged_in_ = false, tls_used_ = false, prot_private_ = false, ascii_ = false;
     int type_sent_ = 0;  // 0 unknown, 'A', 'I'
     bool implicit_ = false;
-    std::set<std::string> features_;
+    proto::feature_set features_;
     bool epsv_refused_ = false, pasv_refused_ = false, mlsd_refused_ = false;
     bool pasv_warned_ = false, ticket_wait_done_ = false;
     std::optional<data_method> forced_;

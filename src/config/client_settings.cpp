@@ -5,15 +5,12 @@
 #include <set>
 
 #include "config/schema.hpp"
+#include "proto/command.hpp"
 
 namespace ferry::config {
 namespace {
 
-std::string upper(std::string_view s) {
-    std::string r(s);
-    for (auto& c : r) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return r;
-}
+using proto::upper;
 
 bool is_boolean(const schema_entry& e) { return e.syntax == "TRUE | FALSE"; }
 

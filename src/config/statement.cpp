@@ -1,8 +1,9 @@
 #include "config/statement.hpp"
 
-#include <cctype>
 #include <fstream>
 #include <sstream>
+
+#include "proto/command.hpp"
 
 namespace ferry::config {
 
@@ -42,8 +43,7 @@ bool lex(std::string_view text, std::string_view file, std::vector<statement>& o
         }
         if (tokens.empty()) continue;
         statement st;
-        st.keyword = tokens.front();
-        for (auto& ch : st.keyword) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        st.keyword = proto::upper(tokens.front());
         st.args.assign(tokens.begin() + 1, tokens.end());
         st.file = std::string(file);
         st.line = line_no;

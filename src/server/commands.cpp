@@ -9,6 +9,7 @@
 #include "proto/address.hpp"
 #include "proto/ascii.hpp"
 #include "proto/command.hpp"
+#include "proto/features.hpp"
 #include "proto/printable.hpp"
 #include "proto/reply_code.hpp"
 #include "server/command_table.hpp"
@@ -346,10 +347,12 @@ asio::awaitable<void> session::cmd_noop(const std::string&) { co_await reply(cod
 asio::awaitable<void> session::cmd_syst(const std::string&) { co_await reply(code::system_type, "UNIX Type: L8"); }
 
 asio::awaitable<void> session::cmd_feat(const std::string&) {
-    std::string text = "Features:\n";
-    if (tls_ && cfg_.auth_tls) text += "AUTH TLS\nPBSZ\nPROT\n";
-    text += "EPRT\nEPSV\nHOST\nMDTM\nMFMT\n" + facts_.feat_line() + "\nREST STREAM\nSIZE\nTVFS\nUTF8\nEnd";
-    co_await reply(code::system_status, text);
+    std::vector<std::string> features;
+    if (tls_ && cfg_.auth_tls) features = {"AUTH TLS", "PBSZ", "PROT"};
+    for (std::string f : {"EPRT", "EPSV", "HOST", "MDTM", "MFMT"}) features.push_back(std::move(f));
+    features.push_back(facts_.feat_line());
+    for (std::string f : {"REST STREAM", "SIZE", "TVFS", "UTF8"}) features.push_back(std::move(f));
+    co_await reply(code::system_status, proto::feat_reply_text(features));
 }
 
 asio::awaitable<void> session::cmd_opts(const std::string& arg) {

@@ -1,9 +1,10 @@
 #include "config/detail/arguments.hpp"
 
-#include <cctype>
 #include <arpa/inet.h>
 
 #include <charconv>
+
+#include "proto/command.hpp"
 
 namespace ferry::config::detail {
 
@@ -16,8 +17,7 @@ bool want_args(const statement& st, std::size_t lo, std::size_t hi, std::string_
 }
 
 int choice(const statement& st, std::size_t i, std::initializer_list<std::string_view> allowed, std::string& err) {
-    std::string v = st.args[i];
-    for (auto& c : v) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const std::string v = proto::upper(st.args[i]);
     int idx = 0;
     for (auto a : allowed) {
         if (v == a) return idx;
