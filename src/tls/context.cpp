@@ -246,6 +246,18 @@ cipher_kind classify_cipher(const std::string& name, std::string& openssl_name) 
     return kind;
 }
 
+namespace {
+int openssl_version(protocol_version v) {
+    switch (v) {
+        case protocol_version::tls1_0: return TLS1_VERSION;
+        case protocol_version::tls1_1: return TLS1_1_VERSION;
+        case protocol_version::tls1_2: return TLS1_2_VERSION;
+        case protocol_version::tls1_3: return TLS1_3_VERSION;
+    }
+    return TLS1_2_VERSION;
+}
+}  // namespace
+
 std::shared_ptr<context> context::make_server(const server_options& opts, std::string& error) {
     SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx) {
@@ -253,7 +265,7 @@ std::shared_ptr<context> context::make_server(const server_options& opts, std::s
         return nullptr;
     }
     std::shared_ptr<context> c(new context(ctx));
-    SSL_CTX_set_min_proto_version(ctx, opts.min_version);
+    SSL_CTX_set_min_proto_version(ctx, openssl_version(opts.min_version));
     // SECURITY: weak crypto a scanner flags, and downgrades to it: by default TLS 1.2 offers only
     // forward-secret (ECDHE) AEAD suites (AES-GCM, ChaCha20-Poly1305). No CBC (LUCKY13 and other
     // padding oracles), no RSA key exchange (a stolen key decrypts every recorded session), no
@@ -264,7 +276,7 @@ std::shared_ptr<context> context::make_server(const server_options& opts, std::s
         error = "no usable TLS 1.2 cipher suite in '" + opts.cipher_list + "'";
         return nullptr;
     }
-    if (opts.min_version < TLS1_2_VERSION) {
+    if (opts.min_version < protocol_version::tls1_2) {
         // TLS 1.0 and 1.1 have no AEAD suites: when TLSMINVERSION lets them in, their clients (and
         // only theirs) get the ECDHE CBC suites, at security level 0 (lower_level_for_legacy_clients).
         c->legacy_ciphers_ = (opts.cipher_list.empty() ? std::string("ECDHE+AES+SHA1") : opts.cipher_list) +

@@ -15,9 +15,12 @@ std::string openssl_error_text();
 // The TLS 1.2 suites offered when CIPHERSUITE names none: forward-secret AEAD only.
 inline constexpr const char* default_tls12_ciphers = "ECDHE+AESGCM:ECDHE+CHACHA20";
 
+// The oldest protocol a server accepts (TLSMINVERSION); OpenSSL's constants stay in context.cpp.
+enum class protocol_version { tls1_0, tls1_1, tls1_2, tls1_3 };
+
 struct server_options {
     std::string keyring;  // PEM: certificate chain followed or preceded by the private key
-    int min_version = TLS1_2_VERSION;
+    protocol_version min_version = protocol_version::tls1_2;
     std::string cipher_list;   // TLS 1.2 and older, OpenSSL syntax; empty: default_tls12_ciphers
     std::string ciphersuites;  // TLS 1.3; empty: OpenSSL's defaults
     std::string cafile;        // CAs for client certificates
