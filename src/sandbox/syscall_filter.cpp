@@ -48,6 +48,10 @@ const char* const allowed[] = {
     "getrandom", "getrlimit", "getrusage",
 };
 
+// A 64-bit argument equal to value. Written out: libseccomp's SCMP_A<n>(op, value) leaves the
+// second datum to C's implicit zero, which C++ compilers flag (-Wmissing-field-initializers).
+scmp_arg_cmp arg_is(unsigned arg, scmp_datum_t value) { return scmp_arg_cmp{arg, SCMP_CMP_EQ, value, 0}; }
+
 // An int argument: the upper half of its register is not defined.
 scmp_arg_cmp int_arg_is(unsigned arg, long value) {
     return SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, 0xffffffffu, static_cast<scmp_datum_t>(value) & 0xffffffffu);
@@ -84,7 +88,7 @@ int restrict_system_calls(std::string& why) {
     }
     // ioctl: non-blocking mode, bytes readable/unsent, close-on-exec, isatty; never TIOCSTI.
     for (unsigned long req : {FIONBIO, FIONREAD, TIOCOUTQ, FIOCLEX, FIONCLEX, TCGETS}) {
-        scmp_arg_cmp r = SCMP_A1(SCMP_CMP_EQ, static_cast<scmp_datum_t>(req));
+        scmp_arg_cmp r = arg_is(1, static_cast<scmp_datum_t>(req));
         allow(SCMP_SYS(ioctl), 1, &r);
     }
     // prctl: thread names only.
@@ -96,7 +100,7 @@ int restrict_system_calls(std::string& why) {
     scmp_arg_cmp self = int_arg_is(0, ::getpid());
     allow(SCMP_SYS(kill), 1, &self);
     // prlimit64 as getrlimit: reading, never setting (new limit pointer NULL).
-    scmp_arg_cmp read_only = SCMP_A2(SCMP_CMP_EQ, 0);
+    scmp_arg_cmp read_only = arg_is(2, 0);
     allow(SCMP_SYS(prlimit64), 1, &read_only);
     if (int rc = seccomp_load(f.get()); rc != 0) return why = std::string("seccomp_load: ") + std::strerror(-rc), 0;
     return n;

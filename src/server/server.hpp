@@ -49,8 +49,12 @@ private:
     void refuse_without_descriptors(listener& l);
 
     std::shared_ptr<const server_context> ctx_;
-    asio::io_context accept_ctx_;
     std::vector<std::unique_ptr<asio::io_context>> workers_;
+    // Declared after workers_, so destroyed before them: an accept still pending when ferryd
+    // stops holds the new socket, which belongs to a worker's io_context; destroying
+    // accept_ctx_ destroys that socket, so the worker's socket service must still exist (UBSan
+    // found the member call on the already destroyed service at every shutdown).
+    asio::io_context accept_ctx_;
     std::vector<std::unique_ptr<listener>> listeners_;
     std::vector<std::thread> threads_;
     std::atomic<std::uint64_t> next_id_{1};

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -26,6 +27,14 @@ HERE = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
 STANDIN = os.environ.get("FERRY_INTEROP_STANDIN", "")
 READY_DEADLINE = 10.0
+# What ASan, LSan and UBSan print when they find something (scripts/sanitize builds ferryd and
+# ferry with them). A normal build never prints these; a server log or a client's stderr that
+# holds one fails the test, whatever the exit status was.
+SANITIZER_REPORT = re.compile(r"ERROR: (?:AddressSanitizer|LeakSanitizer)|runtime error: |"
+                              r"SUMMARY: (?:AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)")
+# SANDBOX written into every ferryd.conf a test does not set it in itself: the sanitizer build's
+# CTest sets FERRY_INTEROP_SANDBOX=OFF (tests/CMakeLists.txt says why); empty: ferryd's default.
+SANDBOX = os.environ.get("FERRY_INTEROP_SANDBOX", "")
 PASV_RANGE_SIZE = 20
 
 USER = "alice"
@@ -428,6 +437,8 @@ class ServerFactory:
             "SECURE_FTP": "ALLOWED",
             "SECURE_DATACONN": "CLEAR",
         }
+        if SANDBOX:
+            statements["SANDBOX"] = SANDBOX
         statements.update(overrides or {})
         config = root / "ferryd.conf"
         config.write_text("; written by tests/interop/conftest.py\n"
@@ -446,10 +457,15 @@ class ServerFactory:
     def close(self) -> list[str]:
         crashed = []
         for srv in self.servers:
-            if srv.proc is not None and not srv.alive:
+            died = srv.proc is not None and not srv.alive
+            if died:
                 crashed.append(f"{srv.name} exited with {srv.proc.returncode} while tests ran; "
                                f"log:\n{srv.log[-20000:]}")
             srv.stop()
+            # A sanitizer report (also one printed at exit, e.g. a leak, after SIGTERM).
+            if srv.proc is not None and not died and SANITIZER_REPORT.search(srv.log):
+                crashed.append(f"{srv.name}: sanitizer report (exit {srv.proc.returncode}); "
+                               f"log:\n{srv.log[-20000:]}")
             if srv in _LIVE:
                 _LIVE.remove(srv)
         return crashed
@@ -461,7 +477,7 @@ def ferryd_factory(tmp_path_factory, pki):
     yield factory
     crashed = factory.close()
     if crashed:
-        pytest.fail("server died during the module's tests:\n" + "\n".join(crashed),
+        pytest.fail("server died or reported a sanitizer finding during the module's tests:\n" + "\n".join(crashed),
                     pytrace=False)
 
 

@@ -32,6 +32,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "peers"))
 import peers  # noqa: E402
+from conftest import SANITIZER_REPORT  # noqa: E402
 
 USER = "peer-user"          # the peers' account (ferryd uses conftest's)
 PASSWORD = "Peer pw/4417%"  # exercises percent-encoding in URLs
@@ -143,8 +144,12 @@ class Ferry:
                         f"{(exc.stderr or b'').decode(errors='replace')[-8000:]}"
                         + (f"\n--- {target.kind} log ---\n{target.log()[-8000:]}" if target else ""),
                         pytrace=False)
-        return Run(argv, p.returncode, (p.stdout or b"").decode(errors="replace"),
-                   p.stderr.decode(errors="replace"))
+        run = Run(argv, p.returncode, (p.stdout or b"").decode(errors="replace"),
+                  p.stderr.decode(errors="replace"))
+        # A sanitizer build's report fails the test even where ferry was meant to fail.
+        if SANITIZER_REPORT.search(run.err):
+            pytest.fail(f"sanitizer report from ferry:\n{run}", pytrace=False)
+        return run
 
 
 def explain(t: Target, r: Run) -> str:
