@@ -19,19 +19,12 @@
 #include "server/tls_setup.hpp"
 #include "tls/context.hpp"
 
+#include "temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using namespace ferry;
 
 namespace {
-
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        char tmpl[] = "/tmp/ferry-bootstrap-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~temp_dir() { fs::remove_all(path); }
-};
 
 // A configuration folder: ferryd.conf naming relative files, a USERS file with one user whose
 // home exists, and (with_keyring) a self-signed KEYRING.

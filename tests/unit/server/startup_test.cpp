@@ -8,19 +8,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "temp_dir.hpp"
+
 namespace fs = std::filesystem;
 using namespace ferry;
-
-namespace {
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        char tmpl[] = "/tmp/ferry-startup-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~temp_dir() { fs::remove_all(path); }
-};
-}  // namespace
 
 TEST(startup, files_others_can_write_are_refused) {
     temp_dir d;
