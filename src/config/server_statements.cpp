@@ -153,6 +153,50 @@ const std::vector<schema_entry> server_statements = {
          s.run_as = {st.args[0], st.where()};
          return true;
      }},
+    {"SYSTEMUSERS", side::server, "ON | OFF", "OFF",
+     "ON lets the system's users log in with their own password, checked by PAM (service PAMSERVICE), beside "
+     "the USERS file (a name in both is the virtual user). Each session is confined to the user's home folder, "
+     "which must be below SYSTEMHOMES, and its file operations run with the user's uid, gid and groups, so the "
+     "file permissions apply as for a shell login. Needs ferryd started as root and SANDBOX ON.", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "ON or OFF", err)) return false;
+         int c = choice(st, 0, {"ON", "OFF"}, err);
+         if (c < 0) return false;
+         s.system_users = {c == 0 ? "ON" : "", st.where()};
+         return true;
+     }},
+    {"PAMSERVICE", side::server, "name", "ferryd",
+     "PAM service that checks system users' passwords and accounts (/etc/pam.d/name; without that file PAM "
+     "uses /etc/pam.d/other).", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "a PAM service name", err)) return false;
+         if (st.args[0].find_first_of("/\\") != std::string::npos || st.args[0] == "." || st.args[0] == "..") {
+             err = "PAMSERVICE: '" + st.args[0] + "' is not a service name (a file name in /etc/pam.d)";
+             return false;
+         }
+         s.pam_service = st.args[0];
+         return true;
+     }},
+    {"SYSTEMHOMES", side::server, "folder", "/home",
+     "System users whose home folder is not below this folder cannot log in. The sandbox opens it read-write "
+     "for the sessions of system users.", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "an absolute folder name", err)) return false;
+         if (st.args[0].empty() || st.args[0][0] != '/' || st.args[0] == "/") {
+             err = "SYSTEMHOMES: '" + st.args[0] + "' is not an absolute folder below /";
+             return false;
+         }
+         s.system_homes = st.args[0];
+         return true;
+     }},
+    {"SYSTEMMINUID", side::server, "uid", "1000",
+     "System users with a lower uid (service accounts) cannot log in; root never can.", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         unsigned long v;
+         if (!want_args(st, 1, 1, "a uid", err) || !number(st, 0, 1, 4294967294ul, v, err)) return false;
+         s.system_min_uid = static_cast<unsigned>(v);
+         return true;
+     }},
     {"SANDBOX", side::server, "ON | OFF", "ON",
      "ON confines the serving process: Landlock limits the file system to the served homes (read-write) and the "
      "TLS files (read-only), and a seccomp allow-list limits the system calls. OFF is for diagnosis only.", false,

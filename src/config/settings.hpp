@@ -65,6 +65,11 @@ struct server_settings {
     // Landlock and seccomp confine them.
     located run_as;                        // RUNAS: empty means "ferry" if that user exists
     bool sandbox = true;                   // SANDBOX ON | OFF
+    // System users (PAM), beside the virtual users file.
+    located system_users;                  // SYSTEMUSERS ON | OFF: value "ON" when on
+    std::string pam_service = "ferryd";    // PAMSERVICE
+    std::string system_homes = "/home";    // SYSTEMHOMES: their homes must be below it
+    unsigned system_min_uid = 1000;        // SYSTEMMINUID: lower uids (service accounts) refused
 
     // TLS policy (seed 003: steps for customizing the FTP server for TLS)
     tls_rfc_level rfc_level = tls_rfc_level::draft;

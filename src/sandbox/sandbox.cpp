@@ -11,7 +11,7 @@ report apply(const plan& p) {
     report r;
     std::string why;
     if (p.user && ::geteuid() == 0) {
-        if (!switch_user(*p.user, p.keep_bind_service, why)) {
+        if (!switch_user(*p.user, p.keep, why)) {
             r.missing.push_back(why);
             r.fatal = true;
             return r;
@@ -24,17 +24,27 @@ report apply(const plan& p) {
     // Only what is needed stays: the uid change cleared the effective set, RUNAS root and an
     // unprivileged start may still hold capabilities.
     why.clear();
-    if (!drop_capabilities(p.keep_bind_service, why)) {
+    if (!drop_capabilities(p.keep, why)) {
         r.missing.push_back(why);
-        if (why.find("capset") != std::string::npos) r.fatal = true;
+        // SECURITY: system users' files must never be touched with the service user's rights.
+        if (why.find("capset") != std::string::npos || (p.keep.identity_switch && !holds_identity_switch()))
+            r.fatal = true;
     }
-    r.applied.push_back(holds_bind_service() ? "capabilities: CAP_NET_BIND_SERVICE only (ACTIVEDATAPORT 20)"
-                                             : "capabilities: none");
+    std::string caps;
+    if (holds_bind_service()) caps = "CAP_NET_BIND_SERVICE (ACTIVEDATAPORT 20)";
+    if (holds_identity_switch()) caps += std::string(caps.empty() ? "" : ", ") + "CAP_SETUID+CAP_SETGID (system users' file rights)";
+    r.applied.push_back("capabilities: " + (caps.empty() ? std::string("none") : caps + " only"));
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0)
         r.applied.push_back("no_new_privs");
     else
         r.missing.push_back("PR_SET_NO_NEW_PRIVS failed");
     if (!p.confine) {
+        // SECURITY: with the identity capabilities kept, only seccomp stops setuid(0).
+        if (p.keep.identity_switch) {
+            r.missing.push_back("SANDBOX OFF with SYSTEMUSERS ON: CAP_SETUID would not be narrowed by seccomp");
+            r.fatal = true;
+            return r;
+        }
         r.missing.push_back("SANDBOX OFF: no Landlock, no seccomp");
         return r;
     }
@@ -52,10 +62,12 @@ report apply(const plan& p) {
                                   : " (a SIGHUP reload cannot read it)"));
     }
     why.clear();
-    if (int n = restrict_system_calls(why))
+    if (int n = restrict_system_calls(why, p.keep.identity_switch))
         r.applied.push_back("seccomp allow-list (" + std::to_string(n) + " rules)");
-    else
+    else {
         r.missing.push_back("seccomp: " + why);
+        if (p.keep.identity_switch) r.fatal = true;  // CAP_SETUID unnarrowed: refuse to serve
+    }
     return r;
 }
 

@@ -63,7 +63,7 @@ struct filter_deleter {
 
 }  // namespace
 
-int restrict_system_calls(std::string& why) {
+int restrict_system_calls(std::string& why, bool identity_switch) {
     std::unique_ptr<void, filter_deleter> f(seccomp_init(SCMP_ACT_ERRNO(EPERM)));
     if (!f) return why = "seccomp_init failed", 0;
     // Every thread of the process, and NO_NEW_PRIVS (libseccomp sets it before loading).
@@ -83,6 +83,7 @@ int restrict_system_calls(std::string& why) {
     seccomp_rule_add(f.get(), SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
     // Internet sockets, the resolver's netlink and local sockets; no raw packet access.
     for (int domain : {AF_INET, AF_INET6, AF_UNIX, AF_NETLINK}) {
+        if (identity_switch && domain == AF_UNIX) continue;  // see the header
         scmp_arg_cmp d = int_arg_is(0, domain);
         allow(SCMP_SYS(socket), 1, &d);
     }
@@ -102,6 +103,23 @@ int restrict_system_calls(std::string& why) {
     // prlimit64 as getrlimit: reading, never setting (new limit pointer NULL).
     scmp_arg_cmp read_only = arg_is(2, 0);
     allow(SCMP_SYS(prlimit64), 1, &read_only);
+    if (identity_switch) {
+        // A thread's file-system identity, for one disk job (fs_identity.cpp), never root's
+        // unless ferryd runs as root already (RUNAS root). The ids are 32 bits and the kernel
+        // ignores the upper half of the register, so "not 0" is written as "one of the lower 32
+        // bits set", a rule per bit (a filter has no masked not-equal).
+        allow(SCMP_SYS(setgroups), 0, nullptr);
+        for (int nr : {SCMP_SYS(setfsuid), SCMP_SYS(setfsgid)}) {
+            if (::geteuid() == 0) {
+                allow(nr, 0, nullptr);
+                continue;
+            }
+            for (unsigned bit = 0; bit < 32; ++bit) {
+                scmp_arg_cmp set = SCMP_CMP(0, SCMP_CMP_MASKED_EQ, 1u << bit, 1u << bit);
+                allow(nr, 1, &set);
+            }
+        }
+    }
     if (int rc = seccomp_load(f.get()); rc != 0) return why = std::string("seccomp_load: ") + std::strerror(-rc), 0;
     return n;
 }

@@ -2,6 +2,8 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <set>
 #include <tuple>
@@ -18,9 +20,23 @@ namespace ferry::server {
 std::optional<loaded_server> load(config::server_settings settings, const load_options& opts, start_error& error) {
     error.exit_status = 2;
     auto& s = settings;
-    if (s.users.empty()) {
-        error.text = opts.config_file + ": no USERS statement: nobody could log in";
+    const bool system_users = !s.system_users.value.empty();
+    if (s.users.empty() && !system_users) {
+        error.text = opts.config_file + ": no USERS statement (and SYSTEMUSERS OFF): nobody could log in";
         return std::nullopt;
+    }
+    if (system_users) {
+        // SECURITY: a system user's files are reached with the user's own rights, which takes
+        // CAP_SETUID and CAP_SETGID: only with seccomp narrowing them, and only from root.
+        if (!s.sandbox) {
+            error.text = s.system_users.where + ": SYSTEMUSERS ON needs SANDBOX ON";
+            return std::nullopt;
+        }
+        if (::geteuid() != 0) {
+            error.text = s.system_users.where + ": SYSTEMUSERS ON needs ferryd started as root (PAM reads the "
+                                                "shadow passwords, and sessions take each user's rights)";
+            return std::nullopt;
+        }
     }
     // Relative names in the config are relative to the config file's folder.
     fs::path base = fs::absolute(opts.config_file).parent_path();
@@ -46,7 +62,7 @@ std::optional<loaded_server> load(config::server_settings settings, const load_o
     const auto& cs = ctx->settings;
     if (!cs.certmap.empty() && !ctx->certs.load(cs.certmap, error.text)) return std::nullopt;
     std::string root = opts.users_root.empty() ? fs::path(cs.users).parent_path().string() : opts.users_root;
-    if (!ctx->users.load(cs.users, root, error.text)) return std::nullopt;
+    if (!cs.users.empty() && !ctx->users.load(cs.users, root, error.text)) return std::nullopt;
     std::set<std::string> homes;
     for (const auto& u : ctx->users.all()) homes.insert(u.home);
     loaded_server out{ctx, {homes.begin(), homes.end()}, {}};
@@ -71,8 +87,8 @@ std::optional<sandbox::plan> confinement(const config::server_settings& s, const
         return std::nullopt;
     }
     auto paths = paths_after_start(s, homes);
-    return sandbox::plan{std::move(user), s.active_from_port_20, s.sandbox, std::move(paths.read_write),
-                         std::move(paths.read_only)};
+    sandbox::kept_capabilities keep{s.active_from_port_20, !s.system_users.value.empty()};
+    return sandbox::plan{std::move(user), keep, s.sandbox, std::move(paths.read_write), std::move(paths.read_only)};
 }
 
 std::shared_ptr<spdlog::logger> make_log(bool verbose) {
@@ -87,6 +103,15 @@ bool run(const loaded_server& loaded, const std::function<void(server&)>& on_rea
     const auto& ctx = loaded.context;
     server srv(ctx);
     if (!srv.start(error)) return false;
+    // Still root, no thread yet: the only moment the PAM broker can be forked.
+    if (!ctx->settings.system_users.value.empty()) {
+        if (!ctx->system_users.start(ctx->settings.pam_service, ctx->settings.system_min_uid, error)) {
+            error = "SYSTEMUSERS ON: the PAM broker did not start: " + error;
+            return false;
+        }
+        ctx->log->info("system users: PAM service {}, homes below {}, uid {} and up", ctx->settings.pam_service,
+                       ctx->settings.system_homes, ctx->settings.system_min_uid);
+    }
     // Listeners bound, no thread started yet: from here on nothing runs with more than it needs.
     auto report = sandbox::apply(loaded.confinement);
     for (const auto& m : report.missing) ctx->log->warn("sandbox: not applied: {}", m);

@@ -3,6 +3,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <charconv>
+#include <filesystem>
 #include <ctime>
 
 #include "net/address_policy.hpp"
@@ -113,6 +114,19 @@ asio::awaitable<void> session::cmd_user(const std::string& arg) {
     co_await reply(code::need_password, "Password required for " + arg + ".");
 }
 
+namespace {
+
+// SYSTEMHOMES: a system user's home must lie strictly below it (compared lexically: the home is
+// then opened beneath no symbolic link, and Landlock holds the session to SYSTEMHOMES anyway).
+bool system_home_allowed(const std::string& home, const std::string& homes_root) {
+    const std::string h = std::filesystem::path(home).lexically_normal().string();
+    std::string root = std::filesystem::path(homes_root).lexically_normal().string();
+    if (root.empty() || root.back() != '/') root += '/';
+    return h.size() > root.size() && h.compare(0, root.size(), root) == 0;
+}
+
+}  // namespace
+
 asio::awaitable<session::login_result> session::log_in(const auth::user* u, bool by_certificate,
                                                       std::string& why) {
     if (!u) co_return login_result::refused;
@@ -120,9 +134,16 @@ asio::awaitable<session::login_result> session::log_in(const auth::user* u, bool
         std::shared_ptr<const vfs::root> fs;
         std::error_code ec;
     };
-    auto job = [ctx = ctx_, home = u->home] {
+    // A system user's home is opened with the user's rights (on_disk), and not shared: the
+    // cache would hand it to whoever names the same folder.
+    auto job = [ctx = ctx_, home = u->home, own = identity_ != nullptr] {
         opened o;
-        o.fs = ctx->open_home(home, o.ec);
+        if (own) {
+            auto r = std::make_shared<const vfs::root>(vfs::root::open(home, o.ec));
+            if (!o.ec) o.fs = std::move(r);
+        } else {
+            o.fs = ctx->open_home(home, o.ec);
+        }
         return o;
     };
     opened o = co_await on_disk(std::move(job));
@@ -170,13 +191,42 @@ asio::awaitable<void> session::cmd_pass(const std::string& arg) {
     // crypt_r takes milliseconds (SHA-512) to a tenth of a second (yescrypt): on the hash pool,
     // never on the event thread that serves other sessions.
     // A named job, not a temporary inside co_await: GCC 12 destroys such temporaries twice.
-    auto job = [users = &ctx_->users, name = pending_user_, password = arg]() {
-        return users->authenticate(name, password);
+    struct checked {
+        const auth::user* user = nullptr;            // a virtual user
+        std::optional<auth::system_account> system;  // or a system user (PAM)
+        std::string why;                             // why PAM refused (for the log)
     };
-    const auth::user* u = co_await pools_.hash.run(std::move(job));
+    auto job = [ctx = ctx_, name = pending_user_, password = arg, host = peer_addr_.to_string()]() {
+        checked c;
+        // A name in the USERS file is that virtual user; any other goes to PAM (SYSTEMUSERS ON).
+        if (ctx->users.find(name) || !ctx->system_users.started())
+            c.user = ctx->users.authenticate(name, password);
+        else
+            c.system = ctx->system_users.authenticate(name, password, host, c.why);
+        return c;
+    };
+    checked c = co_await pools_.hash.run(std::move(job));
+    const auth::user* u = c.user;
+    if (c.system) {
+        if (!system_home_allowed(c.system->home, cfg_.system_homes)) {
+            ctx_->log->warn("[{}] login of system user {} refused: home folder {} is not below SYSTEMHOMES {}", id_,
+                            proto::printable(c.system->name), proto::printable(c.system->home), cfg_.system_homes);
+        } else {
+            system_user_ = std::make_unique<auth::user>(auth::user{c.system->name, "", c.system->home});
+            identity_ = std::make_shared<const sandbox::fs_identity>(
+                sandbox::fs_identity{c.system->uid, c.system->gid, c.system->groups});
+            u = system_user_.get();
+        }
+    } else if (!c.why.empty()) {
+        ctx_->log->info("[{}] system login of {} refused: {}", id_, proto::printable(pending_user_), proto::printable(c.why));
+    }
     std::string why;
     login_result r = login_result::refused;
     if (u) r = co_await log_in(u, false, why);  // not inside ?: (GCC 12 and co_await)
+    if (r != login_result::ok) {
+        system_user_.reset();
+        identity_.reset();
+    }
     if (r == login_result::too_many) {
         co_await reply(code::service_not_available, why + " Closing.");
         quit_ = true;
@@ -208,6 +258,8 @@ void session::end_login() {
     slot_.leave_user();
     user_ = nullptr;
     fs_.reset();
+    system_user_.reset();
+    identity_.reset();
     cwd_ = "/";
     pending_user_.clear();
     restart_ = 0;
@@ -527,7 +579,7 @@ asio::awaitable<void> session::cmd_pwd(const std::string&) {
 
 asio::awaitable<void> session::cmd_cwd(const std::string& arg) {
     std::string p = vpath(arg);
-    auto job = [fs = fs_, p] { return fs->is_directory(p); };
+    auto job = [fs = fs_, p] { return fs->can_enter(p); };
     std::error_code ec = co_await on_disk(std::move(job));
     if (ec) {
         co_await reply(code::file_unavailable, "Cannot change directory: " + describe_error(ec));

@@ -10,6 +10,7 @@
 
 #include "auth/cert_map.hpp"
 #include "auth/login_throttle.hpp"
+#include "auth/system_users.hpp"
 #include "auth/users_file.hpp"
 #include "config/settings.hpp"
 #include "net/name_cache.hpp"
@@ -24,6 +25,7 @@ struct server_context {
     config::server_settings settings;
     auth::users_file users;
     auth::cert_map certs;
+    auth::system_users system_users;  // SYSTEMUSERS ON: the PAM broker (started by server::run)
     std::shared_ptr<spdlog::logger> log;
     mutable net::name_cache names;  // PASSIVEADDRESS host names
     // Shared by every event thread; each is thread-safe on its own.

@@ -14,6 +14,7 @@
 #include "net/passive_listener.hpp"
 #include "proto/line_reader.hpp"
 #include "proto/listing.hpp"
+#include "sandbox/fs_identity.hpp"
 #include "server/policy.hpp"
 #include "server/server_context.hpp"
 #include "server/session_limits.hpp"
@@ -120,9 +121,16 @@ private:
     // thread. fn gets copies (a vfs::root is safe to share between threads), never the session;
     // the reply is written afterwards, from the session's coroutine. Pass a named lambda, not a
     // temporary inside co_await: GCC 12 destroys such temporaries twice.
+    // A system user's jobs run with that user's file-system identity (fs_identity.hpp); if the
+    // pool thread cannot take it, the job does not run and the exception ends the command.
     template <class F>
     asio::awaitable<std::invoke_result_t<F&>> on_disk(F fn) {
-        return pools_.disk.run(std::move(fn));
+        if (!identity_) return pools_.disk.run(std::move(fn));
+        auto as_user = [fn = std::move(fn), id = identity_]() mutable {
+            sandbox::acting_as guard(*id);
+            return fn();
+        };
+        return pools_.disk.run(std::move(as_user));
     }
     // LOGINTIMEOUT: armed at connect and REIN, disarmed at login.
     void arm_login_timer();
@@ -200,6 +208,10 @@ private:
     // login
     std::string pending_user_;
     const auth::user* user_ = nullptr;
+    // A system user (SYSTEMUSERS ON): user_ points at system_user_, and every disk job runs with
+    // identity_. Both empty for virtual users.
+    std::unique_ptr<auth::user> system_user_;
+    std::shared_ptr<const sandbox::fs_identity> identity_;
     int failed_logins_ = 0;
     std::shared_ptr<const vfs::root> fs_;  // the user's home, shared with its other sessions
     std::string cwd_ = "/";

@@ -88,6 +88,7 @@ confinement_paths paths_after_start(const config::server_settings& s, const std:
         to.push_back(p.string());
     };
     for (const auto& h : homes) add(out.read_write, h);
+    if (!s.system_users.value.empty()) add(out.read_write, s.system_homes);
     auto folder_of = [&](const fs::path& file) {
         fs::path dir = file.parent_path();
         if (dir == "/" || dir == "/etc") return add(out.read_only, file);

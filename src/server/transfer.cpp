@@ -354,9 +354,12 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
                 // A FIN-ended upload replaces the target at once too, keeping the previous file
                 // until the client has shown that it is still there; where that is impossible (no
                 // hard link), the rename waits for the client instead.
-                if (up_end == upload_end::commit) {
-                    ec = req->upload.commit();
-                } else if ((ec = req->upload.commit_provisionally()) == std::errc::operation_not_supported) {
+                // On the disk pool, like every other file-system call (and as the system user).
+                auto commit = [req, provisionally = up_end == upload_end::confirm_then_commit] {
+                    return provisionally ? req->upload.commit_provisionally() : req->upload.commit();
+                };
+                ec = co_await on_disk(std::move(commit));
+                if (up_end == upload_end::confirm_then_commit && ec == std::errc::operation_not_supported) {
                     ec.clear();
                     rename_after_confirm = true;
                 }
@@ -388,14 +391,20 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
         }
     }
     if (req->kind == transfer_kind::stor && up_end == upload_end::keep_partial) {
-        if (std::uint64_t kept = req->upload.keep_partial()) {
+        auto keep = [req] { return req->upload.keep_partial(); };
+        const std::uint64_t kept = co_await on_disk(std::move(keep));
+        if (kept) {
             final_text += " " + std::to_string(kept) + " bytes kept; REST " + std::to_string(kept) + " and STOR " +
                           req->path + " resume the upload.";
             ctx_->log->info("[{}] upload of {} incomplete{}{}; {} bytes kept as its partial", id_, req->path,
                             incomplete_why.empty() ? "" : ": ", incomplete_why, kept);
         }
     } else if (final_code != code::closing_data && req->kind == transfer_kind::stor) {
-        req->upload.abort();
+        auto discard = [req] {
+            req->upload.abort();
+            return true;
+        };
+        co_await on_disk(std::move(discard));
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (final_code == code::closing_data) {
@@ -428,14 +437,22 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
                                                     fin_upload_settle);
         std::string note;
         if (d != net::delivery::acknowledged) {
-            const std::uint64_t kept = rename_after_confirm ? req->upload.keep_partial() : req->upload.settle(false);
+            auto put_back = [req, rename_after_confirm] {
+                return rename_after_confirm ? req->upload.keep_partial() : req->upload.settle(false);
+            };
+            const std::uint64_t kept = co_await on_disk(std::move(put_back));
             note = std::string(d == net::delivery::peer_gone ? " (the client was gone" : " (the client did not acknowledge the reply") +
                    ": " + std::to_string(kept) + " bytes kept as a partial" +
                    (rename_after_confirm ? "" : ", the previous file put back") + ")";
-        } else if (!rename_after_confirm) {
-            req->upload.settle(true);
-        } else if (auto cec = req->upload.commit()) {
-            note = " (but the upload could not be stored: " + describe_error(cec) + ")";
+        } else {
+            auto finish = [req, rename_after_confirm] {
+                if (rename_after_confirm) return req->upload.commit();
+                req->upload.settle(true);
+                return std::error_code{};
+            };
+            const std::error_code cec = co_await on_disk(std::move(finish));
+            if (cec)
+                note = " (but the upload could not be stored: " + describe_error(cec) + ")";
         }
         log_end(note);
         if (!note.empty()) ctx_->log->warn("[{}] upload of {} ended by FIN{}", id_, req->path, note);

@@ -72,10 +72,14 @@ std::error_code root::stat(const std::string& vpath, proto::file_info& out) cons
     return {};
 }
 
-std::error_code root::is_directory(const std::string& vpath) const {
+std::error_code root::can_enter(const std::string& vpath) const {
     std::error_code ec;
     unique_fd fd = open_beneath(vpath, O_PATH | O_DIRECTORY, 0, ec);
-    return ec;
+    if (ec) return ec;
+    // Search permission, checked with the thread's file-system identity (AT_EACCESS): a system
+    // user cannot enter a folder their shell could not cd into.
+    if (::faccessat(fd.get(), "", X_OK, AT_EACCESS | AT_EMPTY_PATH) != 0) return {errno, std::system_category()};
+    return {};
 }
 
 unique_fd root::open_read(const std::string& vpath, std::error_code& ec) const {

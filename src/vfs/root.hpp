@@ -38,7 +38,8 @@ public:
 
     // All vpaths below are absolute virtual paths as produced by resolve().
     std::error_code stat(const std::string& vpath, proto::file_info& out) const;
-    std::error_code is_directory(const std::string& vpath) const;  // ok, or not_a_directory etc.
+    // CWD: ok if vpath is a folder the caller may search (enter), else not_a_directory etc.
+    std::error_code can_enter(const std::string& vpath) const;
     unique_fd open_read(const std::string& vpath, std::error_code& ec) const;
     // Entries of a directory, without "." and "..", sorted by name. Upload temp files are hidden.
     std::vector<proto::file_info> list(const std::string& vpath, std::error_code& ec) const;

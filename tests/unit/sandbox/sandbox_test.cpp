@@ -10,18 +10,22 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/fsuid.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <system_error>
 #include <gtest/gtest.h>
 #include <thread>
 
+#include "sandbox/fs_identity.hpp"
 #include "sandbox/sandbox.hpp"
 
 namespace fs = std::filesystem;
@@ -137,8 +141,8 @@ TEST(Privileges, RootBecomesTheServiceUserWithNoWayBack) {
     int rc = in_child([&] {
         sandbox::run_user u{"nobody", nobody->pw_uid, nobody->pw_gid, {nobody->pw_gid}};
         std::string why;
-        if (!sandbox::switch_user(u, false, why)) return 1;
-        sandbox::drop_capabilities(false, why);
+        if (!sandbox::switch_user(u, {}, why)) return 1;
+        sandbox::drop_capabilities({}, why);
         if (::getuid() != u.uid || ::geteuid() != u.uid || ::getgid() != u.gid) return 2;
         if (::setuid(0) == 0 || ::setgid(0) == 0) return 3;
         if (::prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0) != 0) return 4;
@@ -155,7 +159,7 @@ TEST(Privileges, BindServiceIsTheOnlyCapabilityKept) {
     int rc = in_child([&] {
         sandbox::run_user u{"nobody", nobody->pw_uid, nobody->pw_gid, {nobody->pw_gid}};
         std::string why;
-        if (!sandbox::switch_user(u, true, why) || !sandbox::drop_capabilities(true, why)) return 1;
+        if (!sandbox::switch_user(u, {.bind_service = true}, why) || !sandbox::drop_capabilities({.bind_service = true}, why)) return 1;
         __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
         __user_cap_data_struct d[2]{};
         if (::syscall(SYS_capget, &h, d) != 0) return 2;
@@ -190,4 +194,72 @@ TEST(RunUser, RootWithoutRunasNeedsAFerryUserOrAnExplicitRoot) {
         EXPECT_TRUE(dflt && dflt->name == "ferry");
     else
         EXPECT_TRUE(!dflt && why.find("RUNAS root") != std::string::npos) << why;
+}
+
+// SYSTEMUSERS ON: the service user keeps CAP_SETUID + CAP_SETGID, narrowed by seccomp to taking
+// a file-system identity for one disk job; a thread acting as a user gets exactly that user's
+// file rights, the other threads keep their own, and root's identity cannot be taken.
+TEST(FsIdentity, ThreadTakesAUsersFileRightsAndNothingMore) {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root (CI runs as root)";
+    passwd* nobody = ::getpwnam("nobody");
+    ASSERT_NE(nobody, nullptr);
+    temp_dir dir;
+    fs::permissions(dir.path, fs::perms::all);  // 0777: anyone may create here
+    const uid_t user = 4242;                    // an ordinary uid, no account needed
+    const gid_t group = 4343, extra = 4444;
+    std::ofstream(dir.path / "users.txt") << "the user's\n";
+    ASSERT_EQ(::chown((dir.path / "users.txt").c_str(), user, group), 0);
+    ::chmod((dir.path / "users.txt").c_str(), 0600);
+    std::ofstream(dir.path / "extra.txt") << "the extra group's\n";
+    ASSERT_EQ(::chown((dir.path / "extra.txt").c_str(), 0, extra), 0);
+    ::chmod((dir.path / "extra.txt").c_str(), 0640);
+    int rc = in_child([&] {
+        sandbox::run_user u{"nobody", nobody->pw_uid, nobody->pw_gid, {nobody->pw_gid}};
+        std::string why;
+        const sandbox::kept_capabilities keep{.identity_switch = true};
+        if (!sandbox::switch_user(u, keep, why) || !sandbox::drop_capabilities(keep, why)) return 1;
+        if (!sandbox::holds_identity_switch() || sandbox::restrict_system_calls(why, true) < 50) return 2;
+        const std::string users = dir.path / "users.txt", extras = dir.path / "extra.txt";
+        if (!denied(::open(users.c_str(), O_RDONLY | O_CLOEXEC))) return 3;  // nobody may not
+        // A thread that exists already (as the pools' threads do; a new one would inherit the
+        // creating thread's identity) keeps its own while this one acts as the user.
+        std::atomic<int> stage{0};
+        int other_thread_open = 0;
+        std::thread other([&] {
+            while (stage.load() != 1) std::this_thread::yield();
+            other_thread_open = ::open(users.c_str(), O_RDONLY | O_CLOEXEC);
+            stage.store(2);
+        });
+        {
+            sandbox::acting_as as(sandbox::fs_identity{user, group, {extra}});
+            int fd = ::open(users.c_str(), O_RDONLY | O_CLOEXEC);
+            if (fd < 0) return 4;
+            ::close(fd);
+            if ((fd = ::open(extras.c_str(), O_RDONLY | O_CLOEXEC)) < 0) return 5;  // supplementary group
+            ::close(fd);
+            // Created files belong to the user.
+            const std::string made = dir.path / "made.txt";
+            if ((fd = ::open(made.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0) return 6;
+            struct stat st{};
+            ::fstat(fd, &st);
+            ::close(fd);
+            if (st.st_uid != user || st.st_gid != group) return 7;
+            stage.store(1);
+            other.join();
+            if (other_thread_open >= 0) return 8;
+        }
+        if (!denied(::open(users.c_str(), O_RDONLY | O_CLOEXEC))) return 9;  // back to nobody
+        // Root's identity is out of reach: the filter refuses fsuid/fsgid 0 and every setuid.
+        try {
+            sandbox::acting_as root(sandbox::fs_identity{0, 0, {}});
+            return 10;
+        } catch (const std::system_error&) {
+        }
+        if (::setfsuid(0) == 0 && ::setfsuid(static_cast<uid_t>(-1)) == 0) return 11;
+        if (::setuid(0) == 0 || ::setresuid(0, 0, 0) == 0 || ::setgid(0) == 0) return 12;
+        // With CAP_SETUID a local socket could carry a forged uid: there are none.
+        if (!denied(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), EPERM)) return 13;
+        return 0;
+    });
+    EXPECT_EQ(rc, 0);
 }

@@ -132,10 +132,10 @@ TEST_F(vfs_root, read_and_stat) {
     EXPECT_EQ(info.name, "/");
     EXPECT_EQ(info.type, kind::dir);
 
-    EXPECT_FALSE(r_.is_directory("/docs"));
-    EXPECT_FALSE(r_.is_directory("/"));
-    EXPECT_EQ(r_.is_directory("/hello.txt"), std::errc::not_a_directory);
-    EXPECT_EQ(r_.is_directory("/nope"), std::errc::no_such_file_or_directory);
+    EXPECT_FALSE(r_.can_enter("/docs"));
+    EXPECT_FALSE(r_.can_enter("/"));
+    EXPECT_EQ(r_.can_enter("/hello.txt"), std::errc::not_a_directory);
+    EXPECT_EQ(r_.can_enter("/nope"), std::errc::no_such_file_or_directory);
     EXPECT_EQ(r_.stat("/nope", info), std::errc::no_such_file_or_directory);
 
     r_.open_read("/docs", ec);
@@ -196,7 +196,7 @@ TEST_F(vfs_root, absolute_symlink_to_etc_is_refused) {
     ferry::proto::file_info info;
     EXPECT_EQ(r_.stat("/etc_link/passwd", info), denied);
     EXPECT_EQ(r_.stat("/etc_link", info), denied);
-    EXPECT_EQ(r_.is_directory("/etc_link"), denied);
+    EXPECT_EQ(r_.can_enter("/etc_link"), denied);
     EXPECT_EQ(r_.make_dir("/etc_link/ferry-test"), denied);
     EXPECT_EQ(r_.rename("/hello.txt", "/etc_link/ferry-test"), denied);
     r_.begin_upload("/etc_link/ferry-test", mode::replace, 0, ec);
