@@ -9,6 +9,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <chrono>
@@ -295,6 +296,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     upload_end up_end = upload_end::discard;
     std::string incomplete_why;  // why an upload was not committed (for the reply and the log)
     bool rename_after_confirm = false;  // confirm_then_commit without commit_provisionally
+    bool aborted = false;               // ABOR or the session's end, as the data ended
     if (ec) {
         data_stream_ = nullptr;
         if (stalled && data) why = "the data connection's TLS handshake did not finish in time";
@@ -331,13 +333,17 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
             data->close();
         }
         data_stream_ = nullptr;
+        // Decided now: an ABOR (or the session's end) that arrives while the upload is being
+        // committed on the disk pool must not turn a committed upload into an aborted one; the
+        // confirmation step below handles a client that went away.
+        aborted = abort_requested_;
         if (req->kind == transfer_kind::stor) {
             // SECURITY: truncation and lost files. Only an upload whose end the client marked is
             // committed over the old file: TLS close_notify, or for a FIN (PROT C, or PROT P under
             // UPLOADCLOSENOTIFY OPTIONAL) a client still there to acknowledge the final reply.
             // A killed client, a closed control connection, ABOR or a stall keep the data as a
             // resumable partial instead; a local failure (disk full) discards it.
-            if (abort_requested_ || stalled)
+            if (aborted || stalled)
                 up_end = upload_end::keep_partial;
             else if (local_failure)
                 up_end = upload_end::discard;
@@ -370,7 +376,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
                 }
             }
         }
-        if (abort_requested_) {
+        if (aborted) {
             final_code = code::transfer_aborted;
             final_text = "Transfer aborted.";
         } else if (stalled) {
@@ -481,15 +487,74 @@ void session::linger_close(std::unique_ptr<tls::stream> data) {
 
 // ---- moving bytes ------------------------------------------------------------------------
 
+namespace {
+
+// File reads and writes of a running transfer happen on the disk pool, overlapped with the
+// network side: while the event thread sends one buffer (or receives the next), a pool thread
+// reads the next one from the file (or writes the previous one to it). A slow or hung file
+// system then stalls this transfer only, not the other sessions of its event thread.
+struct io_result {
+    std::size_t bytes = 0;
+    std::error_code ec;
+};
+
+auto read_job(int fd, char* buf, std::uint64_t offset) {
+    return [fd, buf, offset] {
+        for (;;) {
+            ssize_t n = ::pread(fd, buf, transfer_buffer, static_cast<off_t>(offset));
+            if (n >= 0) return io_result{static_cast<std::size_t>(n), {}};
+            if (errno != EINTR) return io_result{0, {errno, std::system_category()}};
+        }
+    };
+}
+
+auto write_job(int fd, const char* p, std::size_t n) {
+    return [fd, p, n]() mutable {
+        while (n > 0) {
+            ssize_t w = ::write(fd, p, n);
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                return std::error_code{errno, std::system_category()};
+            }
+            p += w;
+            n -= static_cast<std::size_t>(w);
+        }
+        return std::error_code{};
+    };
+}
+
+}  // namespace
+
 asio::awaitable<std::error_code> session::send_retr(transfer_request& req, tls::stream& data) {
+    using namespace asio::experimental::awaitable_operators;
     std::uint64_t remaining = req.size - req.offset;
     std::uint64_t offset = req.offset;
+    const int fd = req.file.get();
     if (!req.ascii && !data.secure()) {
-        // Clear binary downloads never pass through user space.
+        // Clear binary downloads never pass through user space. sendfile runs here, on pages a
+        // pool thread has brought into the page cache beforehand (readahead waits for the
+        // disk), so it does not wait for the disk itself; the next slice is read ahead while
+        // this one is sent.
+        auto ahead = [fd](std::uint64_t off) {
+            return [fd, off] {
+                ::readahead(fd, static_cast<off64_t>(off), sendfile_slice);  // a hint: errors change nothing
+                return true;
+            };
+        };
+        auto first = ahead(offset);
+        co_await on_disk(std::move(first));
         while (remaining > 0) {
+            const std::uint64_t slice = std::min(remaining, sendfile_slice);
             if (remaining <= sendfile_slice) data.cork(true);  // the end and the FIN in one segment
             std::uint64_t sent = 0;
-            std::error_code ec = co_await data.send_file(req.file.get(), offset, std::min(remaining, sendfile_slice), sent);
+            std::error_code ec;
+            if (remaining > slice) {
+                auto next = ahead(offset + slice);
+                auto both = data.send_file(fd, offset, slice, sent) && on_disk(std::move(next));
+                ec = std::get<0>(co_await std::move(both));
+            } else {
+                ec = co_await data.send_file(fd, offset, slice, sent);
+            }
             transfer_bytes_ += sent;
             offset += sent;
             remaining -= sent;
@@ -499,51 +564,56 @@ asio::awaitable<std::error_code> session::send_retr(transfer_request& req, tls::
         }
         co_return std::error_code{};
     }
-    std::unique_ptr<char[]> buf(new char[transfer_buffer]);
+    std::unique_ptr<char[]> buf(new char[transfer_buffer]), next_buf(new char[transfer_buffer]);
     std::unique_ptr<char[]> ascii_buf(req.ascii ? new char[transfer_buffer * 2] : nullptr);
+    auto first = read_job(fd, buf.get(), offset);
+    io_result r = co_await on_disk(std::move(first));
     for (;;) {
-        ssize_t n = ::pread(req.file.get(), buf.get(), transfer_buffer, static_cast<off_t>(offset));
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            co_return std::error_code(errno, std::system_category());
-        }
-        if (n == 0) break;
-        offset += static_cast<std::uint64_t>(n);
+        if (r.ec) co_return r.ec;
+        if (r.bytes == 0) break;
+        offset += r.bytes;
         // The last piece, close_notify and FIN leave as one segment (shutdown pushes it).
         if (offset >= req.size) data.cork(true);
         const char* out = buf.get();
-        std::size_t len = static_cast<std::size_t>(n);
+        std::size_t len = r.bytes;
         if (req.ascii) {
             len = proto::lf_to_crlf(buf.get(), len, ascii_buf.get());
             out = ascii_buf.get();
         }
-        std::error_code ec = co_await data.write_all(out, len);
+        // Send this piece while the next one is read (into the other buffer).
+        auto next = read_job(fd, next_buf.get(), offset);
+        auto both = data.write_all(out, len) && on_disk(std::move(next));
+        auto [ec, following] = co_await std::move(both);
         if (ec) co_return ec;
         transfer_bytes_ += len;
         data_watchdog_->touch();  // DATACTTIME measures stalls, not the transfer's length
+        r = following;
+        std::swap(buf, next_buf);
     }
     co_return std::error_code{};
 }
 
 asio::awaitable<std::error_code> session::receive_stor(transfer_request& req, tls::stream& data) {
-    std::unique_ptr<char[]> buf(new char[transfer_buffer + 1]);  // +1: see crlf_to_lf
+    using namespace asio::experimental::awaitable_operators;
+    // +1: see crlf_to_lf
+    std::unique_ptr<char[]> buf(new char[transfer_buffer + 1]), written_buf(new char[transfer_buffer + 1]);
     proto::crlf_to_lf conv;
     const int fd = req.upload.fd();
-    auto write_out = [fd](const char* p, std::size_t n) -> std::error_code {
-        while (n > 0) {
-            ssize_t w = ::write(fd, p, n);
-            if (w < 0) {
-                if (errno == EINTR) continue;
-                return {errno, std::system_category()};
-            }
-            p += w;
-            n -= static_cast<std::size_t>(w);
-        }
-        return {};
-    };
+    std::size_t pending = 0;  // bytes in written_buf still to be written to the file
     for (;;) {
         std::error_code ec;
-        std::size_t n = co_await data.read_fill(buf.get(), transfer_buffer, ec);
+        std::size_t n = 0;
+        if (pending > 0) {
+            // Receive the next piece while the previous one is written (on the disk pool).
+            auto write = write_job(fd, written_buf.get(), pending);
+            auto both = data.read_fill(buf.get(), transfer_buffer, ec) && on_disk(std::move(write));
+            auto [got, wec] = co_await std::move(both);
+            n = got;
+            pending = 0;
+            if (wec) co_return wec;
+        } else {
+            n = co_await data.read_fill(buf.get(), transfer_buffer, ec);
+        }
         if (ec == asio::error::eof) break;
         if (ec) co_return ec;
         transfer_bytes_ += n;
@@ -556,9 +626,14 @@ asio::awaitable<std::error_code> session::receive_stor(transfer_request& req, tl
             ::setsockopt(data.socket().native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
         }
         if (req.ascii) n = conv.convert(buf.get(), n);
-        if ((ec = write_out(buf.get(), n))) co_return ec;
+        pending = n;
+        std::swap(buf, written_buf);
     }
-    if (req.ascii && conv.pending_cr()) co_return write_out("\r", 1);
+    if (req.ascii && conv.pending_cr()) written_buf[pending++] = '\r';
+    if (pending > 0) {
+        auto last = write_job(fd, written_buf.get(), pending);
+        co_return co_await on_disk(std::move(last));
+    }
     co_return std::error_code{};
 }
 

@@ -136,7 +136,7 @@ TEST(bootstrap, no_users_statement_and_an_unknown_runas_are_refused) {
     config::server_settings no_users;
     server::start_error error;
     EXPECT_FALSE(server::load(no_users, c.options(), error));
-    EXPECT_EQ(error.text, c.conf.string() + ": no USERS statement: nobody could log in");
+    EXPECT_EQ(error.text, c.conf.string() + ": no USERS statement (and SYSTEMUSERS OFF): nobody could log in");
     EXPECT_EQ(error.exit_status, 2);
 
     EXPECT_FALSE(server::load(c.settings("", "nosuchuser-ferry"), c.options(), error));
