@@ -27,7 +27,7 @@ const char* const allowed[] = {
     "newfstatat", "fstat", "statx", "stat", "lstat", "access", "faccessat", "faccessat2", "readlink",
     "readlinkat", "getdents64", "mkdirat", "mkdir", "unlinkat", "unlink", "rmdir", "renameat", "renameat2",
     "rename", "linkat", "link", "fchmod", "fchmodat", "fchmodat2", "utimensat", "fsync", "fdatasync",
-    "ftruncate", "fallocate", "fadvise64", "readahead", "sendfile", "splice", "copy_file_range", "statfs", "fstatfs",
+    "ftruncate", "fallocate", "fadvise64", "sendfile", "splice", "copy_file_range", "statfs", "fstatfs",
     "umask", "getcwd", "chdir", "fchdir", "flock",
     // network (socket() is narrowed below)
     "bind", "listen", "accept", "accept4", "connect", "getsockname", "getpeername", "setsockopt",

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -531,36 +532,41 @@ asio::awaitable<std::error_code> session::send_retr(transfer_request& req, tls::
     std::uint64_t offset = req.offset;
     const int fd = req.file.get();
     if (!req.ascii && !data.secure()) {
-        // Clear binary downloads never pass through user space. sendfile runs here, on pages a
-        // pool thread has brought into the page cache beforehand (readahead waits for the
-        // disk), so it does not wait for the disk itself; the next slice is read ahead while
-        // this one is sent.
-        auto ahead = [fd](std::uint64_t off) {
-            return [fd, off] {
-                ::readahead(fd, static_cast<off64_t>(off), sendfile_slice);  // a hint: errors change nothing
-                return true;
-            };
-        };
-        auto first = ahead(offset);
-        co_await on_disk(std::move(first));
+        // Clear binary downloads never pass through user space. sendfile reads the file, so it
+        // runs on the disk pool too, as much as the socket takes per trip; the event thread
+        // waits for room in the socket between trips.
+        const int sock = data.socket().native_handle();
         while (remaining > 0) {
             const std::uint64_t slice = std::min(remaining, sendfile_slice);
             if (remaining <= sendfile_slice) data.cork(true);  // the end and the FIN in one segment
-            std::uint64_t sent = 0;
-            std::error_code ec;
-            if (remaining > slice) {
-                auto next = ahead(offset + slice);
-                auto both = data.send_file(fd, offset, slice, sent) && on_disk(std::move(next));
-                ec = std::get<0>(co_await std::move(both));
-            } else {
-                ec = co_await data.send_file(fd, offset, slice, sent);
+            auto send = [sock, fd, offset, slice] {
+                off_t off = static_cast<off_t>(offset);
+                io_result r;
+                while (r.bytes < slice) {
+                    ssize_t n = ::sendfile(sock, fd, &off, static_cast<std::size_t>(slice - r.bytes));
+                    if (n > 0) {
+                        r.bytes += static_cast<std::size_t>(n);
+                        continue;
+                    }
+                    if (n < 0 && errno == EINTR) continue;
+                    if (n < 0 && r.bytes == 0) r.ec = {errno, std::system_category()};
+                    break;  // EAGAIN after some bytes, or the file shrank under us (0)
+                }
+                return r;
+            };
+            io_result r = co_await on_disk(std::move(send));
+            if (r.ec == std::errc::resource_unavailable_try_again || r.ec == std::errc::operation_would_block) {
+                auto [wec] = co_await data.socket().async_wait(tcp::socket::wait_write,
+                                                               asio::experimental::as_tuple(asio::use_awaitable));
+                if (wec) co_return wec;
+                continue;
             }
-            transfer_bytes_ += sent;
-            offset += sent;
-            remaining -= sent;
+            if (r.ec) co_return r.ec;
+            if (r.bytes == 0) break;  // the file shrank under us
+            transfer_bytes_ += r.bytes;
+            offset += r.bytes;
+            remaining -= r.bytes;
             data_watchdog_->touch();
-            if (ec) co_return ec;
-            if (sent == 0) break;  // the file shrank under us
         }
         co_return std::error_code{};
     }

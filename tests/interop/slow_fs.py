@@ -32,12 +32,16 @@ def serve(source: str, mountpoint: str, delay: float, delay_file: str | None, ev
     def slow(op: str, path: str) -> None:
         if path == "/":
             return  # the mount point itself stays quick: mount checks and parent lookups
-        seconds = delay
-        if delay_file:
+        seconds = delay if op != "read" else 0.0
+        # Reads are quick unless the .read file beside delay_file says otherwise.
+        file = delay_file if op != "read" else (delay_file and delay_file + ".read")
+        if file:
             try:
-                seconds = float(Path(delay_file).read_text())
+                seconds = float(Path(file).read_text())
             except (OSError, ValueError):
                 return
+        if seconds <= 0:
+            return
         if events:
             with lock, open(events, "a") as f:
                 f.write(f"{op} {path}\n")
@@ -66,6 +70,7 @@ def serve(source: str, mountpoint: str, delay: float, delay_file: str | None, ev
             return os.open(real(path), os.O_RDONLY)
 
         def read(self, path, size, offset, fh):
+            slow("read", path)
             return os.pread(fh, size, offset)
 
         def release(self, path, fh):
@@ -107,11 +112,13 @@ class SlowMount:
                                    f"(exit {self.proc.returncode})")
             time.sleep(0.02)  # polling interval, bounded by the deadline above
 
-    def set_delay(self, seconds: float) -> None:
-        """With delay_file: from the next call on, each getattr and open takes seconds."""
-        tmp = self.delay_file.with_suffix(".new")
+    def set_delay(self, seconds: float, op: str = "") -> None:
+        """With delay_file: from the next call on, each getattr and open (op "read": each read)
+        takes seconds."""
+        target = self.delay_file if op != "read" else Path(str(self.delay_file) + ".read")
+        tmp = target.with_suffix(".new")
         tmp.write_text(str(seconds))
-        tmp.replace(self.delay_file)  # atomic: a call never reads half a number
+        tmp.replace(target)  # atomic: a call never reads half a number
 
     def wait_event(self, line: str, timeout: float) -> None:
         """Waits until a slow call named line ("open /f") has started."""

@@ -166,6 +166,37 @@ def test_noop_answered_while_a_login_opens_a_home_on_a_slow_disk(slow):
         c.expect("CWD /", 250)
 
 
+@pytest.mark.parametrize("mode", ["A", "I"])
+def test_noop_answered_while_a_download_reads_a_slow_disk(slow, mode):
+    """A running download's file reads wait on the disk pool, not on the event thread: TYPE A
+    reads through pread, TYPE I with PROT C through sendfile after the pool's readahead. Failed
+    before the reads moved (pread and sendfile on the event thread held every session on it)."""
+    srv, mount, _ = slow
+    state = {}
+
+    def start():
+        c = logged_in(srv)
+        c.expect(f"TYPE {mode}", 200)
+        state["port"] = c.epsv_port()
+        state["data"] = socket.create_connection((srv.host, state["port"]), timeout=30)
+        mount.set_delay(DELAY, "read")  # the open is quick, each read of the file slow
+        c.send("RETR slow/data.txt")
+        return c
+
+    try:
+        mount.set_delay(0)  # quick opens: only the reads wait
+        c = others_answer_while(srv, mount, start, "read /data.txt")
+        with c, state["data"] as d:
+            mount.set_delay(0, "read")
+            assert c.reply().code == 150
+            got = recv_all(d)
+            assert got == (DATA.replace(b"\n", b"\r\n") if mode == "A" else DATA)
+            assert c.reply().code == 226
+    finally:
+        mount.set_delay(0, "read")
+        mount.set_delay(DELAY)
+
+
 @pytest.mark.parametrize("command", ["RETR pipe", "STOR pipe", "APPE pipe"])
 def test_a_fifo_is_refused_at_once(slow, command):
     srv, _, home = slow
