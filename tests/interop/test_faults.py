@@ -429,13 +429,12 @@ def test_sighup_reloads_config_users_and_certificate_without_dropping_a_session(
 def test_home_folder_removed_under_a_session(ferryd_factory, pki, tmp_path_factory, sandbox):
     """alice's home folder is removed while she is logged in (as root, permission bits would not
     stop ferryd): her RETR and STOR get a clear 5xx, not a crash or a hang; bob is served as
-    before; a fresh login of alice gets 530 while the folder is missing. Once an administrator
-    makes the folder again (a new folder, while the old session still holds the removed one), a
-    fresh login never gets a 226 for an upload that is not on disk: without the sandbox it lands
-    in the new folder (before the fix the new session reused the removed folder the old session
-    held open, and every upload failed with 'No such file or directory' until that session
-    ended); under the sandbox (Landlock allowed the folder that was there at start) it gets a
-    clear 550 until ferryd restarts."""
+    before; a fresh login of alice gets 530 while the folder is missing (before the fix it got
+    230: the shared home cache handed it the removed folder the old session still held open).
+    Once an administrator makes the folder again, a fresh login never gets a 226 for an upload
+    that is not on disk: without the sandbox it lands in the new folder; under the sandbox
+    (Landlock allowed the folder that was there at start, not its replacement) it gets a clear
+    550 until ferryd restarts."""
     d = tmp_path_factory.mktemp("gone")
     users = users_file(d, pki, ["alice", "bob"])
     overrides = {"USERS": str(users)}
