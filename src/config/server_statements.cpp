@@ -116,6 +116,16 @@ const std::vector<schema_entry> server_statements = {
          s.data_timeout_seconds = static_cast<unsigned>(v);
          return true;
      }},
+    {"SHUTDOWNGRACE", side::server, "seconds", "30",
+     "On SIGTERM (or SIGINT) new connections are refused at once and running transfers get this long to "
+     "finish; then ferryd exits 0. 0 stops at once.",
+     false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         unsigned long v;
+         if (!want_args(st, 1, 1, "a number of seconds", err) || !number(st, 0, 0, 86400, v, err)) return false;
+         s.shutdown_grace_seconds = static_cast<unsigned>(v);
+         return true;
+     }},
     {"UPLOADCLOSENOTIFY", side::server, "REQUIRED | OPTIONAL", "REQUIRED",
      "REQUIRED: a PROT P upload must end with TLS close_notify, else it is kept as a partial (426) and the old "
      "file stays. OPTIONAL: a bare FIN ends it too, as with PROT C, once the client acknowledges the final reply.",

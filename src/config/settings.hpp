@@ -44,6 +44,7 @@ struct server_settings {
     secure_dataconn dataconn = secure_dataconn::clear;
     unsigned inactive_seconds = 300;     // control connection idle limit
     unsigned data_timeout_seconds = 60;  // DATACTTIME: data connection wait / stall limit
+    unsigned shutdown_grace_seconds = 30;  // SHUTDOWNGRACE: how long SIGTERM waits for transfers
     bool upload_close_notify_required = true;  // UPLOADCLOSENOTIFY: a PROT P upload ends with close_notify
     unsigned umask = 022;                // UMASK: permissions taken away from created files and folders
     redirect_policy passive_dataconn = redirect_policy::noredirect;

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 #include <tuple>
@@ -17,26 +18,18 @@ namespace fs = std::filesystem;
 
 namespace ferry::server {
 
-std::optional<loaded_server> load(config::server_settings settings, const load_options& opts, start_error& error) {
-    error.exit_status = 2;
+namespace {
+
+// Settings -> a server context: relative names resolved, files others could change refused,
+// USERS and CERTMAP read, the TLS context made. At start and on SIGHUP (shared: the state a
+// reloaded context keeps from the running one).
+std::shared_ptr<server_context> build_context(config::server_settings settings, const load_options& opts,
+                                              std::shared_ptr<server_shared> shared, std::string& error) {
     auto& s = settings;
     const bool system_users = !s.system_users.value.empty();
     if (s.users.empty() && !system_users) {
-        error.text = opts.config_file + ": no USERS statement (and SYSTEMUSERS OFF): nobody could log in";
-        return std::nullopt;
-    }
-    if (system_users) {
-        // SECURITY: a system user's files are reached with the user's own rights, which takes
-        // CAP_SETUID and CAP_SETGID: only with seccomp narrowing them, and only from root.
-        if (!s.sandbox) {
-            error.text = s.system_users.where + ": SYSTEMUSERS ON needs SANDBOX ON";
-            return std::nullopt;
-        }
-        if (::geteuid() != 0) {
-            error.text = s.system_users.where + ": SYSTEMUSERS ON needs ferryd started as root (PAM reads the "
-                                                "shadow passwords, and sessions take each user's rights)";
-            return std::nullopt;
-        }
+        error = opts.config_file + ": no USERS statement (and SYSTEMUSERS OFF): nobody could log in";
+        return nullptr;
     }
     // Relative names in the config are relative to the config file's folder.
     fs::path base = fs::absolute(opts.config_file).parent_path();
@@ -53,24 +46,107 @@ std::optional<loaded_server> load(config::server_settings settings, const load_o
                                     std::tuple{s.keyring, "KEYRING", true}}) {
         if (path.empty()) continue;
         if (auto why = check_trusted_file(path, what, ours)) {
-            error.text = *why;
+            error = *why;
+            return nullptr;
+        }
+    }
+    auto ctx = shared ? std::make_shared<server_context>(std::move(shared)) : std::make_shared<server_context>();
+    ctx->settings = std::move(settings);
+    const auto& cs = ctx->settings;
+    if (!cs.certmap.empty() && !ctx->certs.load(cs.certmap, error)) return nullptr;
+    std::string root = opts.users_root.empty() ? fs::path(cs.users).parent_path().string() : opts.users_root;
+    if (!cs.users.empty() && !ctx->users.load(cs.users, root, error)) return nullptr;
+    if (!load_tls(*ctx, error)) return nullptr;
+    ctx->log = opts.log ? opts.log : std::make_shared<spdlog::logger>("ferryd");  // no sink: logs nowhere
+    return ctx;
+}
+
+// SIGHUP: the configuration file read again into a new context. What was fixed at start (the
+// listeners, the user and sandbox of the process, UMASK) stays as it is; a change there is
+// reported, for the next start.
+std::shared_ptr<server_context> reload_context(const server_context& running, const load_options& opts,
+                                               const std::vector<std::string>& homes, std::string& error) {
+    config::server_settings s;
+    if (!config::load_server_settings(opts.config_file, s, error)) return nullptr;
+    const auto& r = running.settings;
+    std::vector<std::string> fixed;
+    if (s.run_as.value != r.run_as.value) fixed.push_back("RUNAS");
+    if (s.sandbox != r.sandbox) fixed.push_back("SANDBOX");
+    if (s.umask != r.umask) fixed.push_back("UMASK");
+    if (s.active_from_port_20 != r.active_from_port_20) fixed.push_back("ACTIVEDATAPORT");
+    // The PAM broker was forked at start, and the sandbox fixed the system homes and capabilities.
+    if (s.system_users.value != r.system_users.value || s.pam_service != r.pam_service ||
+        s.system_homes != r.system_homes || s.system_min_uid != r.system_min_uid)
+        fixed.push_back("SYSTEMUSERS, PAMSERVICE, SYSTEMHOMES, SYSTEMMINUID");
+    s.listen = r.listen;  // also what --listen / --tlsport gave
+    s.tls_port = r.tls_port;
+    s.tls_port_set = r.tls_port_set;
+    s.run_as = r.run_as;
+    s.sandbox = r.sandbox;
+    s.umask = r.umask;
+    s.active_from_port_20 = r.active_from_port_20;
+    s.system_users = r.system_users;
+    s.pam_service = r.pam_service;
+    s.system_homes = r.system_homes;
+    s.system_min_uid = r.system_min_uid;
+    auto ctx = build_context(std::move(s), opts, running.shared, error);
+    if (!ctx) return nullptr;
+    ctx->reload = running.reload;
+    if (!fixed.empty()) {
+        std::string names;
+        for (const auto& f : fixed) names += (names.empty() ? "" : ", ") + f;
+        ctx->log->warn("SIGHUP: {} changed: kept as at start until ferryd restarts", names);
+    }
+    if (ctx->settings.sandbox)
+        for (const auto& u : ctx->users.all()) {
+            bool beneath = false;
+            for (const auto& h : homes) {
+                const auto rel = fs::path(u.home).lexically_relative(h);
+                beneath = beneath || (!rel.empty() && *rel.begin() != "..");
+            }
+            if (!beneath)
+                ctx->log->warn("SIGHUP: home folder {} of {} is outside the folders the sandbox allowed at start: "
+                               "its logins fail until ferryd restarts", u.home, u.name);
+        }
+    return ctx;
+}
+
+}  // namespace
+
+std::optional<loaded_server> load(config::server_settings settings, const load_options& opts, start_error& error) {
+    error.exit_status = 2;
+    if (const auto& su = settings.system_users; !su.value.empty()) {
+        // SECURITY: a system user's files are reached with the user's own rights, which takes
+        // CAP_SETUID and CAP_SETGID: only with seccomp narrowing them, and only from root.
+        // (Checked at start only: a SIGHUP reload keeps these statements as they were.)
+        if (!settings.sandbox) {
+            error.text = su.where + ": SYSTEMUSERS ON needs SANDBOX ON";
+            return std::nullopt;
+        }
+        if (::geteuid() != 0) {
+            error.text = su.where + ": SYSTEMUSERS ON needs ferryd started as root (PAM reads the "
+                                    "shadow passwords, and sessions take each user's rights)";
             return std::nullopt;
         }
     }
-    auto ctx = std::make_shared<server_context>();
-    ctx->settings = std::move(settings);
+    auto ctx = build_context(std::move(settings), opts, nullptr, error.text);
+    if (!ctx) return std::nullopt;
     const auto& cs = ctx->settings;
-    if (!cs.certmap.empty() && !ctx->certs.load(cs.certmap, error.text)) return std::nullopt;
-    std::string root = opts.users_root.empty() ? fs::path(cs.users).parent_path().string() : opts.users_root;
-    if (!cs.users.empty() && !ctx->users.load(cs.users, root, error.text)) return std::nullopt;
     std::set<std::string> homes;
     for (const auto& u : ctx->users.all()) homes.insert(u.home);
     loaded_server out{ctx, {homes.begin(), homes.end()}, {}};
     auto plan = confinement(cs, out.homes, error);
     if (!plan) return std::nullopt;
     out.confinement = std::move(*plan);
-    if (!load_tls(*ctx, error.text)) return std::nullopt;
-    ctx->log = opts.log ? opts.log : std::make_shared<spdlog::logger>("ferryd");  // no sink: logs nowhere
+    // The configuration file's folder stays readable too: SIGHUP reads it again.
+    const auto config_paths = paths_after_start(cs, {}, fs::absolute(opts.config_file).string());
+    for (const auto& p : config_paths.read_only)
+        if (std::find(out.confinement.read_only.begin(), out.confinement.read_only.end(), p) ==
+            out.confinement.read_only.end())
+            out.confinement.read_only.push_back(p);
+    ctx->reload = [opts, homes = out.homes](const server_context& running, std::string& err) {
+        return reload_context(running, opts, homes, err);
+    };
     for (const auto& w : insecure_settings(cs)) ctx->log->warn("insecure setting: {}", w);
     // Upload temporaries of a previous run that crashed (kept partials stay).
     for (const auto& h : out.homes)

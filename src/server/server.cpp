@@ -103,11 +103,13 @@ asio::io_context& server::next_worker() {
 }
 
 asio::awaitable<void> server::accept_loop(listener& l) {
-    const auto& cfg = ctx_->settings;
     for (;;) {
         asio::io_context& worker = next_worker();
         auto [ec, accepted] = co_await l.acceptor.async_accept(worker, asio::experimental::as_tuple(asio::use_awaitable));
         tcp::socket sock(std::move(accepted));
+        // Taken for each connection: SIGHUP may have replaced the context meanwhile.
+        const std::shared_ptr<const server_context> ctx = ctx_;
+        const auto& cfg = ctx->settings;
         if (ec) {
             if (ec == asio::error::operation_aborted || !l.acceptor.is_open()) co_return;
             if (ec == asio::error::no_descriptors || ec.value() == ENFILE) {
@@ -151,7 +153,7 @@ asio::awaitable<void> server::accept_loop(listener& l) {
             refuse(sock, l.implicit_tls, "maxsessions", why, peer_text);
             continue;
         }
-        auto s = std::make_shared<session>(ctx_, std::move(sock), l.implicit_tls, next_id_++, std::move(slot),
+        auto s = std::make_shared<session>(ctx, std::move(sock), l.implicit_tls, next_id_++, std::move(slot),
                                            worker_pools{*hash_pool_, *disk_pool_});
         // The completion handler owns the session until run() ends (no wrapper coroutine: its
         // frame would be one more allocation held by every idle session).
@@ -225,12 +227,11 @@ void server::run(bool handle_signals) {
         on_signal = [this, &signals, &on_signal](const std::error_code& ec, int sig) {
             if (ec) return;
             if (sig == SIGHUP) {
-                reload_tls();
+                reload();
                 signals->async_wait(handler(on_signal));
                 return;
             }
-            ctx_->log->info("signal {}: stopping", sig);
-            stop();
+            if (shut_down(sig)) signals->async_wait(handler(on_signal));  // a second one stops at once
         };
         signals->async_wait(handler(on_signal));
     }
@@ -242,6 +243,67 @@ void server::run(bool handle_signals) {
     threads_.clear();
     hash_pool_->stop();
     disk_pool_->stop();
+}
+
+void server::reload() {
+    if (!ctx_->reload) {
+        reload_tls();
+        return;
+    }
+    std::string error;
+    auto next = ctx_->reload(*ctx_, error);
+    if (!next) {
+        ctx_->log->error("SIGHUP: configuration not reloaded, keeping the current one: {}", error);
+        if (auto t = ctx_->current_tls())
+            ctx_->log->warn("SIGHUP: TLS not reloaded, keeping the current certificate {}", t->fingerprint());
+        return;
+    }
+    next->log = ctx_->log;
+    ctx_ = std::move(next);
+    ctx_->log->info("SIGHUP: configuration reloaded: {} user(s); new sessions use it, running sessions keep theirs",
+                    ctx_->users.size());
+    if (auto t = ctx_->current_tls()) ctx_->log->info("SIGHUP: TLS reloaded; certificate {} for new sessions", t->fingerprint());
+}
+
+bool server::shut_down(int sig) {
+    if (stopping_) {
+        ctx_->log->info("signal {} again: stopping now", sig);
+        stop();
+        return false;
+    }
+    stopping_ = true;
+    // New connections are refused at once (the listeners close); running transfers get the grace.
+    for (auto& l : listeners_) {
+        std::error_code ec;
+        l->acceptor.close(ec);
+    }
+    const unsigned grace = ctx_->settings.shutdown_grace_seconds;
+    const unsigned running = ctx_->shared->transfers.load();
+    if (grace == 0 || running == 0) {
+        ctx_->log->info("signal {}: stopping", sig);
+        stop();
+        return false;
+    }
+    ctx_->log->info("signal {}: stopping: new connections refused; waiting up to {} s for {} running transfer(s) "
+                    "(SHUTDOWNGRACE)",
+                    sig, grace, running);
+    asio::co_spawn(accept_ctx_, finish_transfers(std::chrono::steady_clock::now() + std::chrono::seconds(grace)),
+                   asio::detached);
+    return true;
+}
+
+asio::awaitable<void> server::finish_transfers(std::chrono::steady_clock::time_point deadline) {
+    asio::steady_timer t(accept_ctx_);
+    while (ctx_->shared->transfers.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+        t.expires_after(std::chrono::milliseconds(20));
+        auto [ec] = co_await t.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+        if (ec) co_return;
+    }
+    if (unsigned left = ctx_->shared->transfers.load())
+        ctx_->log->warn("SHUTDOWNGRACE over: stopping {} unfinished transfer(s)", left);
+    else
+        ctx_->log->info("running transfers finished: stopping");
+    stop();
 }
 
 void server::reload_tls() {

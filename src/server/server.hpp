@@ -5,6 +5,7 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -24,6 +25,10 @@ public:
     // Starts the worker threads and runs until stop() (or SIGINT/SIGTERM when handle_signals).
     void run(bool handle_signals);
     void stop();
+    // SIGHUP: reads the configuration file again (statements, USERS, CERTMAP, TLS files) for new
+    // sessions; running sessions keep the configuration they started with. A file that no longer
+    // loads changes nothing (logged). Without a configuration file (ferryd serve): reload_tls().
+    void reload();
     // Re-reads KEYRING/CAFILE (SIGHUP): new sessions get the renewed certificate, running ones
     // keep theirs.
     void reload_tls();
@@ -37,6 +42,10 @@ private:
         bool implicit_tls;
     };
     asio::awaitable<void> accept_loop(listener& l);
+    // SIGTERM/SIGINT: closes the listeners, then stops once no transfer runs or SHUTDOWNGRACE is
+    // over; a second signal stops at once. Returns whether it waits (another signal may come).
+    bool shut_down(int sig);
+    asio::awaitable<void> finish_transfers(std::chrono::steady_clock::time_point deadline);
     asio::io_context& next_worker();
     // Why a new connection is refused (421), or empty when it may start a session.
     std::string admission(asio::ip::tcp::socket& sock, const std::string& host, session_slot& slot);
@@ -59,6 +68,7 @@ private:
     std::vector<std::thread> threads_;
     std::atomic<std::uint64_t> next_id_{1};
     std::size_t next_worker_ = 0;
+    bool stopping_ = false;  // SIGTERM seen: waiting for running transfers
     // Descriptors: new connections are refused once a new one's number reaches fd_limit_ -
     // fd_reserve_ (the kernel hands out the lowest free number, so that many are open), keeping
     // the reserve for running sessions' data connections, files and listeners.

@@ -1,8 +1,13 @@
 #pragma once
 // What every session of one server shares. Read-only once the server runs, except the TLS
 // context, which SIGHUP replaces (renewed certificate) without touching running sessions.
+// A SIGHUP that re-reads the configuration makes a new server_context for the sessions that start
+// after it; running sessions keep theirs. The counters and limits all of them must see (sessions,
+// logins, running transfers) live in one server_shared that every generation points to.
 #include <spdlog/logger.h>
+#include <sys/stat.h>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -17,30 +22,59 @@
 #include "server/session_limits.hpp"
 #include "server/warn_limiter.hpp"
 #include "tls/context.hpp"
+#include "tls/ticket_keys.hpp"
 #include "vfs/root.hpp"
 
 namespace ferry::server {
 
+// Shared by every event thread and every configuration generation; each is thread-safe on its own.
+struct server_shared {
+    net::name_cache names;           // PASSIVEADDRESS host names
+    session_limits limits;           // MAXSESSIONS* and passive port shares
+    auth::login_throttle logins;     // LOGINATTEMPTS
+    warn_limiter warnings;           // warnings a flood would repeat
+    std::atomic<unsigned> transfers{0};  // data transfers running (SHUTDOWNGRACE waits for them)
+    auth::system_users system_users;     // SYSTEMUSERS ON: the PAM broker (started by server::run)
+    // TLS session-ticket keys outlive a reload that keeps TLSTIMEOUT (tickets still resume).
+    std::mutex tickets_mutex;
+    std::shared_ptr<tls::ticket_keys> ticket_keys;
+    unsigned ticket_keys_timeout = 0;
+};
+
 struct server_context {
+    explicit server_context(std::shared_ptr<server_shared> s = std::make_shared<server_shared>())
+        : shared(std::move(s)) {}
+    server_context(const server_context&) = delete;
+    server_context& operator=(const server_context&) = delete;
+
+    const std::shared_ptr<server_shared> shared;
     config::server_settings settings;
     auth::users_file users;
     auth::cert_map certs;
-    auth::system_users system_users;  // SYSTEMUSERS ON: the PAM broker (started by server::run)
+    auth::system_users& system_users = shared->system_users;
     std::shared_ptr<spdlog::logger> log;
-    mutable net::name_cache names;  // PASSIVEADDRESS host names
-    // Shared by every event thread; each is thread-safe on its own.
-    mutable session_limits limits;        // MAXSESSIONS* and passive port shares
-    mutable auth::login_throttle logins;  // LOGINATTEMPTS
-    mutable warn_limiter warnings;        // warnings a flood would repeat
+    net::name_cache& names = shared->names;
+    session_limits& limits = shared->limits;
+    auth::login_throttle& logins = shared->logins;
+    warn_limiter& warnings = shared->warnings;
+    // SIGHUP: the next generation, from the configuration file read again (null: this server has
+    // no file to re-read; then SIGHUP renews the TLS context only).
+    std::function<std::shared_ptr<server_context>(const server_context& running, std::string& error)> reload;
 
     // The home folder of a user, opened once and shared by all of that user's sessions, so an
     // idle session holds one descriptor (its socket), not two. vfs::root is used through *at()
     // calls only, so sharing it between threads is safe.
     // Called on the disk pool (session::log_in).
+    // A folder removed (or replaced) since it was opened is opened again: a session still holding
+    // the removed one must not make a new login write into a folder nobody can see.
     std::shared_ptr<const vfs::root> open_home(const std::string& dir, std::error_code& ec) const {
+        struct stat now{};
+        const bool here = ::stat(dir.c_str(), &now) == 0;
+        auto same = [&](const home_entry& e) { return here && e.dev == now.st_dev && e.ino == now.st_ino; };
         {
             std::lock_guard lock(homes_mutex_);
-            if (auto r = homes_[dir].lock()) return r;
+            const auto& e = homes_[dir];
+            if (auto r = e.root.lock(); r && same(e)) return r;
         }
         // Opened without the lock: a home on a hung file system keeps one disk-pool thread
         // waiting, not every other login queued behind the mutex.
@@ -48,8 +82,8 @@ struct server_context {
         if (ec) return nullptr;
         std::lock_guard lock(homes_mutex_);
         auto& slot = homes_[dir];
-        if (auto other = slot.lock()) return other;  // another session opened it meanwhile
-        slot = r;
+        if (auto other = slot.root.lock(); other && same(slot)) return other;  // opened meanwhile
+        slot = {r, here ? now.st_dev : 0, here ? now.st_ino : 0};
         return r;
     }
     // Builds a fresh TLS context from the files named in settings (used at start and on SIGHUP).
@@ -68,7 +102,12 @@ struct server_context {
 
 private:
     mutable std::mutex homes_mutex_;
-    mutable std::map<std::string, std::weak_ptr<const vfs::root>> homes_;
+    struct home_entry {
+        std::weak_ptr<const vfs::root> root;
+        dev_t dev = 0;
+        ino_t ino = 0;
+    };
+    mutable std::map<std::string, home_entry> homes_;
     mutable std::mutex tls_mutex_;
     mutable std::shared_ptr<tls::context> tls_;  // null when no KEYRING
 };

@@ -78,7 +78,8 @@ std::vector<std::string> insecure_settings(const config::server_settings& s) {
     return out;
 }
 
-confinement_paths paths_after_start(const config::server_settings& s, const std::vector<std::string>& homes) {
+confinement_paths paths_after_start(const config::server_settings& s, const std::vector<std::string>& homes,
+                                    const std::string& config_file) {
     confinement_paths out;
     auto add = [](std::vector<std::string>& to, const fs::path& p) {
         std::error_code ec;
@@ -94,7 +95,8 @@ confinement_paths paths_after_start(const config::server_settings& s, const std:
         if (dir == "/" || dir == "/etc") return add(out.read_only, file);
         add(out.read_only, dir);
     };
-    for (const std::string* f : {&s.keyring, &s.cafile, &s.crlfile}) {
+    // The TLS files, and what else SIGHUP re-reads: the configuration, USERS and CERTMAP.
+    for (const std::string* f : {&s.keyring, &s.cafile, &s.crlfile, &s.users, &s.certmap, &config_file}) {
         if (f->empty()) continue;
         fs::path p = fs::absolute(*f);
         folder_of(p);

@@ -25,13 +25,15 @@ std::optional<std::string> make_private_dir(const std::string& path);
 std::vector<std::string> insecure_settings(const config::server_settings& s);
 
 // What the serving process may still reach once confined (Landlock): the homes read-write; the
-// TLS files (KEYRING, CAFILE, CRLFILE), re-read on SIGHUP, read-only by their folder (a renewed certificate is a new file;
-// a file directly in / or /etc is allowed alone); the resolver's files, shared libraries and
-// /dev/null read-only. Paths that do not exist are left out.
+// files SIGHUP re-reads (KEYRING, CAFILE, CRLFILE, USERS, CERTMAP and config_file) read-only by
+// their folder (a renewed certificate is a new file; a file directly in / or /etc is allowed
+// alone); the resolver's files, shared libraries and /dev/null read-only. Paths that do not exist
+// are left out.
 struct confinement_paths {
     std::vector<std::string> read_write;
     std::vector<std::string> read_only;
 };
-confinement_paths paths_after_start(const config::server_settings& s, const std::vector<std::string>& homes);
+confinement_paths paths_after_start(const config::server_settings& s, const std::vector<std::string>& homes,
+                                    const std::string& config_file = {});
 
 }  // namespace ferry::server

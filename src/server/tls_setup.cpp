@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 
 namespace ferry::server {
 
@@ -57,6 +58,15 @@ bool load_tls(server_context& ctx, std::string& error) {
     if (!ctx.settings.tls_configured()) return true;
     tls::server_options o;
     if (!tls_options_from(ctx.settings, o, error)) return false;
+    if (o.tickets) {
+        // The ticket keys of an earlier generation (SIGHUP) stay while TLSTIMEOUT does.
+        auto& sh = *ctx.shared;
+        std::lock_guard lock(sh.tickets_mutex);
+        if (sh.ticket_keys && sh.ticket_keys_timeout == o.session_timeout)
+            o.tickets = sh.ticket_keys;
+        sh.ticket_keys = o.tickets;
+        sh.ticket_keys_timeout = o.session_timeout;
+    }
     ctx.make_tls = [o](std::string& err) { return tls::context::make_server(o, err); };
     auto t = ctx.make_tls(error);
     ctx.set_tls(t);

@@ -13,6 +13,7 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#include <atomic>
 #include <chrono>
 
 #include "net/delivery.hpp"
@@ -50,6 +51,7 @@ struct session::transfer_request {
     std::shared_ptr<listing_source> listing;  // listings (listing.cpp)
     bool ascii = false;
     bool unique = false;
+    bool shrank = false;  // RETR: the file got shorter than its size at RETR while it was sent
 };
 
 // ---- set-up ------------------------------------------------------------------------------
@@ -263,7 +265,20 @@ asio::awaitable<void> session::begin_transfer(std::shared_ptr<transfer_request> 
     }, asio::detached);
 }
 
+namespace {
+// Counts the transfers running in the whole server while one lives: SIGTERM waits for them
+// (SHUTDOWNGRACE). Ends with the coroutine, after the final reply has been written.
+struct running_transfer {
+    std::atomic<unsigned>& n;
+    explicit running_transfer(std::atomic<unsigned>& count) : n(count) { ++n; }
+    ~running_transfer() { --n; }
+    running_transfer(const running_transfer&) = delete;
+    running_transfer& operator=(const running_transfer&) = delete;
+};
+}  // namespace
+
 asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> req) {
+    running_transfer counted(ctx_->shared->transfers);
     auto started = std::chrono::steady_clock::now();
     bool stalled = false;
     std::unique_ptr<tls::stream> data;
@@ -387,7 +402,11 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
             final_code = code::transfer_aborted;
             final_text = "Upload incomplete: " + incomplete_why + ".";
         } else if (ec && final_text.empty()) {
-            if (local_failure && ec.value() != 0 && ec != asio::error::eof) {
+            if (req->shrank) {
+                final_code = code::local_error;
+                final_text = "Transfer failed: " + req->path + " changed during the download (it is now shorter than the " +
+                             std::to_string(req->size) + " bytes it had); download it again.";
+            } else if (local_failure && ec.value() != 0 && ec != asio::error::eof) {
                 final_code = ec == std::errc::no_space_on_device ? code::insufficient_storage : code::local_error;
                 final_text = "Transfer failed on the server: " + describe_error(ec);
             } else {
@@ -499,10 +518,11 @@ struct io_result {
     std::error_code ec;
 };
 
-auto read_job(int fd, char* buf, std::uint64_t offset) {
-    return [fd, buf, offset] {
+auto read_job(int fd, char* buf, std::uint64_t offset, std::size_t want) {
+    return [fd, buf, offset, want] {
         for (;;) {
-            ssize_t n = ::pread(fd, buf, transfer_buffer, static_cast<off_t>(offset));
+            if (want == 0) return io_result{};
+            ssize_t n = ::pread(fd, buf, want, static_cast<off_t>(offset));
             if (n >= 0) return io_result{static_cast<std::size_t>(n), {}};
             if (errno != EINTR) return io_result{0, {errno, std::system_category()}};
         }
@@ -562,7 +582,11 @@ asio::awaitable<std::error_code> session::send_retr(transfer_request& req, tls::
                 continue;
             }
             if (r.ec) co_return r.ec;
-            if (r.bytes == 0) break;  // the file shrank under us
+            if (r.bytes == 0) {
+                // The file shrank under us (truncated in place): no 226 on a short file.
+                req.shrank = true;
+                co_return std::make_error_code(std::errc::io_error);
+            }
             transfer_bytes_ += r.bytes;
             offset += r.bytes;
             remaining -= r.bytes;
@@ -572,11 +596,20 @@ asio::awaitable<std::error_code> session::send_retr(transfer_request& req, tls::
     }
     std::unique_ptr<char[]> buf(new char[transfer_buffer]), next_buf(new char[transfer_buffer]);
     std::unique_ptr<char[]> ascii_buf(req.ascii ? new char[transfer_buffer * 2] : nullptr);
-    auto first = read_job(fd, buf.get(), offset);
+    // The file as it was at RETR: its size then bounds what is read (SIZE said so), and a file
+    // that got shorter meanwhile (truncated in place) ends the transfer with an error, never 226.
+    auto want = [&req](std::uint64_t off) {
+        return static_cast<std::size_t>(std::min<std::uint64_t>(transfer_buffer, req.size - std::min(off, req.size)));
+    };
+    auto first = read_job(fd, buf.get(), offset, want(offset));
     io_result r = co_await on_disk(std::move(first));
     for (;;) {
         if (r.ec) co_return r.ec;
-        if (r.bytes == 0) break;
+        if (offset >= req.size) break;
+        if (r.bytes == 0) {
+            req.shrank = true;
+            co_return std::make_error_code(std::errc::io_error);
+        }
         offset += r.bytes;
         // The last piece, close_notify and FIN leave as one segment (shutdown pushes it).
         if (offset >= req.size) data.cork(true);
@@ -587,7 +620,7 @@ asio::awaitable<std::error_code> session::send_retr(transfer_request& req, tls::
             out = ascii_buf.get();
         }
         // Send this piece while the next one is read (into the other buffer).
-        auto next = read_job(fd, next_buf.get(), offset);
+        auto next = read_job(fd, next_buf.get(), offset, want(offset));
         auto both = data.write_all(out, len) && on_disk(std::move(next));
         auto [ec, following] = co_await std::move(both);
         if (ec) co_return ec;

@@ -65,6 +65,7 @@ const sample samples[] = {
     {"SECURE_DATACONN", "SECURE_DATACONN PRIVATE", false},
     {"INACTIVE", "INACTIVE 600", false},
     {"DATACTTIME", "DATACTTIME 30", false},
+    {"SHUTDOWNGRACE", "SHUTDOWNGRACE 10", false},
     {"UPLOADCLOSENOTIFY", "UPLOADCLOSENOTIFY OPTIONAL", false},
     {"UMASK", "UMASK 077", false},
     {"PASSIVEDATACONN", "PASSIVEDATACONN REDIRECT", false},
@@ -137,6 +138,7 @@ TEST(server_settings_defaults, schema_default_column_matches_the_struct) {
     EXPECT_EQ(def("TLSPORT"), std::to_string(d.tls_port));
     EXPECT_EQ(def("INACTIVE"), std::to_string(d.inactive_seconds));
     EXPECT_EQ(def("DATACTTIME"), std::to_string(d.data_timeout_seconds));
+    EXPECT_EQ(def("SHUTDOWNGRACE"), std::to_string(d.shutdown_grace_seconds));
     EXPECT_EQ(def("SECURE_FTP"), "ALLOWED");
     EXPECT_EQ(d.secure, secure_ftp::allowed);
     EXPECT_EQ(def("SECURE_DATACONN"), "CLEAR");
@@ -456,6 +458,15 @@ TEST(datacttime, range) {
     EXPECT_EQ(bad("DATACTTIME 0\n"), "ferryd.conf:1: DATACTTIME: '0' is not a number from 1 to 86400");
     EXPECT_EQ(bad("DATACTTIME +5\n"), "ferryd.conf:1: DATACTTIME: '+5' is not a number from 1 to 86400");
     EXPECT_EQ(bad("DATACTTIME 1 2\n"), "ferryd.conf:1: DATACTTIME takes a number of seconds, not 2 values");
+}
+
+// SHUTDOWNGRACE: 0 (stop at once) is allowed, unlike the other time limits.
+TEST(shutdowngrace, range) {
+    EXPECT_EQ(server_settings{}.shutdown_grace_seconds, 30u);
+    EXPECT_EQ(good("SHUTDOWNGRACE 0\n").shutdown_grace_seconds, 0u);
+    EXPECT_EQ(good("SHUTDOWNGRACE 86400\n").shutdown_grace_seconds, 86400u);
+    EXPECT_EQ(bad("SHUTDOWNGRACE 86401\n"), "ferryd.conf:1: SHUTDOWNGRACE: '86401' is not a number from 0 to 86400");
+    EXPECT_EQ(bad("SHUTDOWNGRACE\n"), "ferryd.conf:1: SHUTDOWNGRACE takes a number of seconds, not 0 values");
 }
 
 TEST(uploadclosenotify, values) {

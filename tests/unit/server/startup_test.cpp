@@ -109,3 +109,26 @@ TEST(startup, the_confined_process_can_reread_the_crl_and_ca_files) {
     EXPECT_TRUE(has(d.path / "revocation"));
     EXPECT_TRUE(p.read_write.empty());
 }
+
+// SIGHUP reads the configuration file, USERS and CERTMAP again: their folders stay readable under
+// Landlock (before, a reload of the users under the sandbox could not open the file).
+TEST(startup, the_confined_process_can_reread_the_configuration_and_users) {
+    temp_dir d;
+    fs::create_directories(d.path / "etc");
+    fs::create_directories(d.path / "users");
+    fs::create_directories(d.path / "map");
+    std::ofstream(d.path / "etc" / "ferryd.conf") << "c\n";
+    std::ofstream(d.path / "users" / "users") << "u\n";
+    std::ofstream(d.path / "map" / "certmap") << "m\n";
+    config::server_settings s;
+    s.users = (d.path / "users" / "users").string();
+    s.certmap = (d.path / "map" / "certmap").string();
+    auto p = server::paths_after_start(s, {}, (d.path / "etc" / "ferryd.conf").string());
+    auto has = [&](const fs::path& x) {
+        return std::find(p.read_only.begin(), p.read_only.end(), x.string()) != p.read_only.end();
+    };
+    EXPECT_TRUE(has(d.path / "etc"));
+    EXPECT_TRUE(has(d.path / "users"));
+    EXPECT_TRUE(has(d.path / "map"));
+    EXPECT_TRUE(p.read_write.empty());
+}
