@@ -29,6 +29,7 @@ public:
     // null if none.
     const cert_mapping* find(std::string_view fingerprint, std::string_view subject, std::string_view issuer) const;
     std::size_t size() const { return entries_.size(); }
+    const std::vector<cert_mapping>& all() const { return entries_; }
 
 private:
     std::vector<cert_mapping> entries_;
