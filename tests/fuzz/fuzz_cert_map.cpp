@@ -17,15 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     cert_map map;
     std::string error;
     if (!map.parse(text, "fuzz.certmap", error)) {
-        const std::string prefix = "fuzz.certmap:";
-        FUZZ_CHECK(error.compare(0, prefix.size(), prefix) == 0, "error without file name: " + show(error));
-        std::size_t i = prefix.size();
-        long line = 0;
-        while (i < error.size() && error[i] >= '0' && error[i] <= '9' && line < 1000000000) line = line * 10 + (error[i++] - '0');
-        FUZZ_CHECK(i > prefix.size() && error.compare(i, 2, ": ") == 0, "error without line: " + show(error));
-        long lines = 1;
-        for (char c : text) lines += c == '\n';
-        FUZZ_CHECK(line >= 1 && line <= lines, "error names line " + std::to_string(line) + " of " + std::to_string(lines));
+        ferry::fuzz::check_file_line_error(error, "fuzz.certmap", text);
         return 0;
     }
     // Lookups by fuzzed strings never crash, whatever the map holds.

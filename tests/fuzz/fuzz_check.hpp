@@ -29,9 +29,27 @@ inline std::string show(std::string_view s) {
     return out + "\"";
 }
 
+// The checks that follow need FUZZ_CHECK.
 }  // namespace ferry::fuzz
 
 #define FUZZ_CHECK(cond, detail)                                                  \
     do {                                                                          \
         if (!(cond)) ::ferry::fuzz::fail(#cond, __FILE__, __LINE__, (detail));    \
     } while (0)
+
+namespace ferry::fuzz {
+
+// A file parser's refusal must read "<file>:<line>: <message>" and name a line of text.
+inline void check_file_line_error(std::string_view error, std::string_view file, std::string_view text) {
+    const std::string prefix = std::string(file) + ":";
+    FUZZ_CHECK(error.substr(0, prefix.size()) == prefix, "error without file name: " + show(error));
+    std::size_t i = prefix.size();
+    long line = 0;
+    while (i < error.size() && error[i] >= '0' && error[i] <= '9' && line < 1000000000) line = line * 10 + (error[i++] - '0');
+    FUZZ_CHECK(i > prefix.size() && error.substr(i, 2) == ": ", "error without line: " + show(error));
+    long lines = 1;
+    for (char c : text) lines += c == '\n';
+    FUZZ_CHECK(line >= 1 && line <= lines, "error names line " + std::to_string(line) + " of " + std::to_string(lines));
+}
+
+}  // namespace ferry::fuzz
