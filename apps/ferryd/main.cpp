@@ -7,9 +7,11 @@
 #include "config/schema.hpp"
 #include "config/settings.hpp"
 #include "server/bootstrap.hpp"
+#include "server/check_config.hpp"
 #include "server/firewall_rules.hpp"
 #include "server/serve_folder.hpp"
 #include "server/server.hpp"
+#include "server/user_command.hpp"
 
 using namespace ferry;
 
@@ -108,7 +110,49 @@ int main(int argc, char** argv) {
     auto* rules_cmd = app.add_subcommand("firewall-rules",
                                          "Print the nftables/iptables rules a firewall needs for --config FILE");
 
+    auto* check_cmd = app.add_subcommand("check-config",
+                                         "Read and check FILE (or --config) and the files it names without starting; print "
+                                         "the effective settings and every problem (file:line); exit 1 on a problem");
+    std::string check_file;
+    check_cmd->add_option("FILE", check_file, "Configuration file (default: --config)");
+    check_cmd->fallthrough();
+
+    auto* user_cmd = app.add_subcommand("user", "Manage the virtual users file (USERS): add, del, passwd, list");
+    user_cmd->require_subcommand(1);
+    user_cmd->fallthrough();
+    server::user_command_options uo;
+    user_cmd->add_option("--users", uo.users_file, "Users file (default: the USERS statement of --config)");
+    user_cmd->add_flag("--password-stdin", uo.password_stdin,
+                       "Read the password from the first line of standard input even from a terminal");
+    auto* user_add = user_cmd->add_subcommand("add", "Add a user (the password is asked for twice, without echo)");
+    user_add->add_option("NAME", uo.name, "User name")->required();
+    user_add->add_option("-d,--home", uo.home, "Home folder (relative: to the users file's folder)")->required();
+    auto* user_del = user_cmd->add_subcommand("del", "Delete a user");
+    user_del->add_option("NAME", uo.name, "User name")->required();
+    auto* user_passwd = user_cmd->add_subcommand("passwd", "Change a user's password");
+    user_passwd->add_option("NAME", uo.name, "User name")->required();
+    auto* user_list = user_cmd->add_subcommand("list", "List the users and their home folders");
+    for (auto* c : {user_add, user_del, user_passwd, user_list}) c->fallthrough();
+
     CLI11_PARSE(app, argc, argv);
+
+    if (check_cmd->parsed()) {
+        const std::string& file = check_file.empty() ? config_file : check_file;
+        if (file.empty()) {
+            fmt::print(stderr, "ferryd check-config: give the configuration FILE\n");
+            return 2;
+        }
+        auto c = server::check_config(file, root_dir);
+        fmt::print("{}", server::format_config_settings(c, file));
+        std::fflush(stdout);
+        fmt::print(stderr, "{}", server::format_config_problems(c, file));
+        return c.ok() ? 0 : 1;
+    }
+    if (user_cmd->parsed()) {
+        uo.action = user_add->parsed() ? "add" : user_del->parsed() ? "del" : user_passwd->parsed() ? "passwd" : "list";
+        uo.config_file = config_file;
+        return server::run_user_command(uo, stdout, stderr);
+    }
 
     if (help_config) {
         fmt::print("{}", config::describe(config::side::server));

@@ -431,6 +431,15 @@ const std::vector<schema_entry> server_statements = {
          s.tls_server_name = st.args[0];
          return true;
      }},
+    {"XFERLOG", side::server, "file | -", "(none)",
+     "Transfer log in the standard xferlog format of wu-ftpd, vsftpd and ProFTPD: one line per completed (c) or "
+     "incomplete (i) upload or download, spaces in file names written as '_'. '-' writes to standard output. "
+     "Reopened on SIGHUP (logrotate).", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "a file name or -", err)) return false;
+         s.xferlog = st.args[0];
+         return true;
+     }},
 };
 
 

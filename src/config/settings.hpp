@@ -2,6 +2,7 @@
 // Typed settings, filled from statements by the schema (schema.hpp).
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/tls_rfc_level.hpp"
@@ -85,6 +86,9 @@ struct server_settings {
     std::string certmap;                 // CERTMAP: client certificate -> user
     std::string tls_server_name;         // TLSSERVERNAME: required SNI, if set
 
+    // Logs (issue 14)
+    std::string xferlog;                 // XFERLOG: transfer log in xferlog(5) format; "-": stdout; empty: none
+
     bool tls_configured() const { return !keyring.empty(); }
 };
 
@@ -93,5 +97,20 @@ bool load_server_settings(const std::string& path, server_settings& out, std::st
 // The same from text (tests, embedded defaults).
 bool parse_server_settings(std::string_view text, std::string_view file, server_settings& out,
                            std::string& error);
+// The same, going on past a wrong statement: every problem ("file:line: ...") is added to
+// problems; true when there is none. Combinations of statements are checked only when every
+// statement on its own is right.
+bool parse_server_settings_all(std::string_view text, std::string_view file, server_settings& out,
+                               std::vector<std::string>& problems);
+
+// Every server statement of the schema table with its effective value in s, in the table's order,
+// written as the statement would be ("0.0.0.0 21", "ALLOWED"); a statement that is not in effect
+// (KEYRING not given) has "(none)". Repeatable statements given more than once have one entry
+// per value.
+struct effective_value {
+    std::string keyword;
+    std::string value;
+};
+std::vector<effective_value> effective_values(const server_settings& s);
 
 }  // namespace ferry::config

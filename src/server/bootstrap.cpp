@@ -41,6 +41,7 @@ std::shared_ptr<server_context> build_context(config::server_settings settings, 
     rel(s.cafile);
     rel(s.certmap);
     rel(s.crlfile);
+    if (s.xferlog != "-") rel(s.xferlog);
     for (auto [path, what, ours] : {std::tuple{s.users, "USERS file", false}, std::tuple{s.certmap, "CERTMAP file", false},
                                     std::tuple{s.cafile, "CAFILE", false}, std::tuple{s.crlfile, "CRLFILE", false},
                                     std::tuple{s.keyring, "KEYRING", true}}) {
@@ -57,6 +58,8 @@ std::shared_ptr<server_context> build_context(config::server_settings settings, 
     std::string root = opts.users_root.empty() ? fs::path(cs.users).parent_path().string() : opts.users_root;
     if (!cs.users.empty() && !ctx->users.load(cs.users, root, error)) return nullptr;
     if (!load_tls(*ctx, error)) return nullptr;
+    // Last: a reload that fails before this keeps the running log file.
+    if (!ctx->shared->xferlog.open(cs.xferlog, error)) return nullptr;
     ctx->log = opts.log ? opts.log : std::make_shared<spdlog::logger>("ferryd");  // no sink: logs nowhere
     return ctx;
 }

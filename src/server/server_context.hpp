@@ -21,6 +21,7 @@
 #include "net/name_cache.hpp"
 #include "server/session_limits.hpp"
 #include "server/warn_limiter.hpp"
+#include "server/xferlog.hpp"
 #include "tls/context.hpp"
 #include "tls/ticket_keys.hpp"
 #include "vfs/root.hpp"
@@ -39,6 +40,9 @@ struct server_shared {
     std::mutex tickets_mutex;
     std::shared_ptr<tls::ticket_keys> ticket_keys;
     unsigned ticket_keys_timeout = 0;
+    // XFERLOG: opened again by every (re)load, so SIGHUP follows logrotate; running sessions
+    // of every generation write to the current file.
+    xferlog_writer xferlog;
 };
 
 struct server_context {

@@ -89,6 +89,8 @@ confinement_paths paths_after_start(const config::server_settings& s, const std:
         to.push_back(p.string());
     };
     for (const auto& h : homes) add(out.read_write, h);
+    // XFERLOG's folder: SIGHUP creates the file anew there after logrotate moved it away.
+    if (!s.xferlog.empty() && s.xferlog != "-") add(out.read_write, fs::absolute(s.xferlog).parent_path());
     if (!s.system_users.value.empty()) add(out.read_write, s.system_homes);
     auto folder_of = [&](const fs::path& file) {
         fs::path dir = file.parent_path();

@@ -28,7 +28,7 @@ std::vector<std::string> insecure_settings(const config::server_settings& s);
 // files SIGHUP re-reads (KEYRING, CAFILE, CRLFILE, USERS, CERTMAP and config_file) read-only by
 // their folder (a renewed certificate is a new file; a file directly in / or /etc is allowed
 // alone); the resolver's files, shared libraries and /dev/null read-only. Paths that do not exist
-// are left out.
+// are left out. XFERLOG's folder is read-write (SIGHUP creates the log anew after logrotate).
 struct confinement_paths {
     std::vector<std::string> read_write;
     std::vector<std::string> read_only;

@@ -15,6 +15,7 @@
 #include <asio/use_awaitable.hpp>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 
 #include "net/delivery.hpp"
 #include "proto/ascii.hpp"
@@ -23,6 +24,7 @@
 #include "proto/reply_code.hpp"
 #include "server/detail/listing_source.hpp"
 #include "server/session.hpp"
+#include "server/xferlog.hpp"
 
 namespace ferry::server {
 
@@ -444,6 +446,23 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
                         req->kind == transfer_kind::listing ? std::string("-") : proto::printable(req->path), transfer_bytes_, secs,
                         secs > 0 ? transfer_bytes_ / secs / 1e6 : 0.0, sec_.prot_private ? "PROT P" : "PROT C",
                         resumed ? "resumed" : "-", final_code, note);
+        // XFERLOG: uploads and downloads (listings are not transfers there); complete only when
+        // the transfer ended with 226 and nothing was put back afterwards.
+        auto& xferlog = ctx_->shared->xferlog;
+        if (req->kind != transfer_kind::listing && xferlog.enabled()) {
+            xferlog_entry e;
+            const std::time_t now = std::time(nullptr);
+            ::localtime_r(&now, &e.when);
+            e.seconds = secs;
+            e.remote_host = peer_addr_.to_string();
+            e.bytes = transfer_bytes_;
+            e.filename = req->unique && final_code == code::closing_data ? req->upload.final_name() : req->path;
+            e.ascii = req->ascii;
+            e.incoming = req->kind == transfer_kind::stor;
+            e.user = user_ ? user_->name : pending_user_;
+            e.complete = final_code == code::closing_data && note.empty();
+            xferlog.write(e);
+        }
     };
     watchdog->stop();
     data_watchdog_.reset();
