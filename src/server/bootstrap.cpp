@@ -31,17 +31,7 @@ std::shared_ptr<server_context> build_context(config::server_settings settings, 
         error = opts.config_file + ": no USERS statement (and SYSTEMUSERS OFF): nobody could log in";
         return nullptr;
     }
-    // Relative names in the config are relative to the config file's folder.
-    fs::path base = fs::absolute(opts.config_file).parent_path();
-    auto rel = [&](std::string& p) {
-        if (!p.empty() && fs::path(p).is_relative()) p = (base / p).string();
-    };
-    rel(s.users);
-    rel(s.keyring);
-    rel(s.cafile);
-    rel(s.certmap);
-    rel(s.crlfile);
-    if (s.xferlog != "-") rel(s.xferlog);
+    resolve_relative_names(s, opts.config_file);
     for (auto [path, what, ours] : {std::tuple{s.users, "USERS file", false}, std::tuple{s.certmap, "CERTMAP file", false},
                                     std::tuple{s.cafile, "CAFILE", false}, std::tuple{s.crlfile, "CRLFILE", false},
                                     std::tuple{s.keyring, "KEYRING", true}}) {

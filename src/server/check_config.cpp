@@ -49,16 +49,7 @@ config_check check_config(const std::string& config_file, const std::string& use
     } else if (s.users.empty()) {
         out.problems.push_back(config_file + ": no USERS statement (and SYSTEMUSERS OFF): nobody could log in");
     }
-    const fs::path base = fs::absolute(config_file).parent_path();
-    auto rel = [&](std::string& p) {
-        if (!p.empty() && fs::path(p).is_relative()) p = (base / p).string();
-    };
-    rel(s.users);
-    rel(s.keyring);
-    rel(s.cafile);
-    rel(s.certmap);
-    rel(s.crlfile);
-    if (s.xferlog != "-") rel(s.xferlog);
+    resolve_relative_names(s, config_file);
     std::set<std::string> untrusted;
     for (auto [kw, path, what, ours] :
          {std::tuple{"USERS", s.users, "USERS file", false}, std::tuple{"CERTMAP", s.certmap, "CERTMAP file", false},

@@ -78,6 +78,15 @@ std::vector<std::string> insecure_settings(const config::server_settings& s) {
     return out;
 }
 
+void resolve_relative_names(config::server_settings& s, const std::string& config_file) {
+    const fs::path base = fs::absolute(config_file).parent_path();
+    auto rel = [&](std::string& p) {
+        if (!p.empty() && fs::path(p).is_relative()) p = (base / p).string();
+    };
+    for (std::string* p : {&s.users, &s.keyring, &s.cafile, &s.certmap, &s.crlfile}) rel(*p);
+    if (s.xferlog != "-") rel(s.xferlog);
+}
+
 confinement_paths paths_after_start(const config::server_settings& s, const std::vector<std::string>& homes,
                                     const std::string& config_file) {
     confinement_paths out;

@@ -11,6 +11,10 @@
 
 namespace ferry::server {
 
+// Names of files in the configuration (USERS, KEYRING, CAFILE, CERTMAP, CRLFILE, XFERLOG) that are
+// relative are made relative to the configuration file's folder.
+void resolve_relative_names(config::server_settings& s, const std::string& config_file);
+
 // SECURITY: planted credentials or keys: a file that grants logins or holds the private key must
 // not be writable by group or others; with must_be_ours it must also belong to us (or root).
 // Returns what is wrong, naming the file and how to fix it, or nothing.
