@@ -109,6 +109,16 @@ def users_file(d: Path, pki, names: list[str]) -> Path:
 # Server killed mid-upload; REST + STOR across a restart
 
 
+
+def upload_under_way(c: RawControl, srv, name: str, data: bytes):
+    """Starts STOR name, sends its first 2 MiB and waits until the server has written 512 KiB of
+    them to the upload's temporary file; returns the data connection."""
+    d = begin_stor(c, name)
+    d.sendall(data[:2 * MiB])
+    wait_until(lambda: any(p.stat().st_size >= 512 * KiB for p in temp_files(srv) if p.exists()),
+               "the upload to be under way", WAIT)
+    return d
+
 def test_server_killed_mid_upload_keeps_the_old_file(ferryd_factory):
     """SIGKILL while a replacement of keep.bin is arriving: keep.bin is byte-identical after the
     kill, the only trace is a hidden temporary, and the restarted server removes it (and says so)
@@ -120,10 +130,7 @@ def test_server_killed_mid_upload_keeps_the_old_file(ferryd_factory):
     c = RawControl(srv.port, timeout=WAIT)
     try:
         c.login_tls(srv.user, srv.password)
-        d = begin_stor(c, "keep.bin")
-        d.sendall(new[:2 * MiB])
-        wait_until(lambda: any(p.stat().st_size >= 512 * KiB for p in temp_files(srv) if p.exists()),
-                   "the upload to be under way", WAIT)
+        d = upload_under_way(c, srv, "keep.bin", new)
         kill9(srv)
     finally:
         c.close()
@@ -293,10 +300,7 @@ def test_sigterm_lets_a_running_upload_finish_then_exits_0(ferryd_factory):
     c = RawControl(srv.port, timeout=WAIT)
     try:
         c.login_tls(srv.user, srv.password)
-        d = begin_stor(c, "up.bin")
-        d.sendall(data[:2 * MiB])
-        wait_until(lambda: any(p.stat().st_size >= 512 * KiB for p in temp_files(srv) if p.exists()),
-                   "the upload to be under way", WAIT)
+        d = upload_under_way(c, srv, "up.bin", data)
         srv.proc.send_signal(signal.SIGTERM)
         wait_until(lambda: refused(srv.port), "new connections refused after SIGTERM", WAIT)
         assert refused(srv.tls_port), "the implicit TLS port still accepts"
