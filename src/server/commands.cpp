@@ -240,7 +240,7 @@ asio::awaitable<void> session::cmd_pass(const std::string& arg) {
         // SECURITY: password guessing: each failure costs the client a second (a timer: the event
         // thread serves others meanwhile), and a few end the session. The same reply and delay
         // whether the user exists, the password is wrong or the home folder is unusable.
-        asio::steady_timer delay(ctl_.socket().get_executor(), started + std::chrono::seconds(1));
+        asio::steady_timer delay(link_->executor(), started + std::chrono::seconds(1));
         co_await delay.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
         if (failed_logins_ >= 3 || ctx_->logins.refused_for(host_key_, started, cfg_.login_attempts, window).count() > 0) {
             co_await reply(code::service_not_available, "Too many failed logins; closing.");
@@ -281,7 +281,7 @@ asio::awaitable<void> session::cmd_rein(const std::string&) {
         // RFC 4217: REIN also ends the security state; the reply is the last protected message.
         co_await reply(code::service_ready, "Session reset, TLS ended; send AUTH TLS and log in again.");
         if (broken_) co_return;
-        std::error_code ec = co_await ctl_.end_tls(cfg_.rfc_level == config::tls_rfc_level::rfc4217);
+        std::error_code ec = co_await link_->end_tls(cfg_.rfc_level == config::tls_rfc_level::rfc4217);
         sec_ = security_state{};
         cert_user_ = nullptr;
         if (ec) broken_ = true;
@@ -326,9 +326,9 @@ asio::awaitable<void> session::cmd_auth(const std::string& arg) {
     if (reader_.buffered() > 0)
         ctx_->log->warn("[{}] discarded {} clear-text bytes pipelined after AUTH", id_, reader_.buffered());
     reader_.discard_buffered();
-    std::error_code ec = co_await ctl_.handshake_server(*tls_, control_tickets);
+    std::error_code ec = co_await link_->start_tls(*tls_, control_tickets);
     if (ec) {
-        ctx_->log->info("[{}] TLS handshake failed: {}", id_, ctl_.last_error());
+        ctx_->log->info("[{}] TLS handshake failed: {}", id_, link_->tls_error());
         broken_ = true;  // the peer and we disagree on the stream state: nothing sensible remains
         co_return;
     }
@@ -375,13 +375,13 @@ asio::awaitable<void> session::cmd_ccc(const std::string&) {
     // Commands and replies go in clear from here on (so that firewalls can read PORT/PASV);
     // data connections keep the PROT level in force. No ticket can come over a clear control
     // connection: one goes out with this reply, a spare for the next upload (which gets none).
-    ctl_.issue_session_ticket();
+    link_->issue_session_ticket();
     co_await reply(code::ok, "CCC OK: the control connection continues in clear.");
     if (broken_) co_return;
     // The client moves first if it wants to: sending our close_notify right behind the 200 makes
     // some clients (lftp/GnuTLS) read both at once and take it for a disconnect.
-    std::error_code ec = co_await ctl_.end_tls_answering(cfg_.rfc_level == config::tls_rfc_level::rfc4217,
-                                                         std::chrono::milliseconds(250));
+    std::error_code ec = co_await link_->end_tls_answering(cfg_.rfc_level == config::tls_rfc_level::rfc4217,
+                                                           std::chrono::milliseconds(250));
     if (ec) {
         ctx_->log->info("[{}] CCC close_notify exchange failed: {}", id_, ec.message());
         broken_ = true;
@@ -431,8 +431,9 @@ asio::awaitable<void> session::cmd_help(const std::string& arg) {
     std::string text = "The following commands are recognized:\n";
     int col = 0;
     for (const auto& e : commands()) {
+        if (col % 8 != 0) text += std::string(5 - commands()[col - 1].verb.size(), ' ');
         text += std::string(e.verb);
-        text += (++col % 8 == 0) ? "\n" : std::string(5 - e.verb.size(), ' ');
+        if (++col % 8 == 0) text += "\n";
     }
     if (col % 8 != 0) text += "\n";
     text += "Help OK.";
@@ -449,7 +450,7 @@ asio::awaitable<void> session::cmd_stat(const std::string& arg) {
         std::string text = "Ferry FTPS server status:\n";
         text += "Connected from " + peer_text_ + "\n";
         text += user_ ? "Logged in as " + user_->name + "\n" : std::string("Not logged in\n");
-        text += std::string("Control connection: ") + (sec_.control_secure ? ctl_.protocol() : std::string("clear")) + "\n";
+        text += std::string("Control connection: ") + (sec_.control_secure ? link_->tls_protocol() : std::string("clear")) + "\n";
         text += std::string("Data protection: ") + (sec_.prot_private ? "private (PROT P)" : "clear (PROT C)") + "\n";
         text += std::string("TYPE: ") + (ascii_ ? "ASCII" : "BINARY") + "; STRUcture: File; transfer MODE: Stream\n";
         text += "End of status.";
@@ -744,10 +745,10 @@ asio::awaitable<void> session::reply_data_setup(int c, std::string_view text) {
         co_await reply(c, text);
         co_return;
     }
-    ctl_.cork(true);  // ticket and reply in one segment: one wake-up of the client
-    ctl_.issue_session_ticket();
+    link_->cork(true);  // ticket and reply in one segment: one wake-up of the client
+    link_->issue_session_ticket();
     co_await reply(c, text);
-    ctl_.cork(false);
+    link_->cork(false);
 }
 
 asio::awaitable<bool> session::refused_after_epsv_all() {
@@ -767,7 +768,7 @@ asio::awaitable<bool> session::open_passive() {
                                                "(PASSIVEDATAPORTS); finish a transfer there and try again.");
         co_return false;
     }
-    std::error_code ec = passive_.open(local_addr_, cfg_.passive_low, cfg_.passive_high);
+    std::error_code ec = link_->listen_passive(cfg_.passive_low, cfg_.passive_high);
     if (!ec) {
         data_mode_ = data_mode::passive;
         arm_passive_expiry();
@@ -817,7 +818,7 @@ asio::awaitable<void> session::cmd_pasv(const std::string&) {
         else
             shown = a.to_string();
     }
-    proto::host_port hp{shown, passive_.port(), 1};
+    proto::host_port hp{shown, link_->passive_port(), 1};
     co_await reply_data_setup(code::entering_passive, *proto::format_pasv_reply(hp));
 }
 
@@ -835,7 +836,7 @@ asio::awaitable<void> session::cmd_epsv(const std::string& arg) {
         co_return;
     }
     if (!co_await open_passive()) co_return;
-    co_await reply_data_setup(code::entering_extended_passive, proto::format_epsv_reply(passive_.port()));
+    co_await reply_data_setup(code::entering_extended_passive, proto::format_epsv_reply(link_->passive_port()));
 }
 
 asio::awaitable<void> session::cmd_port(const std::string& arg) {

@@ -153,7 +153,8 @@ asio::awaitable<void> server::accept_loop(listener& l) {
             refuse(sock, l.implicit_tls, "maxsessions", why, peer_text);
             continue;
         }
-        auto s = std::make_shared<session>(ctx, std::move(sock), l.implicit_tls, next_id_++, std::move(slot),
+        auto link = std::make_unique<tcp_control_link>(std::move(sock), cfg.keepalive_seconds);
+        auto s = std::make_shared<session>(ctx, std::move(link), l.implicit_tls, next_id_++, std::move(slot),
                                            worker_pools{*hash_pool_, *disk_pool_});
         // The completion handler owns the session until run() ends (no wrapper coroutine: its
         // frame would be one more allocation held by every idle session).

@@ -19,39 +19,26 @@ namespace ferry::server {
 namespace code = proto::code;
 using asio::ip::tcp;
 
-session::session(std::shared_ptr<const server_context> ctx, tcp::socket socket, bool implicit_tls, std::uint64_t id,
-                 session_slot slot, worker_pools pools)
+session::session(std::shared_ptr<const server_context> ctx, std::unique_ptr<control_link> link, bool implicit_tls,
+                 std::uint64_t id, session_slot slot, worker_pools pools)
     : ctx_(std::move(ctx)),
       cfg_(ctx_->settings),
-      ctl_(std::move(socket)),
+      link_(std::move(link)),
       implicit_(implicit_tls),
       id_(id),
-      write_idle_(ctl_.socket().get_executor()),
-      write_deadline_(ctl_.socket().get_executor()),
+      write_idle_(link_->executor()),
+      write_deadline_(link_->executor()),
       slot_(std::move(slot)),
       pools_(pools),
-      passive_(ctl_.socket().get_executor()),
-      transfer_done_(ctl_.socket().get_executor()) {
+      transfer_done_(link_->executor()) {
     tls_ = ctx_->current_tls();
     session_tag_ = tls::stream::make_session_tag();
-    ctl_.set_session_tag(session_tag_);
-    // A client's close is then seen as a FIN, not as a RST provoked by our alert: an upload
-    // ended by FIN is committed only if the client did not die with its 226 unread (transfer.cpp).
-    ctl_.set_quiet_eof();
-    std::error_code ec;
-    auto peer = ctl_.socket().remote_endpoint(ec);
-    peer_addr_ = net::unmapped(peer.address());
-    auto local = ctl_.socket().local_endpoint(ec);
-    local_addr_ = net::unmapped(local.address());
+    link_->set_session_tag(session_tag_);
+    const auto peer = link_->peer();
+    peer_addr_ = peer.address();
+    local_addr_ = link_->local().address();
     peer_text_ = peer_addr_.to_string() + ":" + std::to_string(peer.port());
     host_key_ = net::host_key(peer_addr_);
-    ctl_.socket().set_option(tcp::no_delay(true), ec);
-    if (cfg_.keepalive_seconds > 0) {
-        ctl_.socket().set_option(asio::socket_base::keep_alive(true), ec);
-        int idle = static_cast<int>(cfg_.keepalive_seconds);
-        ::setsockopt(ctl_.socket().native_handle(), IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-        ::setsockopt(ctl_.socket().native_handle(), IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof idle);
-    }
 }
 
 asio::awaitable<void> session::run() {
@@ -60,10 +47,9 @@ asio::awaitable<void> session::run() {
     log.info("[{}] connect from {}{}", id_, peer_text_, implicit_ ? " (implicit TLS)" : "");
 
     // Reading a command is bounded by INACTIVE: the timer cancels the pending read.
-    idle_ = net::idle_timer::start(ctl_.socket().get_executor(), std::chrono::seconds(cfg_.inactive_seconds), [this] {
+    idle_ = net::idle_timer::start(link_->executor(), std::chrono::seconds(cfg_.inactive_seconds), [this] {
         timed_out_ = true;
-        std::error_code ec;
-        ctl_.socket().cancel(ec);
+        link_->interrupt();
     });
     // Waiting for a transfer is not idleness; DATACTTIME bounds that wait.
     idle_->set_busy_check([this] { return transferring_; });
@@ -71,17 +57,17 @@ asio::awaitable<void> session::run() {
     arm_login_timer();
 
     if (implicit_) {
-        std::error_code ec = co_await ctl_.handshake_server(*tls_, control_tickets);
+        std::error_code ec = co_await link_->start_tls(*tls_, control_tickets);
         if (ec) {
-            log.info("[{}] implicit TLS handshake failed: {}", id_, ctl_.last_error());
-            ctl_.close();
+            log.info("[{}] implicit TLS handshake failed: {}", id_, link_->tls_error());
+            link_->close();
             co_return;
         }
         // Implicit FTPS clients expect protected data unless they say PROT C.
         sec_.pbsz_done = true;
         sec_.prot_private = cfg_.dataconn != config::secure_dataconn::never;
         if (!co_await control_tls_established()) {
-            ctl_.close();
+            link_->close();
             co_return;
         }
     }
@@ -89,12 +75,10 @@ asio::awaitable<void> session::run() {
     co_await reply(code::service_ready, "Ferry FTPS server ready.");
     std::string line;
     while (!broken_ && !quit_ && !login_timed_out_) {
-        if (reader_.buffered() == 0 && !ctl_.has_pending()) {
+        if (reader_.buffered() == 0 && !link_->has_pending()) {
             // Idle sessions wait here, in this frame alone: read_command's frame and buffer
             // exist only while a command is being read (bench/: memory per idle session).
-            auto [e] = co_await ctl_.socket().async_wait(tcp::socket::wait_read,
-                                                         asio::experimental::as_tuple(asio::use_awaitable));
-            if (e) break;  // closed, or INACTIVE cancelled the wait
+            if (co_await link_->wait_readable()) break;  // closed, or INACTIVE cancelled the wait
         }
         if (!co_await read_command(line)) break;
         idle_->touch();
@@ -123,8 +107,8 @@ asio::awaitable<void> session::run() {
     login_timer_.reset();
     slot_ = session_slot();
     idle_->restart(std::chrono::seconds(std::min(10u, cfg_.inactive_seconds)));
-    if (!broken_) co_await ctl_.close_gracefully();
-    ctl_.close();
+    if (!broken_) co_await link_->close_gracefully();
+    link_->close();
     if (user_)
         log.info("[{}] disconnect user {}", id_, user_->name);
     else
@@ -132,7 +116,7 @@ asio::awaitable<void> session::run() {
 }
 
 void session::arm_login_timer() {
-    login_timer_ = std::make_unique<asio::steady_timer>(ctl_.socket().get_executor(),
+    login_timer_ = std::make_unique<asio::steady_timer>(link_->executor(),
                                                         std::chrono::seconds(cfg_.login_timeout_seconds));
     login_timer_->async_wait([w = weak_from_this()](const std::error_code& e) {
         auto self = w.lock();
@@ -140,17 +124,16 @@ void session::arm_login_timer() {
         // SECURITY: connection hoarding: a connection that never logs in (slowloris, an
         // unfinished TLS handshake) gives its slot back after LOGINTIMEOUT.
         self->login_timed_out_ = true;
-        std::error_code ig;
-        self->ctl_.socket().cancel(ig);
+        self->link_->interrupt();
     });
 }
 
 asio::awaitable<bool> session::control_tls_established() {
     sec_.control_secure = true;
     // A control connection that resumed another one's session continues that client's sessions.
-    session_tag_ = ctl_.adopt_resumed_session_tag();
-    auto id = ctl_.peer();
-    ctx_->log->info("[{}] TLS {} {}{}{}", id_, ctl_.protocol(), ctl_.cipher(),
+    session_tag_ = link_->adopt_resumed_session_tag();
+    auto id = link_->tls_peer();
+    ctx_->log->info("[{}] TLS {} {}{}{}", id_, link_->tls_protocol(), link_->tls_cipher(),
                     id.present ? " client certificate " : "", id.present ? id.subject + " issued by " + id.issuer : "");
     cert_user_ = id.present ? ctx_->certs.find(id.fingerprint, id.subject, id.issuer) : nullptr;
     if (cfg_.login != config::secure_login::verify_user) co_return true;
@@ -159,7 +142,7 @@ asio::awaitable<bool> session::control_tls_established() {
     std::string why;
     if (!cert_user_)
         why = "Client certificate is not registered to any user (SECURE_LOGIN VERIFY_USER).";
-    else if (!cert_user_->allows_port(ctl_.socket().local_endpoint().port()))
+    else if (!cert_user_->allows_port(link_->local().port()))
         why = "User " + cert_user_->user + " may not use this server port (SECURE_LOGIN VERIFY_USER).";
     if (why.empty()) co_return true;
     ctx_->log->warn("[{}] {}", id_, why);
@@ -181,17 +164,15 @@ asio::awaitable<void> session::reply(int c, std::string_view text) {
         auto self = w.lock();
         if (e || !self || !self->writing_) return;  // written in time
         self->write_timed_out_ = true;
-        std::error_code ig;
-        self->ctl_.socket().cancel(ig);
+        self->link_->interrupt();
     });
-    std::error_code ec = co_await ctl_.write_all(wire.data(), wire.size());
+    std::error_code ec = co_await link_->send(wire);
     write_deadline_.cancel();
     writing_ = false;
     write_idle_.cancel();
     if (ec || write_timed_out_) {
         broken_ = true;
-        std::error_code ignore;
-        ctl_.socket().cancel(ignore);
+        link_->interrupt();
     }
 }
 
@@ -208,7 +189,7 @@ asio::awaitable<bool> session::read_command(std::string& line) {
         // short, and a longer line simply takes several reads.
         char buf[512];
         std::error_code ec;
-        std::size_t n = co_await ctl_.read_some(buf, sizeof buf, ec);
+        std::size_t n = co_await link_->receive(buf, sizeof buf, ec);
         if (ec) {
             if (ec != asio::error::eof && ec != asio::error::operation_aborted)
                 ctx_->log->debug("[{}] control read: {}", id_, ec.message());

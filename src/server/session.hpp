@@ -11,10 +11,10 @@
 #include <string>
 
 #include "net/idle_timer.hpp"
-#include "net/passive_listener.hpp"
 #include "proto/line_reader.hpp"
 #include "proto/listing.hpp"
 #include "sandbox/fs_identity.hpp"
+#include "server/control_link.hpp"
 #include "server/policy.hpp"
 #include "server/server_context.hpp"
 #include "server/session_limits.hpp"
@@ -37,8 +37,9 @@ struct worker_pools {
 
 class session : public std::enable_shared_from_this<session> {
 public:
+    // link: the control connection and the network under data connections (control_link.hpp).
     // slot: this connection's place in the session limits (session_limits.hpp), held until close.
-    session(std::shared_ptr<const server_context> ctx, asio::ip::tcp::socket socket, bool implicit_tls,
+    session(std::shared_ptr<const server_context> ctx, std::unique_ptr<control_link> link, bool implicit_tls,
             std::uint64_t id, session_slot slot, worker_pools pools);
     asio::awaitable<void> run();
 
@@ -180,7 +181,7 @@ private:
     const config::server_settings& cfg_;
     std::shared_ptr<tls::context> tls_;  // fixed for the session's life (see server_context)
     std::string session_tag_;            // binds data-connection TLS sessions to this session
-    tls::stream ctl_;
+    std::unique_ptr<control_link> link_;
     bool implicit_;
     std::uint64_t id_;
     std::string peer_text_;
@@ -226,7 +227,6 @@ private:
     bool epsv_all_ = false;
     proto::mlst_facts facts_;
     data_mode data_mode_ = data_mode::none;
-    net::passive_listener passive_;
     std::shared_ptr<asio::steady_timer> passive_expiry_;
     std::shared_ptr<early_data> early_;
     asio::ip::tcp::endpoint active_target_;

@@ -78,7 +78,7 @@ struct session::early_data {
 };
 
 void session::drop_passive() {
-    passive_.close();
+    link_->close_passive();
     slot_.drop_passive();
     if (auto t = std::exchange(passive_expiry_, nullptr)) t->cancel();
     if (auto e = std::exchange(early_, nullptr)) {
@@ -89,7 +89,7 @@ void session::drop_passive() {
 }
 
 void session::arm_passive_expiry() {
-    passive_expiry_ = std::make_shared<asio::steady_timer>(ctl_.socket().get_executor(),
+    passive_expiry_ = std::make_shared<asio::steady_timer>(link_->executor(),
                                                            std::chrono::seconds(cfg_.data_timeout_seconds));
     passive_expiry_->async_wait([w = weak_from_this(), t = std::weak_ptr<asio::steady_timer>(passive_expiry_)](
                                     const std::error_code& e) {
@@ -106,15 +106,15 @@ void session::arm_passive_expiry() {
 }
 
 void session::start_early_data() {
-    early_ = std::make_shared<early_data>(ctl_.socket().get_executor());
-    asio::co_spawn(ctl_.socket().get_executor(), take_early_data(early_), asio::detached);
+    early_ = std::make_shared<early_data>(link_->executor());
+    asio::co_spawn(link_->executor(), take_early_data(early_), asio::detached);
 }
 
 asio::awaitable<std::error_code> session::accept_passive(tcp::socket& sock) {
     std::optional<asio::ip::address> required;
     if (cfg_.passive_dataconn == config::redirect_policy::noredirect) required = peer_addr_;
     std::size_t refused = 0;
-    std::error_code ec = co_await passive_.accept(sock, required, refused);
+    std::error_code ec = co_await link_->accept_data(sock, required, refused);
     if (refused)
         ctx_->log->warn("[{}] refused {} data connection(s) from an address other than {} (PASSIVEDATACONN NOREDIRECT)",
                         id_, refused, peer_addr_.to_string());
@@ -138,14 +138,14 @@ asio::awaitable<std::error_code> session::protect_data(tls::stream& data, int ti
 
 asio::awaitable<void> session::take_early_data(std::shared_ptr<early_data> e) {
     auto self = shared_from_this();
-    tcp::socket sock(ctl_.socket().get_executor());
+    tcp::socket sock(link_->executor());
     e->ec = co_await accept_passive(sock);
     if (e->abandoned) {  // open_data_connection says why
         if (!e->ec) e->ec = asio::error::operation_aborted;
         e->finish();
         co_return;
     }
-    passive_.close();  // one connection per PASV/EPSV
+    link_->close_passive();  // one connection per PASV/EPSV
     slot_.drop_passive();
     if (e->ec) {
         e->why = "cannot accept the data connection: " + e->ec.message();
@@ -170,7 +170,7 @@ asio::awaitable<void> session::take_early_data(std::shared_ptr<early_data> e) {
 
 asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<tls::stream>& out, bool server_sends,
                                                                std::string& why) {
-    tcp::socket sock(ctl_.socket().get_executor());
+    tcp::socket sock(link_->executor());
     std::error_code ec;
     if (auto e = early_) {
         if (!sec_.prot_private) {
@@ -207,7 +207,7 @@ asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<t
         if (ec) why = abort_requested_ ? "aborted" : "no data connection arrived in time";
     } else {
         connecting_ = &sock;
-        ec = co_await net::connect_active(sock, local_addr_, cfg_.active_from_port_20, active_target_);
+        ec = co_await link_->connect_data(sock, cfg_.active_from_port_20, active_target_);
         connecting_ = nullptr;
         const std::string target = active_target_.address().to_string() + " port " + std::to_string(active_target_.port());
         if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
@@ -215,7 +215,7 @@ asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<t
         else if (ec)
             why = "cannot connect to " + target + ": " + ec.message();
     }
-    passive_.close();
+    link_->close_passive();
     slot_.drop_passive();
     data_mode_ = data_mode::none;
     if (ec) co_return ec;
@@ -262,7 +262,7 @@ asio::awaitable<void> session::begin_transfer(std::shared_ptr<transfer_request> 
     transfer_what_ = req->path.empty() ? "listing" : req->path;
     co_await reply(code::opening_data, text + ".");
     // The transfer runs beside the command loop, which keeps answering ABOR, STAT and NOOP.
-    asio::co_spawn(ctl_.socket().get_executor(), [self = shared_from_this(), req]() -> asio::awaitable<void> {
+    asio::co_spawn(link_->executor(), [self = shared_from_this(), req]() -> asio::awaitable<void> {
         co_await self->run_transfer(req);
     }, asio::detached);
 }
@@ -287,7 +287,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     bool resumed = false;
     bool drain_beside = false;  // our side is closed; the client's close is awaited beside the session
     // DATACTTIME bounds both the wait for the connection and any stall once data moves.
-    auto watchdog = data_watchdog_ = net::idle_timer::start(ctl_.socket().get_executor(), std::chrono::seconds(cfg_.data_timeout_seconds),
+    auto watchdog = data_watchdog_ = net::idle_timer::start(link_->executor(), std::chrono::seconds(cfg_.data_timeout_seconds),
                                            [this, &stalled] {
                                                stalled = true;
                                                drop_passive();
@@ -477,9 +477,8 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
         // with an ACK (a killed client's kernel answers with a RST). The session reads no further
         // command before this transfer is done.
         co_await reply(final_code, final_text);
-        const auto mark = broken_ ? std::nullopt : net::mark_now(ctl_.socket());
-        const auto d = co_await net::wait_delivered(ctl_.socket(), mark, std::chrono::seconds(cfg_.data_timeout_seconds),
-                                                    fin_upload_settle);
+        auto d = net::delivery::peer_gone;  // not inside ?: (GCC 12 and co_await)
+        if (!broken_) d = co_await link_->wait_delivered(std::chrono::seconds(cfg_.data_timeout_seconds), fin_upload_settle);
         std::string note;
         if (d != net::delivery::acknowledged) {
             auto put_back = [req, rename_after_confirm] {
@@ -657,6 +656,10 @@ asio::awaitable<std::error_code> session::receive_stor(transfer_request& req, tl
     std::unique_ptr<char[]> buf(new char[transfer_buffer + 1]), written_buf(new char[transfer_buffer + 1]);
     proto::crlf_to_lf conv;
     const int fd = req.upload.fd();
+    {
+        auto start = [&up = req.upload] { return up.start_writing(); };
+        if (std::error_code ec = co_await on_disk(std::move(start))) co_return ec;
+    }
     std::size_t pending = 0;  // bytes in written_buf still to be written to the file
     for (;;) {
         std::error_code ec;

@@ -26,6 +26,11 @@ class work_pool {
 public:
     // nice: added to the threads' niceness (Linux schedules threads apart), 0 keeps it.
     work_pool(std::string name, unsigned threads, int nice);
+    // No threads: each job runs at once on the awaiting thread (tests/transcript: dialogues
+    // in-process, one thread, the same order every run).
+    struct inline_jobs_t {};
+    static constexpr inline_jobs_t inline_jobs{};
+    explicit work_pool(inline_jobs_t) : guard_(ctx_.get_executor()), inline_(true) {}
     ~work_pool();
     work_pool(const work_pool&) = delete;
     work_pool& operator=(const work_pool&) = delete;
@@ -38,6 +43,7 @@ public:
     template <class F>
     auto run(F fn) -> asio::awaitable<std::invoke_result_t<F&>> {
         using R = std::invoke_result_t<F&>;
+        if (inline_) co_return fn();
         auto initiate = [this, fn = std::move(fn)](auto handler) mutable {
             // Keeps the session's io_context alive (and lets the result be posted back to it).
             auto ex = asio::prefer(asio::get_associated_executor(handler),
@@ -63,6 +69,7 @@ private:
     asio::io_context ctx_;
     asio::executor_work_guard<asio::io_context::executor_type> guard_;
     std::vector<std::thread> threads_;
+    bool inline_ = false;
 };
 
 }  // namespace ferry::server

@@ -74,8 +74,9 @@ public:
     // append: writes at the end of the existing file (created if missing).
     // at_offset: REST+STOR. If the target has a partial at least offset bytes long, the partial is
     // continued from offset and renamed over the target by commit() (the old file untouched until
-    // then); else the target itself is truncated to offset and written from there (it must exist
-    // if offset>0).
+    // then); else the target itself is written from offset, and cut there by start_writing() once
+    // the data connection is open (it must exist if offset>0): a resume whose data connection
+    // never comes leaves the file as it was.
     // unique: STOU, creates a new file with a name derived from vpath (chosen name in final_name()).
     enum class write_mode { replace, append, at_offset, unique };
     class upload {
@@ -85,6 +86,9 @@ public:
         upload& operator=(upload&&) noexcept;
         ~upload();  // aborts if not committed
         int fd() const { return fd_.get(); }
+        // Before the first byte is written (the data connection is open): a REST+STOR written in
+        // place drops what lay past the offset. No-op for other uploads.
+        std::error_code start_writing();
         std::error_code commit();
         void abort();
         // Ends an interrupted upload without touching the target: what was written stays as the
@@ -111,6 +115,7 @@ public:
         std::string final_leaf_;    // name in parent to rename to
         std::string final_name_;
         bool done_ = true;
+        std::optional<std::uint64_t> cut_at_;  // in-place REST+STOR: the offset, until start_writing
         // commit_provisionally: the previous file's hidden name (empty: there was none) and the
         // upload's identity, so that settle() never touches a file that replaced it since.
         bool provisional_ = false;

@@ -33,6 +33,7 @@ root::upload::upload(upload&& o) noexcept
       final_leaf_(std::move(o.final_leaf_)),
       final_name_(std::move(o.final_name_)),
       done_(std::exchange(o.done_, true)),
+      cut_at_(std::exchange(o.cut_at_, std::nullopt)),
       provisional_(std::exchange(o.provisional_, false)),
       previous_name_(std::move(o.previous_name_)),
       dev_(o.dev_),
@@ -49,6 +50,7 @@ root::upload& root::upload::operator=(upload&& o) noexcept {
         final_leaf_ = std::move(o.final_leaf_);
         final_name_ = std::move(o.final_name_);
         done_ = std::exchange(o.done_, true);
+        cut_at_ = std::exchange(o.cut_at_, std::nullopt);
         provisional_ = std::exchange(o.provisional_, false);
         previous_name_ = std::move(o.previous_name_);
         dev_ = o.dev_;
@@ -59,6 +61,13 @@ root::upload& root::upload::operator=(upload&& o) noexcept {
 }
 
 root::upload::~upload() { abort(); }
+
+std::error_code root::upload::start_writing() {
+    if (!cut_at_) return {};
+    const auto at = static_cast<off_t>(*std::exchange(cut_at_, std::nullopt));
+    if (::ftruncate(fd_.get(), at) != 0) return last_error();
+    return {};
+}
 
 std::error_code root::upload::commit() {
     if (done_ || !fd_.valid()) return std::make_error_code(std::errc::bad_file_descriptor);
@@ -332,12 +341,12 @@ root::upload root::begin_upload(const std::string& vpath, write_mode mode, std::
                 up.fd_.reset();
                 return up;
             }
-            if (::ftruncate(up.fd_.get(), static_cast<off_t>(offset)) != 0 ||
-                ::lseek(up.fd_.get(), static_cast<off_t>(offset), SEEK_SET) < 0) {
+            if (::lseek(up.fd_.get(), static_cast<off_t>(offset), SEEK_SET) < 0) {
                 ec = last_error();
                 up.fd_.reset();
                 return up;
             }
+            up.cut_at_ = offset;
         }
         if ((ec = clear_nonblock(up.fd_.get()))) {
             up.fd_.reset();

@@ -402,9 +402,16 @@ TEST_F(vfs_root, append) {
 
 TEST_F(vfs_root, at_offset) {
     std::error_code ec;
+    // A resume whose data never comes (no start_writing) leaves the file as it was.
+    auto idle = r_.begin_upload("/hello.txt", mode::at_offset, 5, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    idle.abort();
+    EXPECT_EQ(slurp(host_ + "/hello.txt"), "hello world");
     auto up = r_.begin_upload("/hello.txt", mode::at_offset, 5, ec);
     ASSERT_FALSE(ec) << ec.message();
-    EXPECT_EQ(slurp(host_ + "/hello.txt"), "hello");  // truncated at the offset
+    EXPECT_EQ(slurp(host_ + "/hello.txt"), "hello world");
+    ASSERT_FALSE(up.start_writing());
+    EXPECT_EQ(slurp(host_ + "/hello.txt"), "hello");  // cut at the offset once data comes
     write_fd(up.fd(), " there");
     ASSERT_FALSE(up.commit());
     EXPECT_EQ(slurp(host_ + "/hello.txt"), "hello there");
