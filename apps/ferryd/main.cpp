@@ -17,56 +17,6 @@ using namespace ferry;
 
 namespace {
 
-// "addr:port", "[v6]:port" or a bare port
-bool parse_listen(const std::string& text, config::listen_address& out) {
-    std::string host = "0.0.0.0", port = text;
-    if (!text.empty() && text[0] == '[') {
-        auto close = text.find("]:");
-        if (close == std::string::npos) return false;
-        host = text.substr(1, close - 1);
-        port = text.substr(close + 2);
-    } else if (auto c = text.rfind(':'); c != std::string::npos) {
-        host = text.substr(0, c);
-        port = text.substr(c + 1);
-    }
-    try {
-        unsigned long p = std::stoul(port);
-        if (p > 65535) return false;
-        out = {host, static_cast<std::uint16_t>(p)};
-    } catch (...) {
-        return false;
-    }
-    return true;
-}
-
-// How to connect, once the folder's listeners are bound.
-void print_serve_banner(const server::served_folder& f, const std::string& listen_host, server::server& srv) {
-    auto ep = srv.explicit_endpoints().at(0);
-    std::string shown = (listen_host == "0.0.0.0" || listen_host == "::") ? "127.0.0.1" : listen_host;
-    std::string hostport = (shown.find(':') != std::string::npos ? "[" + shown + "]" : shown) + ":" + std::to_string(ep.port());
-    const std::string& fingerprint = f.server.context->current_tls()->fingerprint();
-    const std::string &user = f.user, &password = f.password, &pem = f.certificate;
-    fmt::print(
-        "\nferryd is serving {} over FTPS (TLS required for login and data).\n\n"
-        "  address      {} (explicit TLS: AUTH TLS){}\n"
-        "  user         {}\n"
-        "  password     {}\n"
-        "  certificate  {} (self-signed)\n"
-        "  fingerprint  {}\n\n"
-        "Connect with:\n"
-        "  ferry --fingerprint {} ls ftp://{}:{}@{}/\n"
-        "  curl --ssl-reqd --cacert {} --user {}:{} ftp://{}/\n"
-        "  lftp -u {},{} -e 'set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:ca-file {}' {}\n"
-        "  FileZilla: host {}, protocol FTP, encryption 'Require explicit FTP over TLS', user {}\n"
-        "  (from another machine, use this machine's address and check the fingerprint)\n\n"
-        "Stop with Ctrl-C.\n\n",
-        f.dir, hostport,
-        srv.implicit_endpoints().empty() ? "" : fmt::format("; implicit TLS port {}", srv.implicit_endpoints()[0].port()),
-        user, password, pem, fingerprint, fingerprint, user, password, hostport, pem, user, password, hostport, user,
-        password, pem, hostport, hostport, user);
-    std::fflush(stdout);
-}
-
 // The exit status of a server that loaded: 0 once it stops, 1 if it could not start.
 int run(const server::loaded_server& loaded, const std::function<void(server::server&)>& on_ready) {
     std::string error;
@@ -168,7 +118,10 @@ int main(int argc, char** argv) {
             fmt::print(stderr, "ferryd serve: {}\n", failed.text);
             return failed.exit_status;
         }
-        return run(folder->server, [&](server::server& srv) { print_serve_banner(*folder, serve_host, srv); });
+        return run(folder->server, [&](server::server& srv) {
+            fmt::print("{}", server::serve_banner(*folder, serve_host, srv));
+            std::fflush(stdout);
+        });
     }
     if (config_file.empty()) {
         fmt::print(stderr, "ferryd: give --config FILE, or 'ferryd serve [DIR]' to serve a folder at once (see --help)\n");
@@ -187,12 +140,12 @@ int main(int argc, char** argv) {
     if (!listen.empty()) {
         s.listen.clear();
         for (const auto& l : listen) {
-            config::listen_address a;
-            if (!parse_listen(l, a)) {
+            auto a = config::parse_listen_address(l);
+            if (!a) {
                 fmt::print(stderr, "ferryd: --listen '{}': expected ADDRESS:PORT\n", l);
                 return 2;
             }
-            s.listen.push_back(a);
+            s.listen.push_back(*a);
         }
     }
     if (tls_port >= 0) {

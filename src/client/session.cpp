@@ -73,21 +73,6 @@ int openssl_version(config::tls_version v) {
     return 0;
 }
 
-// "(1234 bytes)" in a 150 reply
-std::uint64_t size_from_150(const proto::reply& r) {
-    std::string t = r.text();
-    auto p = t.find(" bytes)");
-    if (p == std::string::npos) return 0;
-    auto open = t.rfind('(', p);
-    if (open == std::string::npos) return 0;
-    std::uint64_t n = 0;
-    for (std::size_t i = open + 1; i < p; ++i) {
-        if (!std::isdigit(static_cast<unsigned char>(t[i]))) return 0;
-        n = n * 10 + static_cast<std::uint64_t>(t[i] - '0');
-    }
-    return n;
-}
-
 }  // namespace
 
 std::string_view method_name(data_method m) {
@@ -507,25 +492,7 @@ asio::awaitable<outcome> session::raw(const std::string& line, proto::reply& r) 
 asio::awaitable<outcome> session::pwd(std::string& out) {
     proto::reply r;
     if (auto o = co_await simple("PWD", &r); !o) co_return o;
-    // 257 "/the ""quoted"" path" is current directory
-    std::string t = r.text();
-    auto q = t.find('"');
-    if (q == std::string::npos) {
-        out = t;
-        co_return outcome::ok();
-    }
-    out.clear();
-    for (std::size_t i = q + 1; i < t.size(); ++i) {
-        if (t[i] == '"') {
-            if (i + 1 < t.size() && t[i + 1] == '"') {
-                out += '"';
-                ++i;
-                continue;
-            }
-            break;
-        }
-        out += t[i];
-    }
+    out = proto::parse_quoted_pathname(r.text());
     co_return outcome::ok();
 }
 
@@ -1057,7 +1024,7 @@ asio::awaitable<outcome> session::retrieve(const std::string& path, data_sink& s
     transfer_state ts;
     if (auto o = co_await start_transfer("RETR " + path, dc, ts); !o) co_return o;
     if (!dc.stream) co_return co_await finish_transfer(ts, outcome::ok(), "RETR " + path);
-    if (!total) total = size_from_150(ts.prelim);  // progress only
+    if (!total) total = proto::parse_transfer_size(ts.prelim.text());  // progress only
     start_keepalive(ts);
     outcome data = co_await receive(dc, sink, offset, total, progress);
     co_await stop_keepalive(ts);

@@ -1,5 +1,7 @@
 #include "config/settings.hpp"
 
+#include <charconv>
+
 #include <set>
 
 #include "config/schema.hpp"
@@ -99,6 +101,24 @@ bool parse_server_settings_all(std::string_view text, std::string_view file, ser
 bool load_server_settings(const std::string& path, server_settings& out, std::string& error) {
     std::string text;
     return read_file(path, text, error) && parse_server_settings(text, path, out, error);
+}
+
+std::optional<listen_address> parse_listen_address(std::string_view text) {
+    std::string_view host = "0.0.0.0", port = text;
+    if (!text.empty() && text[0] == '[') {
+        const auto close = text.find("]:");
+        if (close == std::string_view::npos) return std::nullopt;
+        host = text.substr(1, close - 1);
+        port = text.substr(close + 2);
+    } else if (const auto c = text.rfind(':'); c != std::string_view::npos) {
+        host = text.substr(0, c);
+        port = text.substr(c + 1);
+    }
+    unsigned p = 0;
+    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (ec != std::errc() || end != port.data() + port.size() || port.empty() || p > 65535 || host.empty())
+        return std::nullopt;
+    return listen_address{std::string(host), static_cast<std::uint16_t>(p)};
 }
 
 }  // namespace ferry::config

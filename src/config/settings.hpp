@@ -1,6 +1,7 @@
 #pragma once
 // Typed settings, filled from statements by the schema (schema.hpp).
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,8 @@ struct listen_address {
     std::string host;
     std::uint16_t port = 0;
 };
+// ferryd --listen: "ADDRESS:PORT", "[IPV6]:PORT" or a bare PORT (on 0.0.0.0); empty if malformed.
+std::optional<listen_address> parse_listen_address(std::string_view text);
 
 enum class secure_ftp { allowed, required };
 enum class secure_dataconn { never, clear, private_ };

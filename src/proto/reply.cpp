@@ -1,5 +1,8 @@
 #include "proto/reply.hpp"
 
+#include <cctype>
+#include <cstdint>
+
 #include <cstdio>
 
 namespace ferry::proto {
@@ -89,6 +92,50 @@ reply_parser::status reply_parser::feed_line(std::string_view line) {
         line.remove_prefix(1);
     current_.lines.emplace_back(line);
     return status::need_more;
+}
+
+std::string quote_pathname(std::string_view path) {
+    std::string out = "\"";
+    for (char c : path) {
+        out += c;
+        if (c == '"') out += '"';
+    }
+    return out + "\"";
+}
+
+std::string parse_quoted_pathname(std::string_view text) {
+    const auto q = text.find('"');
+    if (q == std::string_view::npos) return std::string(text);
+    std::string out;
+    for (std::size_t i = q + 1; i < text.size(); ++i) {
+        if (text[i] == '"') {
+            if (i + 1 < text.size() && text[i + 1] == '"') {
+                out += '"';
+                ++i;
+                continue;
+            }
+            break;
+        }
+        out += text[i];
+    }
+    return out;
+}
+
+std::string transfer_size_note(std::uint64_t bytes) { return "(" + std::to_string(bytes) + " bytes)"; }
+
+std::uint64_t parse_transfer_size(std::string_view t) {
+    const auto p = t.find(" bytes)");
+    if (p == std::string_view::npos) return 0;
+    const auto open = t.rfind('(', p);
+    if (open == std::string_view::npos || open + 1 == p) return 0;
+    std::uint64_t n = 0;
+    for (std::size_t i = open + 1; i < p; ++i) {
+        if (!std::isdigit(static_cast<unsigned char>(t[i]))) return 0;
+        const auto digit = static_cast<std::uint64_t>(t[i] - '0');
+        if (n > (UINT64_MAX - digit) / 10) return 0;  // not a size any file has
+        n = n * 10 + digit;
+    }
+    return n;
 }
 
 }  // namespace ferry::proto

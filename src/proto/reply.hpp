@@ -1,5 +1,6 @@
 #pragma once
 // Reply formatting (server) and reply parsing (client), RFC 959 section 4.2 incl. multi-line replies.
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,5 +33,16 @@ private:
     reply current_;
     bool in_multi_ = false;
 };
+
+// 257 replies (RFC 959 appendix II): the path in double quotes, a '"' inside doubled.
+// quote_pathname("/a\"b") is "\"/a\"\"b\""; parse_quoted_pathname takes the first quoted
+// path out of a reply's text (the text itself if it holds no quote).
+std::string quote_pathname(std::string_view path);
+std::string parse_quoted_pathname(std::string_view text);
+
+// The size a 150 reply announces for a download, as "(N bytes)" (what vsftpd, ProFTPD and
+// Ferry write); parse_transfer_size gives 0 when the text has none.
+std::string transfer_size_note(std::uint64_t bytes);
+std::uint64_t parse_transfer_size(std::string_view text);
 
 }  // namespace ferry::proto

@@ -23,16 +23,6 @@ using asio::ip::tcp;
 
 namespace {
 
-std::string quote_path(const std::string& p) {
-    // RFC 959 appendix II: a '"' inside the quoted path is doubled.
-    std::string out = "\"";
-    for (char c : p) {
-        out += c;
-        if (c == '"') out += '"';
-    }
-    return out + "\"";
-}
-
 bool parse_u64(std::string_view s, std::uint64_t& out) {
     auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
     return ec == std::errc() && p == s.data() + s.size() && !s.empty();
@@ -89,14 +79,11 @@ asio::awaitable<void> session::cmd_user(const std::string& arg) {
         co_await reply(r->code, r->text);
         co_return;
     }
-    if (sec_.control_secure && cfg_.login == config::secure_login::verify_user && cert_user_ &&
-        cert_user_->user != arg) {
-        // SECURITY: VERIFY_USER: a certificate registered to one user cannot log in another.
-        co_await reply(code::not_logged_in, "Your client certificate belongs to user " + cert_user_->user +
-                                                ", not " + arg + " (SECURE_LOGIN VERIFY_USER).");
+    if (auto r = check_user_for_certificate(cfg_, sec_, cert_user_, arg)) {
+        co_await reply(r->code, r->text);
         co_return;
     }
-    if (sec_.control_secure && cfg_.password_optional && cert_user_ && cert_user_->user == arg) {
+    if (certificate_replaces_password(cfg_, sec_, cert_user_, arg)) {
         // SECURE_PASSWORD OPTIONAL: the verified certificate stands in for the password.
         std::string why;
         switch (co_await log_in(ctx_->users.find(arg), true, why)) {
@@ -277,7 +264,7 @@ asio::awaitable<void> session::cmd_quit(const std::string&) {
 
 asio::awaitable<void> session::cmd_rein(const std::string&) {
     end_login();
-    if (sec_.control_secure && cfg_.rfc_level != config::tls_rfc_level::draft) {
+    if (rein_ends_tls(cfg_, sec_)) {
         // RFC 4217: REIN also ends the security state; the reply is the last protected message.
         co_await reply(code::service_ready, "Session reset, TLS ended; send AUTH TLS and log in again.");
         if (broken_) co_return;
@@ -303,20 +290,18 @@ asio::awaitable<void> session::cmd_rein(const std::string&) {
 
 asio::awaitable<void> session::cmd_auth(const std::string& arg) {
     std::string mech = proto::upper(arg);
-    if (!tls_ || !cfg_.auth_tls) {
-        co_await reply(code::not_implemented, "AUTH is not offered by this server (no EXTENSIONS AUTH_TLS).");
+    // Not offered at all comes first: a server without TLS says so whatever the mechanism.
+    auto refused = check_auth(cfg_, sec_, tls_ != nullptr, user_ != nullptr);
+    if (refused && refused->code == code::not_implemented) {
+        co_await reply(refused->code, refused->text);
         co_return;
     }
     if (mech != "TLS" && mech != "TLS-C" && mech != "SSL" && mech != "TLS-P") {
         co_await reply(code::not_implemented_param, "AUTH mechanism '" + arg + "' not supported; use AUTH TLS.");
         co_return;
     }
-    if (sec_.control_secure) {
-        co_await reply(code::bad_sequence, "The control connection is already protected by TLS.");
-        co_return;
-    }
-    if (user_ && cfg_.rfc_level == config::tls_rfc_level::draft) {
-        co_await reply(code::bad_sequence, "AUTH must come before login (TLSRFCLEVEL DRAFT).");
+    if (refused) {
+        co_await reply(refused->code, refused->text);
         co_return;
     }
     co_await reply(code::security_exchange_ok, "AUTH " + mech + " OK; starting TLS.");
@@ -342,8 +327,8 @@ asio::awaitable<void> session::cmd_auth(const std::string& arg) {
 
 asio::awaitable<void> session::cmd_pbsz(const std::string& arg) {
     std::uint64_t n;
-    if (!sec_.control_secure && !sec_.control_cleared) {
-        co_await reply(code::bad_sequence, "PBSZ needs a TLS-protected control connection: send AUTH TLS first.");
+    if (auto r = check_pbsz(sec_)) {
+        co_await reply(r->code, r->text);
     } else if (!parse_u64(arg, n)) {
         co_await reply(code::syntax_error_args, "PBSZ takes a number; TLS uses PBSZ 0.");
     } else {
@@ -364,12 +349,8 @@ asio::awaitable<void> session::cmd_prot(const std::string& arg) {
 }
 
 asio::awaitable<void> session::cmd_ccc(const std::string&) {
-    if (!sec_.control_secure) {
-        co_await reply(code::ccc_denied, "CCC needs a TLS-protected control connection.");
-        co_return;
-    }
-    if (cfg_.rfc_level == config::tls_rfc_level::draft) {
-        co_await reply(code::policy_requires_security, "CCC refused: this server runs at TLSRFCLEVEL DRAFT.");
+    if (auto r = check_ccc(cfg_, sec_)) {
+        co_await reply(r->code, r->text);
         co_return;
     }
     // Commands and replies go in clear from here on (so that firewalls can read PORT/PASV);
@@ -575,7 +556,7 @@ asio::awaitable<void> session::cmd_site(const std::string& arg) {
 // ---- names and folders -------------------------------------------------------------------
 
 asio::awaitable<void> session::cmd_pwd(const std::string&) {
-    co_await reply(code::path_created, quote_path(cwd_) + " is the current directory.");
+    co_await reply(code::path_created, proto::quote_pathname(cwd_) + " is the current directory.");
 }
 
 asio::awaitable<void> session::cmd_cwd(const std::string& arg) {
@@ -599,7 +580,7 @@ asio::awaitable<void> session::cmd_mkd(const std::string& arg) {
     if (ec)
         co_await reply(code::file_unavailable, "Cannot create directory: " + describe_error(ec));
     else
-        co_await reply(code::path_created, quote_path(p) + " created.");
+        co_await reply(code::path_created, proto::quote_pathname(p) + " created.");
 }
 
 asio::awaitable<void> session::cmd_rmd(const std::string& arg) {

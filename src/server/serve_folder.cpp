@@ -1,5 +1,6 @@
 #include "server/serve_folder.hpp"
 
+#include <fmt/core.h>
 #include <pwd.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -10,6 +11,7 @@
 #include <stdexcept>
 
 #include "auth/users_file.hpp"
+#include "server/server.hpp"
 #include "server/startup.hpp"
 #include "server/tls_setup.hpp"
 #include "tls/context.hpp"
@@ -109,6 +111,33 @@ std::optional<served_folder> load_folder(const folder_request& r, start_error& e
         return std::nullopt;
     }
     return out;
+}
+
+std::string serve_banner(const served_folder& f, const std::string& listen_host, const server& srv) {
+    const auto ep = srv.explicit_endpoints().at(0);
+    const std::string shown = (listen_host == "0.0.0.0" || listen_host == "::") ? "127.0.0.1" : listen_host;
+    const std::string hostport =
+        (shown.find(':') != std::string::npos ? "[" + shown + "]" : shown) + ":" + std::to_string(ep.port());
+    const std::string& fingerprint = f.server.context->current_tls()->fingerprint();
+    const std::string &user = f.user, &password = f.password, &pem = f.certificate;
+    return fmt::format(
+        "\nferryd is serving {} over FTPS (TLS required for login and data).\n\n"
+        "  address      {} (explicit TLS: AUTH TLS){}\n"
+        "  user         {}\n"
+        "  password     {}\n"
+        "  certificate  {} (self-signed)\n"
+        "  fingerprint  {}\n\n"
+        "Connect with:\n"
+        "  ferry --fingerprint {} ls ftp://{}:{}@{}/\n"
+        "  curl --ssl-reqd --cacert {} --user {}:{} ftp://{}/\n"
+        "  lftp -u {},{} -e 'set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:ca-file {}' {}\n"
+        "  FileZilla: host {}, protocol FTP, encryption 'Require explicit FTP over TLS', user {}\n"
+        "  (from another machine, use this machine's address and check the fingerprint)\n\n"
+        "Stop with Ctrl-C.\n\n",
+        f.dir, hostport,
+        srv.implicit_endpoints().empty() ? "" : fmt::format("; implicit TLS port {}", srv.implicit_endpoints()[0].port()),
+        user, password, pem, fingerprint, fingerprint, user, password, hostport, pem, user, password, hostport, user,
+        password, pem, hostport, hostport, user);
 }
 
 }  // namespace ferry::server

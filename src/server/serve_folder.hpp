@@ -35,4 +35,9 @@ struct served_folder {
 // first use (its names: localhost, the host name, the listen address).
 std::optional<served_folder> load_folder(const folder_request& r, start_error& error);
 
+class server;
+// What `ferryd serve` prints once its listeners are bound: the address, user, password,
+// certificate and fingerprint, and how to connect with ferry, curl, lftp and FileZilla.
+std::string serve_banner(const served_folder& f, const std::string& listen_host, const server& srv);
+
 }  // namespace ferry::server

@@ -136,17 +136,11 @@ asio::awaitable<bool> session::control_tls_established() {
     ctx_->log->info("[{}] TLS {} {}{}{}", id_, link_->tls_protocol(), link_->tls_cipher(),
                     id.present ? " client certificate " : "", id.present ? id.subject + " issued by " + id.issuer : "");
     cert_user_ = id.present ? ctx_->certs.find(id.fingerprint, id.subject, id.issuer) : nullptr;
-    if (cfg_.login != config::secure_login::verify_user) co_return true;
-    // SECURITY: SECURE_LOGIN VERIFY_USER (levels 2 and 3): the certificate must be registered to
-    // a user, and that user must be permitted on this port, before any command is read.
-    std::string why;
-    if (!cert_user_)
-        why = "Client certificate is not registered to any user (SECURE_LOGIN VERIFY_USER).";
-    else if (!cert_user_->allows_port(link_->local().port()))
-        why = "User " + cert_user_->user + " may not use this server port (SECURE_LOGIN VERIFY_USER).";
-    if (why.empty()) co_return true;
-    ctx_->log->warn("[{}] {}", id_, why);
-    co_await reply(code::service_not_available, why + " Closing.");
+    // SECURE_LOGIN VERIFY_USER: decided before any command is read.
+    auto r = check_certificate_at_handshake(cfg_, cert_user_, link_->local().port());
+    if (!r) co_return true;
+    ctx_->log->warn("[{}] {}", id_, r->text);
+    co_await reply(r->code, r->text + " Closing.");
     broken_ = true;
     co_return false;
 }

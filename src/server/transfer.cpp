@@ -21,6 +21,7 @@
 #include "proto/ascii.hpp"
 #include "proto/command.hpp"
 #include "proto/printable.hpp"
+#include "proto/reply.hpp"
 #include "proto/reply_code.hpp"
 #include "server/detail/listing_source.hpp"
 #include "server/session.hpp"
@@ -112,7 +113,7 @@ void session::start_early_data() {
 
 asio::awaitable<std::error_code> session::accept_passive(tcp::socket& sock) {
     std::optional<asio::ip::address> required;
-    if (cfg_.passive_dataconn == config::redirect_policy::noredirect) required = peer_addr_;
+    if (passive_peer_must_match(cfg_)) required = peer_addr_;
     std::size_t refused = 0;
     std::error_code ec = co_await link_->accept_data(sock, required, refused);
     if (refused)
@@ -129,8 +130,8 @@ asio::awaitable<std::error_code> session::protect_data(tls::stream& data, int ti
     }
     // SECURITY: data connection stealing: under SECURE_SESSION_REUSE REQUIRED only a client
     // that holds this session's TLS secrets (it resumes our session) gets the data.
-    if (cfg_.session_reuse_required && (session_tag_.empty() || data.resumed_session_tag() != session_tag_)) {
-        why = "the data connection must resume the control connection's TLS session (SECURE_SESSION_REUSE REQUIRED)";
+    if (auto refused = check_data_session_reuse(cfg_, session_tag_, data.resumed_session_tag())) {
+        why = *refused;
         co_return make_error_code(std::errc::permission_denied);
     }
     co_return std::error_code{};
@@ -254,7 +255,7 @@ asio::awaitable<void> session::begin_transfer(std::shared_ptr<transfer_request> 
                                                            : (req->unique ? "FILE: " : "") + req->path;
     std::string mode = req->ascii ? "ASCII" : "BINARY";
     std::string text = "Opening " + mode + " mode data connection for " + what;
-    if (req->kind == transfer_kind::retr) text += " (" + std::to_string(req->size - req->offset) + " bytes)";
+    if (req->kind == transfer_kind::retr) text += " " + proto::transfer_size_note(req->size - req->offset);
     transferring_ = true;
     if (auto t = std::exchange(passive_expiry_, nullptr)) t->cancel();  // DATACTTIME of the transfer applies
     abort_requested_ = false;

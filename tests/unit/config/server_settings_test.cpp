@@ -723,3 +723,21 @@ TEST(crlfile, wrong_number_of_values_and_twice) {
     EXPECT_FALSE(parse(base + "CRLFILE a.crl b.crl\n").ok);
     EXPECT_EQ(bad(base + "CRLFILE a.crl\nCRLFILE b.crl\n"), "ferryd.conf:6: CRLFILE is given twice; it may appear once");
 }
+
+// ferryd --listen: the three spellings, and what is not an address and port.
+TEST(parse_listen_address, spellings_and_refusals) {
+    auto a = ferry::config::parse_listen_address("127.0.0.1:2121");
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->host, "127.0.0.1");
+    EXPECT_EQ(a->port, 2121);
+    a = ferry::config::parse_listen_address("[::1]:21");
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->host, "::1");
+    EXPECT_EQ(a->port, 21);
+    a = ferry::config::parse_listen_address("990");
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->host, "0.0.0.0");
+    EXPECT_EQ(a->port, 990);
+    for (const char* bad : {"", "host:", ":21", "1.2.3.4:65536", "1.2.3.4:21x", "[::1]21", "[::1]:", "-1", "x"})
+        EXPECT_FALSE(ferry::config::parse_listen_address(bad)) << bad;
+}

@@ -150,3 +150,25 @@ TEST(reply_roundtrip, positive_intermediate) {
     auto r = parse_all(format_reply(331, "Password required"));
     EXPECT_TRUE(r.positive_intermediate());
 }
+
+// 257: both halves, with quotes inside the path (RFC 959 appendix II).
+TEST(pathname_reply, quote_and_parse_are_inverse) {
+    for (const std::string p : {"/", "/docs", "/a\"b", "/\"\"", "/with space/x\"", "/ünïcode"}) {
+        const std::string quoted = ferry::proto::quote_pathname(p);
+        EXPECT_EQ(ferry::proto::parse_quoted_pathname(quoted + " is the current directory."), p) << quoted;
+    }
+    EXPECT_EQ(ferry::proto::quote_pathname("/a\"b"), "\"/a\"\"b\"");
+    EXPECT_EQ(ferry::proto::parse_quoted_pathname("\"/x\" created"), "/x");
+    EXPECT_EQ(ferry::proto::parse_quoted_pathname("no quotes here"), "no quotes here");
+    EXPECT_EQ(ferry::proto::parse_quoted_pathname("\"/unterminated"), "/unterminated");
+}
+
+// The size in a 150 reply: what the server writes, the client reads; anything else is 0.
+TEST(transfer_size, note_and_parse) {
+    for (std::uint64_t n : {0ull, 5ull, 1ull << 40, 18446744073709551615ull}) {
+        const std::string text = "Opening BINARY mode data connection for /f " + ferry::proto::transfer_size_note(n) + ".";
+        EXPECT_EQ(ferry::proto::parse_transfer_size(text), n) << text;
+    }
+    for (const char* t : {"Opening data connection.", "( bytes)", "(12x bytes)", "(18446744073709551616 bytes)", "12 bytes)"})
+        EXPECT_EQ(ferry::proto::parse_transfer_size(t), 0u) << t;
+}

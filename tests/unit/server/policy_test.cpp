@@ -293,3 +293,161 @@ TEST(policy, login_with_client_certificates_needs_tls_on_the_control_connection)
                 }
             }
 }
+
+// ---- the decisions the handlers used to make inline (issue 11), each over every value of the
+// statements it reads and every security state ----
+
+namespace {
+using config::secure_login;
+using config::tls_rfc_level;
+const tls_rfc_level rfc_levels[] = {tls_rfc_level::draft, tls_rfc_level::rfc4217, tls_rfc_level::cccnonotify};
+const secure_login login_levels[] = {secure_login::no_client_auth, secure_login::required, secure_login::verify_user};
+
+auth::cert_mapping mapping(std::string user, std::vector<std::uint16_t> ports = {}) {
+    auth::cert_mapping m;
+    m.user = std::move(user);
+    m.subject = "CN=" + m.user;
+    m.issuer = "CN=CA";
+    m.ports = std::move(ports);
+    return m;
+}
+}  // namespace
+
+// AUTH: 502 when TLS is not offered (no KEYRING or no EXTENSIONS AUTH_TLS) whatever the state,
+// then 503 when TLS is already on, then 503 after login at DRAFT only.
+TEST(check_auth, every_level_offer_and_state) {
+    for (auto level : rfc_levels)
+        for (bool offered : {false, true})
+            for (bool keyring : {false, true})
+                for (bool logged_in : {false, true})
+                    for (const auto& st : all_states()) {
+                        auto s = settings(secure_ftp::allowed, secure_dataconn::clear);
+                        s.rfc_level = level;
+                        s.auth_tls = offered;
+                        auto r = server::check_auth(s, st, keyring, logged_in);
+                        const std::string at = describe(st) + " offered=" + std::to_string(offered) +
+                                               " keyring=" + std::to_string(keyring) + " logged_in=" + std::to_string(logged_in);
+                        if (!offered || !keyring) {
+                            ASSERT_TRUE(r) << at;
+                            EXPECT_EQ(r->code, 502) << at;
+                        } else if (st.control_secure) {
+                            ASSERT_TRUE(r) << at;
+                            EXPECT_EQ(r->code, 503) << at;
+                            EXPECT_EQ(r->text, "The control connection is already protected by TLS.");
+                        } else if (logged_in && level == tls_rfc_level::draft) {
+                            ASSERT_TRUE(r) << at;
+                            EXPECT_EQ(r->code, 503) << at;
+                            EXPECT_EQ(r->text, "AUTH must come before login (TLSRFCLEVEL DRAFT).");
+                        } else {
+                            EXPECT_FALSE(r) << at;
+                        }
+                    }
+}
+
+// PBSZ: 503 unless TLS is (or was, before CCC) on the control connection.
+TEST(check_pbsz, needs_tls_or_a_ccc_cleared_connection) {
+    for (const auto& st : all_states()) {
+        auto r = server::check_pbsz(st);
+        ASSERT_EQ(r.has_value(), !st.control_secure && !st.control_cleared) << describe(st);
+        if (r) {
+            EXPECT_EQ(r->code, 503);
+        }
+    }
+}
+
+// CCC: 533 in clear (also after an earlier CCC), 534 at DRAFT, allowed at RFC4217/CCCNONOTIFY.
+TEST(check_ccc, every_level_and_state) {
+    for (auto level : rfc_levels)
+        for (const auto& st : all_states()) {
+            auto s = settings(secure_ftp::allowed, secure_dataconn::clear);
+            s.rfc_level = level;
+            auto r = server::check_ccc(s, st);
+            if (!st.control_secure) {
+                ASSERT_TRUE(r) << describe(st);
+                EXPECT_EQ(r->code, 533);
+            } else if (level == tls_rfc_level::draft) {
+                ASSERT_TRUE(r) << describe(st);
+                EXPECT_EQ(r->code, 534);
+            } else {
+                EXPECT_FALSE(r) << describe(st);
+            }
+        }
+}
+
+// REIN ends TLS only where it is on and the level is not DRAFT.
+TEST(rein_ends_tls, every_level_and_state) {
+    for (auto level : rfc_levels)
+        for (const auto& st : all_states()) {
+            auto s = settings(secure_ftp::allowed, secure_dataconn::clear);
+            s.rfc_level = level;
+            EXPECT_EQ(server::rein_ends_tls(s, st), st.control_secure && level != tls_rfc_level::draft) << describe(st);
+        }
+}
+
+// VERIFY_USER at the handshake: 421 for an unregistered certificate and for a port the entry
+// does not list; the other levels never refuse here.
+TEST(check_certificate_at_handshake, every_login_level_entry_and_port) {
+    const auto any_port = mapping("alice"), only_990 = mapping("alice", {990});
+    for (auto login : login_levels)
+        for (const auth::cert_mapping* cert : {static_cast<const auth::cert_mapping*>(nullptr), &any_port, &only_990})
+            for (std::uint16_t port : {21, 990}) {
+                auto s = settings(secure_ftp::allowed, secure_dataconn::clear);
+                s.login = login;
+                auto r = server::check_certificate_at_handshake(s, cert, port);
+                const bool refused = login == secure_login::verify_user && (!cert || (cert == &only_990 && port != 990));
+                ASSERT_EQ(r.has_value(), refused) << static_cast<int>(login) << " port " << port;
+                if (r) {
+                    EXPECT_EQ(r->code, 421);
+                    EXPECT_EQ(r->text, cert ? "User alice may not use this server port (SECURE_LOGIN VERIFY_USER)."
+                                            : "Client certificate is not registered to any user (SECURE_LOGIN VERIFY_USER).");
+                }
+            }
+}
+
+// USER under VERIFY_USER: another user than the certificate's is refused (530) on a protected
+// control connection; SECURE_PASSWORD OPTIONAL lets the certificate's own user in without PASS.
+TEST(certificates_and_users, every_level_password_rule_state_and_name) {
+    const auto alice = mapping("alice");
+    for (auto login : login_levels)
+        for (bool optional : {false, true})
+            for (const auth::cert_mapping* cert : {static_cast<const auth::cert_mapping*>(nullptr), &alice})
+                for (const std::string user : {"alice", "bob"})
+                    for (const auto& st : all_states()) {
+                        auto s = settings(secure_ftp::allowed, secure_dataconn::clear);
+                        s.login = login;
+                        s.password_optional = optional;
+                        const std::string at = describe(st) + " user=" + user + " cert=" + (cert ? "alice" : "none");
+                        auto r = server::check_user_for_certificate(s, st, cert, user);
+                        const bool other = st.control_secure && login == secure_login::verify_user && cert && user != "alice";
+                        ASSERT_EQ(r.has_value(), other) << at;
+                        if (r) {
+                            EXPECT_EQ(r->code, 530);
+                            EXPECT_EQ(r->text, "Your client certificate belongs to user alice, not bob (SECURE_LOGIN VERIFY_USER).");
+                        }
+                        EXPECT_EQ(server::certificate_replaces_password(s, st, cert, user),
+                                  st.control_secure && optional && cert && user == "alice")
+                            << at;
+                    }
+}
+
+// SECURE_SESSION_REUSE REQUIRED: only a data connection that resumed this session's own TLS
+// session; a session without a tag (no random bytes) can prove nothing and refuses all.
+TEST(check_data_session_reuse, every_setting_and_tag) {
+    for (bool required : {false, true})
+        for (const std::string control : {"", "tag-a"})
+            for (const std::string resumed : {"", "tag-a", "tag-b"}) {
+                auto s = settings(secure_ftp::allowed, secure_dataconn::private_);
+                s.session_reuse_required = required;
+                auto r = server::check_data_session_reuse(s, control, resumed);
+                const bool refused = required && (control.empty() || resumed != control);
+                EXPECT_EQ(r.has_value(), refused) << required << " '" << control << "' '" << resumed << "'";
+            }
+}
+
+TEST(passive_peer_must_match, follows_passivedataconn) {
+    auto s = settings(secure_ftp::allowed, secure_dataconn::clear);
+    s.passive_dataconn = config::redirect_policy::noredirect;
+    EXPECT_TRUE(server::passive_peer_must_match(s));
+    s.passive_dataconn = config::redirect_policy::redirect;
+    EXPECT_FALSE(server::passive_peer_must_match(s));
+}
