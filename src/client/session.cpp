@@ -17,6 +17,7 @@
 #include "client/data_address.hpp"
 #include "client/detail/deadline.hpp"
 #include "net/address_policy.hpp"
+#include "net/data_channel.hpp"
 #include "net/idle_timer.hpp"
 #include "net/passive_listener.hpp"
 #include "proto/address.hpp"
@@ -32,7 +33,6 @@ namespace code = proto::code;
 namespace {
 
 constexpr auto tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
-constexpr std::size_t chunk = 256 * 1024;
 
 std::string reply_text(const proto::reply& r) {
     std::string t = r.lines.empty() ? std::string() : r.lines.back();
@@ -119,7 +119,7 @@ struct session::data_conn {
     bool aborted = false;
     std::optional<tcp::socket> socket;                 // passive: connected before the command
     std::unique_ptr<net::passive_listener> listener;  // active: the server connects here
-    std::unique_ptr<tls::stream> stream;
+    std::unique_ptr<net::data_channel> channel;  // once connected
     std::string where;  // for messages: "EPSV 127.0.0.1 port 30001"
 
     // Makes whatever the data set-up waits on fail now.
@@ -127,17 +127,16 @@ struct session::data_conn {
         aborted = true;
         std::error_code ec;
         if (listener) listener->close();
-        if (stream) stream->socket().cancel(ec);
+        if (channel) channel->abort();
         if (socket) socket->cancel(ec);
     }
     // Ends the connection with a reset, so the server cannot take a cut-off upload for a whole one.
     void reset() {
         std::error_code ec;
         if (listener) listener->close();
-        if (stream) {
-            stream->socket().set_option(tcp::socket::linger(true, 0), ec);
-            stream->close();
-            stream.reset();
+        if (channel) {
+            channel->reset();
+            channel.reset();
         }
         if (socket) {
             socket->set_option(tcp::socket::linger(true, 0), ec);
@@ -716,26 +715,26 @@ asio::awaitable<void> session::setup_data(data_conn& dc, std::shared_ptr<task_st
                 co_return;
             }
             s.set_option(tcp::no_delay(true), ec);
-            dc.stream = std::make_unique<tls::stream>(std::move(s));
+            dc.channel = std::make_unique<net::data_channel>(std::move(s));
         }
         if (prot_private_) {
-            auto ec = co_await dc.stream->handshake_client(*tls_, sni_, &slot_);
+            auto ec = co_await dc.channel->protect_as_client(*tls_, sni_, &slot_);
             if (ec || dc.aborted) {
                 std::string why = d.fired() ? "timed out after " + std::to_string(settings_.data_timeout) + " s"
                                   : dc.aborted ? std::string("aborted")
-                                  : dc.stream->last_error().empty() ? ec.message() : dc.stream->last_error();
+                                  : dc.channel->tls_error().empty() ? ec.message() : dc.channel->tls_error();
                 failed(outcome::fail(errc::data_connection_failed,
                                          "the TLS handshake on the data connection (" + dc.where + ") failed: " + why));
                 co_return;
             }
-            slot_.listen(*dc.stream);
-            last_resumed_ = dc.stream->session_reused();
-            trace("--- data connection: TLS " + tls::client_context::describe(*dc.stream) +
+            slot_.listen(dc.channel->stream());
+            last_resumed_ = dc.channel->stream().session_reused();
+            trace("--- data connection: TLS " + tls::client_context::describe(dc.channel->stream()) +
                   (last_resumed_ ? ", session resumed" : ", NEW session (not resumed)"));
             if (!last_resumed_) {
                 // SECURITY: data connection theft: without resumption nothing ties this connection
                 // to the server we verified, except that it shows the same certificate.
-                auto pc = tls::client_context::check_peer(*dc.stream, host_);
+                auto pc = tls::client_context::check_peer(dc.channel->stream(), host_);
                 if (pc.fingerprint != fingerprint_) {
                     failed(outcome::fail(errc::untrusted_server,
                                              "the data connection shows another certificate (" + pc.fingerprint +
@@ -753,7 +752,7 @@ asio::awaitable<void> session::setup_data(data_conn& dc, std::shared_ptr<task_st
 
 asio::awaitable<outcome> session::start_transfer(const std::string& command, data_conn& dc, transfer_state& ts) {
     if (dc.socket) {
-        dc.stream = std::make_unique<tls::stream>(std::move(*dc.socket));
+        dc.channel = std::make_unique<net::data_channel>(std::move(*dc.socket));
         dc.socket.reset();
     }
     if (auto o = co_await control_.send(command); !o) {
@@ -771,7 +770,7 @@ asio::awaitable<outcome> session::start_transfer(const std::string& command, dat
     const bool cut_short = st->grace && st->grace->fired();
     st->grace.reset();
     if (!o) {
-        const bool never_connected = dc.active && !dc.stream;
+        const bool never_connected = dc.active && !dc.channel;
         dc.abort();
         co_await st->wait();
         dc.reset();
@@ -913,91 +912,69 @@ void session::start_keepalive(transfer_state& ts) {
 
 asio::awaitable<outcome> session::receive(data_conn& dc, data_sink& sink, std::uint64_t offset, std::uint64_t total,
                                           const progress_fn& progress) {
-    std::vector<char> buf(chunk + 1);
+    net::data_channel& ch = *dc.channel;
     auto idle = net::idle_timer::start(ex_, secs(settings_.data_timeout), [&dc] { dc.abort(); });
     net::idle_timer_guard guard{idle};
-    proto::crlf_to_lf conv;
     std::uint64_t done = offset;
-    const bool convert = ascii_ && type_sent_ == 'A';
-    for (;;) {
-        std::error_code ec;
-        // Whatever has arrived, up to a whole buffer: one write to the sink per buffer.
-        std::size_t n = co_await dc.stream->read_fill(buf.data(), chunk, ec);
-        if (ec == asio::error::eof) break;
-        if (ec) {
-            if (interrupted_) co_return outcome::fail(errc::transfer_failed, "the transfer was interrupted");
-            co_return outcome::fail(errc::transfer_failed,
-                                    idle->fired() ? "the transfer stalled: no data for " + std::to_string(settings_.data_timeout) +
-                                                        " s (DATACTTIME)"
-                                                  : "the data connection failed: " +
-                                                        (dc.stream->last_error().empty() ? ec.message() : dc.stream->last_error()));
-        }
+    ch.set_ascii(ascii_ && type_sent_ == 'A');
+    ch.on_moved([&](std::size_t n) {
         idle->touch();
         done += n;
-        std::size_t m = convert ? conv.convert(buf.data(), n) : n;
-        std::string error;
-        if (!sink.write(buf.data(), m, error)) co_return outcome::fail(errc::local_file_error, error);
         if (progress) progress(done, total);
+    });
+    std::string local_error;
+    auto consume = [&sink, &local_error](const char* p, std::size_t n) -> asio::awaitable<std::error_code> {
+        if (!sink.write(p, n, local_error)) co_return std::make_error_code(std::errc::io_error);
+        co_return std::error_code{};
+    };
+    const std::error_code ec = co_await ch.receive_all(consume);
+    if (!local_error.empty()) co_return outcome::fail(errc::local_file_error, local_error);
+    if (ec) {
+        if (interrupted_) co_return outcome::fail(errc::transfer_failed, "the transfer was interrupted");
+        co_return outcome::fail(errc::transfer_failed,
+                                idle->fired() ? "the transfer stalled: no data for " + std::to_string(settings_.data_timeout) +
+                                                    " s (DATACTTIME)"
+                                              : "the data connection failed: " +
+                                                    (ch.tls_error().empty() ? ec.message() : ch.tls_error()));
     }
-    if (convert && conv.pending_cr()) {
-        std::string error;
-        if (!sink.write("\r", 1, error)) co_return outcome::fail(errc::local_file_error, error);
-    }
-    if (dc.stream->secure() && dc.stream->truncated())
+    if (ch.secure() && ch.stream().truncated())
         trace("--- the server closed the data connection without TLS close_notify");
-    if (dc.stream->secure()) {
-        detail::deadline d(dc.stream->socket(), secs(5));
-        co_await dc.stream->end_tls(false);
-    }
-    dc.stream->close();
+    co_await ch.finish_download(secs(5));
     if (progress) progress(done, total);
     co_return outcome::ok();
 }
 
 asio::awaitable<outcome> session::send_data(data_conn& dc, data_source& source, std::uint64_t offset,
                                             const progress_fn& progress) {
-    std::vector<char> in(chunk), out;
-    const bool convert = ascii_ && type_sent_ == 'A';
-    if (convert) out.resize(2 * chunk);
+    net::data_channel& ch = *dc.channel;
     auto idle = net::idle_timer::start(ex_, secs(settings_.data_timeout), [&dc] { dc.abort(); });
     net::idle_timer_guard guard{idle};
-    std::uint64_t done = offset;
     const std::uint64_t total = source.size();
-    for (;;) {
-        std::string error;
-        long n = source.read(in.data(), in.size(), error);
-        if (n < 0) co_return outcome::fail(errc::local_file_error, error);
-        if (n == 0) break;
-        const char* p = in.data();
-        std::size_t len = static_cast<std::size_t>(n);
-        if (convert) {
-            len = proto::lf_to_crlf(in.data(), len, out.data());
-            p = out.data();
-        }
+    std::uint64_t done = offset;
+    ch.set_ascii(ascii_ && type_sent_ == 'A');
+    ch.on_moved([&](std::size_t n) {
         idle->touch();
-        auto ec = co_await dc.stream->write_all(p, len);
-        if (ec && interrupted_) co_return outcome::fail(errc::transfer_failed, "the transfer was interrupted");
-        if (ec)
-            co_return outcome::fail(errc::transfer_failed,
-                                    idle->fired() ? "the transfer stalled: the server took no data for " +
-                                                        std::to_string(settings_.data_timeout) + " s (DATACTTIME)"
-                                                  : "the data connection failed while sending: " +
-                                                        (dc.stream->last_error().empty() ? ec.message() : dc.stream->last_error()));
-        done += static_cast<std::uint64_t>(n);
-        if (progress) progress(done, total);
-    }
-    // close_notify, then FIN, then wait for the server's close: the end of the file. Reading
-    // through TLS until then also takes in session tickets the server sent on this connection.
+        done += n;  // after TYPE A conversion: may pass the file's size, shown as its size
+        if (progress) progress(std::min(done, total), total);
+    });
+    std::string local_error;
+    auto produce = [&source, &local_error](char* buf, std::size_t capacity) -> asio::awaitable<net::piece> {
+        const long n = source.read(buf, capacity, local_error);
+        if (n < 0) co_return net::piece{0, std::make_error_code(std::errc::io_error)};
+        co_return net::piece{static_cast<std::size_t>(n), {}};
+    };
+    const std::error_code ec = co_await ch.send_all(produce);
+    if (!local_error.empty()) co_return outcome::fail(errc::local_file_error, local_error);
+    if (ec && interrupted_) co_return outcome::fail(errc::transfer_failed, "the transfer was interrupted");
+    if (ec)
+        co_return outcome::fail(errc::transfer_failed,
+                                idle->fired() ? "the transfer stalled: the server took no data for " +
+                                                    std::to_string(settings_.data_timeout) + " s (DATACTTIME)"
+                                              : "the data connection failed while sending: " +
+                                                    (ch.tls_error().empty() ? ec.message() : ch.tls_error()));
+    // close_notify, then FIN, then the server's close: the end of the file.
     idle->stop();
-    {
-        detail::deadline d(dc.stream->socket(), secs(settings_.data_timeout));
-        co_await dc.stream->send_close_notify();
-        std::error_code ec;
-        dc.stream->socket().shutdown(tcp::socket::shutdown_send, ec);
-        char sink[4096];
-        for (int i = 0; i < 64 && !ec; ++i) co_await dc.stream->read_some(sink, sizeof sink, ec);
-    }
-    dc.stream->close();
+    co_await ch.finish_upload(secs(settings_.data_timeout));
     co_return outcome::ok();
 }
 
@@ -1023,7 +1000,7 @@ asio::awaitable<outcome> session::retrieve(const std::string& path, data_sink& s
     }
     transfer_state ts;
     if (auto o = co_await start_transfer("RETR " + path, dc, ts); !o) co_return o;
-    if (!dc.stream) co_return co_await finish_transfer(ts, outcome::ok(), "RETR " + path);
+    if (!dc.channel) co_return co_await finish_transfer(ts, outcome::ok(), "RETR " + path);
     if (!total) total = proto::parse_transfer_size(ts.prelim.text());  // progress only
     start_keepalive(ts);
     outcome data = co_await receive(dc, sink, offset, total, progress);
@@ -1048,7 +1025,7 @@ asio::awaitable<outcome> session::store(const std::string& path, data_source& so
     transfer_state ts;
     std::string cmd = (append ? "APPE " : "STOR ") + path;
     if (auto o = co_await start_transfer(cmd, dc, ts); !o) co_return o;
-    if (!dc.stream) co_return co_await finish_transfer(ts, outcome::ok(), cmd);
+    if (!dc.channel) co_return co_await finish_transfer(ts, outcome::ok(), cmd);
     start_keepalive(ts);
     outcome data = co_await send_data(dc, source, offset, progress);
     co_await stop_keepalive(ts);
@@ -1094,7 +1071,7 @@ asio::awaitable<outcome> session::list(const std::string& path, proto::listing& 
             co_return o;
         }
         outcome data = outcome::ok();
-        if (dc.stream) {
+        if (dc.channel) {
             start_keepalive(ts);
             bool saved = ascii_;
             ascii_ = false;  // listings are parsed with either line end; no conversion

@@ -118,25 +118,33 @@ asio::awaitable<std::shared_ptr<session::listing_source>> session::open_listing(
     co_return o.src;
 }
 
-asio::awaitable<std::error_code> session::send_listing(listing_source& src, tls::stream& data) {
-    struct piece {
-        std::string text;
-        std::error_code ec;
+asio::awaitable<std::error_code> session::send_listing(listing_source& src, net::data_channel& data) {
+    // The source makes the listing a chunk at a time on the disk pool; a chunk larger than the
+    // channel's buffer goes out in several pieces.
+    std::string chunk;
+    std::size_t sent = 0;  // of chunk
+    auto produce = [this, &src, &chunk, &sent](char* buf, std::size_t capacity) -> asio::awaitable<net::piece> {
+        if (sent == chunk.size()) {
+            struct made {
+                std::string text;
+                std::error_code ec;
+            };
+            auto job = [&src] {
+                made m;
+                m.text = src.next(m.ec);
+                return m;
+            };
+            made m = co_await on_disk(std::move(job));
+            if (m.ec) co_return net::piece{0, m.ec};  // a local failure: 451
+            chunk = std::move(m.text);
+            sent = 0;
+        }
+        const std::size_t n = std::min(capacity, chunk.size() - sent);
+        chunk.copy(buf, n, sent);
+        sent += n;
+        co_return net::piece{n, {}};
     };
-    for (;;) {
-        auto job = [&src] {
-            piece p;
-            p.text = src.next(p.ec);
-            return p;
-        };
-        piece p = co_await on_disk(std::move(job));
-        if (p.ec) co_return p.ec;  // a local failure: 451
-        if (p.text.empty()) co_return std::error_code{};
-        std::error_code ec = co_await data.write_all(p.text.data(), p.text.size());
-        if (ec) co_return ec;
-        transfer_bytes_ += p.text.size();
-        data_watchdog_->touch();  // DATACTTIME measures stalls, not the listing's length
-    }
+    co_return co_await data.send_all(produce);
 }
 
 asio::awaitable<void> session::cmd_list(const std::string& arg) { co_await start_listing(arg, 'L'); }

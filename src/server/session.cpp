@@ -97,7 +97,7 @@ asio::awaitable<void> session::run() {
     // A transfer still running ends with the session.
     if (transferring_) {
         abort_requested_ = true;
-        if (data_stream_) data_stream_->close();
+        if (data_channel_) data_channel_->close();
         drop_passive();
         co_await wait_transfer_done();
     }

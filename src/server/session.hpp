@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "net/data_channel.hpp"
 #include "net/idle_timer.hpp"
 #include "proto/line_reader.hpp"
 #include "proto/listing.hpp"
@@ -156,22 +157,22 @@ private:
     asio::awaitable<std::error_code> accept_passive(asio::ip::tcp::socket& sock);
     // A data connection's TLS handshake (tickets: TLS 1.3 tickets sent on it) and the
     // SECURE_SESSION_REUSE check; on failure why says what went wrong.
-    asio::awaitable<std::error_code> protect_data(tls::stream& data, int tickets, std::string& why);
+    asio::awaitable<std::error_code> protect_data(net::data_channel& data, int tickets, std::string& why);
     // server_sends: the transfer writes to the client (RETR, listings), which reads to the end.
-    asio::awaitable<std::error_code> open_data_connection(std::unique_ptr<tls::stream>& out, bool server_sends,
+    asio::awaitable<std::error_code> open_data_connection(std::unique_ptr<net::data_channel>& out, bool server_sends,
                                                           std::string& why);
-    asio::awaitable<std::error_code> send_retr(transfer_request& req, tls::stream& data);
-    asio::awaitable<std::error_code> receive_stor(transfer_request& req, tls::stream& data);
+    asio::awaitable<std::error_code> send_retr(transfer_request& req, net::data_channel& data);
+    asio::awaitable<std::error_code> receive_stor(transfer_request& req, net::data_channel& data);
     // Listings (listing.cpp): produced a chunk at a time on the disk pool, in bounded memory.
     struct listing_source;
     // Opens what arg names for a listing in style 'L' (LIST), 'N' (NLST) or 'M' (MLSD); null
     // with error and code set when it cannot be listed.
     asio::awaitable<std::shared_ptr<listing_source>> open_listing(const std::string& arg, char style,
                                                                   std::string& error, int& code);
-    asio::awaitable<std::error_code> send_listing(listing_source& src, tls::stream& data);
+    asio::awaitable<std::error_code> send_listing(listing_source& src, net::data_channel& data);
     asio::awaitable<void> start_listing(const std::string& arg, char style);
     // Drains and closes a finished data connection beside the session (bounded in time).
-    void linger_close(std::unique_ptr<tls::stream> data);
+    void linger_close(std::unique_ptr<net::data_channel> data);
     // Data connections still draining after their transfer; beyond this many, a transfer drains
     // its own before replying, so that a client that never closes cannot pile them up.
     static constexpr int max_lingering = 4;
@@ -235,7 +236,7 @@ private:
     bool transferring_ = false;
     bool abort_requested_ = false;
     asio::steady_timer transfer_done_;
-    tls::stream* data_stream_ = nullptr;  // while connected, so ABOR can cancel it
+    net::data_channel* data_channel_ = nullptr;  // while connected, so ABOR can cancel it
     asio::ip::tcp::socket* connecting_ = nullptr;  // an active-mode connect in progress, likewise
     std::uint64_t transfer_bytes_ = 0;
     std::shared_ptr<net::idle_timer> data_watchdog_;  // DATACTTIME for the running transfer

@@ -33,10 +33,6 @@ namespace code = proto::code;
 using asio::ip::tcp;
 
 namespace {
-// Large enough that one read fills many 16 KiB TLS records, small enough to stay in cache.
-constexpr std::size_t transfer_buffer = 256 * 1024;
-// sendfile() in slices so that the stall detector sees progress.
-constexpr std::uint64_t sendfile_slice = 8ull << 20;
 // After a FIN-ended upload's 226 is acknowledged, how long a client that neither speaks nor
 // closes must stay connected before the upload is final (plus two round trips). A killed
 // client's kernel closes all its sockets at once (well under a millisecond), answering the
@@ -68,7 +64,7 @@ struct session::early_data {
         deadline.cancel();
         done_signal.cancel();
     }
-    std::unique_ptr<tls::stream> stream;
+    std::unique_ptr<net::data_channel> channel;
     std::error_code ec;
     std::string why;
     bool done = false;
@@ -84,8 +80,7 @@ void session::drop_passive() {
     if (auto t = std::exchange(passive_expiry_, nullptr)) t->cancel();
     if (auto e = std::exchange(early_, nullptr)) {
         e->abandoned = true;
-        std::error_code ig;
-        if (e->stream) e->stream->socket().cancel(ig);
+        if (e->channel) e->channel->abort();
     }
 }
 
@@ -122,15 +117,15 @@ asio::awaitable<std::error_code> session::accept_passive(tcp::socket& sock) {
     co_return ec;
 }
 
-asio::awaitable<std::error_code> session::protect_data(tls::stream& data, int tickets, std::string& why) {
-    std::error_code ec = co_await data.handshake_server(*tls_, tickets);
+asio::awaitable<std::error_code> session::protect_data(net::data_channel& data, int tickets, std::string& why) {
+    std::error_code ec = co_await data.protect_as_server(*tls_, tickets);
     if (ec) {
-        why = "TLS handshake on the data connection failed: " + data.last_error();
+        why = "TLS handshake on the data connection failed: " + data.tls_error();
         co_return ec;
     }
     // SECURITY: data connection stealing: under SECURE_SESSION_REUSE REQUIRED only a client
     // that holds this session's TLS secrets (it resumes our session) gets the data.
-    if (auto refused = check_data_session_reuse(cfg_, session_tag_, data.resumed_session_tag())) {
+    if (auto refused = check_data_session_reuse(cfg_, session_tag_, data.stream().resumed_session_tag())) {
         why = *refused;
         co_return make_error_code(std::errc::permission_denied);
     }
@@ -153,23 +148,22 @@ asio::awaitable<void> session::take_early_data(std::shared_ptr<early_data> e) {
         e->finish();
         co_return;
     }
-    e->stream = std::make_unique<tls::stream>(std::move(sock));
-    e->stream->set_bulk_receive();
+    e->channel = std::make_unique<net::data_channel>(std::move(sock));
+    e->channel->stream().set_bulk_receive();
     e->deadline.expires_after(std::chrono::seconds(cfg_.data_timeout_seconds));
     e->deadline.async_wait([w = std::weak_ptr<early_data>(e)](const std::error_code& t) {
         auto e = w.lock();
-        std::error_code ig;
-        if (t || !e || !e->stream) return;
+        if (t || !e || !e->channel) return;
         e->handshake_late = true;
-        e->stream->socket().cancel(ig);
+        e->channel->abort();
     });
     // No ticket on the data connection: the fresh one came with the 227/229 reply.
-    e->ec = co_await protect_data(*e->stream, 0, e->why);
+    e->ec = co_await protect_data(*e->channel, 0, e->why);
     if (e->ec && e->handshake_late) e->why = "the data connection's TLS handshake did not finish in time";
     e->finish();
 }
 
-asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<tls::stream>& out, bool server_sends,
+asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<net::data_channel>& out, bool server_sends,
                                                                std::string& why) {
     tcp::socket sock(link_->executor());
     std::error_code ec;
@@ -192,15 +186,15 @@ asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<t
         if (e->ec) {
             if (e->abandoned)
                 why = abort_requested_ ? "aborted"
-                      : e->stream      ? "the data connection's TLS handshake did not finish in time"
+                      : e->channel      ? "the data connection's TLS handshake did not finish in time"
                                        : "no data connection arrived in time";
             else
                 why = e->why;
-            if (e->stream) e->stream->close();
+            if (e->channel) e->channel->close();
             co_return e->ec;
         }
-        out = std::move(e->stream);
-        data_stream_ = out.get();
+        out = std::move(e->channel);
+        data_channel_ = out.get();
         co_return std::error_code{};
     }
     if (data_mode_ == data_mode::passive) {
@@ -223,9 +217,9 @@ asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<t
     // No TCP_NODELAY while data flows: the kernel then sends full segments instead of one per
     // TLS record (16% faster PROT P downloads on loopback, bench/). Uploads and listings set it
     // before the close; downloads end corked instead (run_transfer).
-    out = std::make_unique<tls::stream>(std::move(sock));
-    out->set_bulk_receive();  // fewer reads from the handshake on; uploads read whole buffers
-    data_stream_ = out.get();  // from here DATACTTIME and ABOR can interrupt it, handshake included
+    out = std::make_unique<net::data_channel>(std::move(sock));
+    out->stream().set_bulk_receive();  // fewer reads from the handshake on; uploads read whole buffers
+    data_channel_ = out.get();  // from here DATACTTIME and ABOR can interrupt it, handshake included
     if (sec_.prot_private) {
         // SECURITY: data connection stealing: no session tag here. Tickets and sessions made on a
         // data connection carry the control session's tag only by inheriting it from a session
@@ -284,7 +278,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     running_transfer counted(ctx_->shared->transfers);
     auto started = std::chrono::steady_clock::now();
     bool stalled = false;
-    std::unique_ptr<tls::stream> data;
+    std::unique_ptr<net::data_channel> data;
     bool resumed = false;
     bool drain_beside = false;  // our side is closed; the client's close is awaited beside the session
     // DATACTTIME bounds both the wait for the connection and any stall once data moves.
@@ -293,7 +287,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
                                                stalled = true;
                                                drop_passive();
                                                std::error_code ig;
-                                               if (data_stream_) data_stream_->socket().cancel(ig);
+                                               if (data_channel_) data_channel_->abort();
                                                if (connecting_) connecting_->close(ig);
                                            });
     net::idle_timer_guard guard{watchdog};
@@ -302,7 +296,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     if (!ec && abort_requested_) {
         // ABOR or the session's end came while the connection was being taken: nothing may move.
         data->close();
-        data_stream_ = nullptr;
+        data_channel_ = nullptr;
         ec = asio::error::operation_aborted;
         why = "aborted";
     }
@@ -317,14 +311,19 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     bool rename_after_confirm = false;  // confirm_then_commit without commit_provisionally
     bool aborted = false;               // ABOR or the session's end, as the data ended
     if (ec) {
-        data_stream_ = nullptr;
+        data_channel_ = nullptr;
         if (stalled && data) why = "the data connection's TLS handshake did not finish in time";
         // RFC 4217: 522 when the data connection's TLS negotiation is refused.
         final_code = ec == std::errc::permission_denied ? code::network_protocol_not_supported : code::cannot_open_data;
         final_text = "Cannot open data connection: " + why + ".";
         ctx_->log->info("[{}] data connection failed: {}", id_, why);
     } else {
-        resumed = data->session_reused();
+        resumed = data->stream().session_reused();
+        data->set_ascii(req->ascii && req->kind != transfer_kind::listing);
+        data->on_moved([this, watchdog](std::size_t n) {
+            transfer_bytes_ += n;
+            watchdog->touch();  // DATACTTIME measures stalls, not the transfer's length
+        });
         switch (req->kind) {
             case transfer_kind::retr: ec = co_await send_retr(*req, *data); break;
             case transfer_kind::stor: ec = co_await receive_stor(*req, *data); break;
@@ -333,7 +332,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
         const bool local_failure = ec && ec.category() == std::system_category() && ec != std::errc::broken_pipe &&
                                    ec != std::errc::connection_reset && ec != std::errc::operation_canceled;
         // How the client ended the data (finish_sending below ends our TLS).
-        const bool protected_data = data->secure(), no_close_notify = data->truncated();
+        const bool protected_data = data->secure(), no_close_notify = data->stream().truncated();
         if (!ec) {
             watchdog->touch();
             // Uploads and listings: flush the last partial segment now rather than after the
@@ -341,7 +340,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
             // sends what is held, FIN included (setting TCP_NODELAY here would push it early).
             if (req->kind != transfer_kind::retr) {
                 std::error_code ig;
-                data->socket().set_option(tcp::no_delay(true), ig);
+                data->stream().socket().set_option(tcp::no_delay(true), ig);
             }
             co_await data->finish_sending();
             if (lingering_ < max_lingering)
@@ -351,7 +350,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
         } else {
             data->close();
         }
-        data_stream_ = nullptr;
+        data_channel_ = nullptr;
         // Decided now: an ABOR (or the session's end) that arrives while the upload is being
         // committed on the disk pool must not turn a committed upload into an aborted one; the
         // confirmation step below handles a client that went away.
@@ -415,7 +414,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
             } else {
                 final_code = code::transfer_aborted;
                 final_text = "Data connection failed; transfer aborted: " +
-                             (data->last_error().empty() ? ec.message() : data->last_error()) + ".";
+                             (data->tls_error().empty() ? ec.message() : data->tls_error()) + ".";
             }
         }
     }
@@ -507,17 +506,16 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     transfer_done_.cancel();
 }
 
-void session::linger_close(std::unique_ptr<tls::stream> data) {
+void session::linger_close(std::unique_ptr<net::data_channel> data) {
     // Bounded: a client that never closes loses the connection after this.
     const auto limit = std::chrono::seconds(std::min<std::uint64_t>(cfg_.data_timeout_seconds, 10));
-    std::shared_ptr<tls::stream> s(std::move(data));
-    auto timer = std::make_shared<asio::steady_timer>(s->socket().get_executor(), limit);
+    std::shared_ptr<net::data_channel> s(std::move(data));
+    auto timer = std::make_shared<asio::steady_timer>(s->stream().socket().get_executor(), limit);
     timer->async_wait([s](const std::error_code& e) {
-        std::error_code ig;
-        if (!e) s->socket().cancel(ig);
+        if (!e) s->abort();
     });
     ++lingering_;
-    asio::co_spawn(s->socket().get_executor(), [s, timer, weak = weak_from_this()]() -> asio::awaitable<void> {
+    asio::co_spawn(s->stream().socket().get_executor(), [s, timer, weak = weak_from_this()]() -> asio::awaitable<void> {
         co_await s->drain_and_close();
         timer->cancel();
         if (auto self = weak.lock()) --self->lingering_;
@@ -529,21 +527,16 @@ void session::linger_close(std::unique_ptr<tls::stream> data) {
 namespace {
 
 // File reads and writes of a running transfer happen on the disk pool, overlapped with the
-// network side: while the event thread sends one buffer (or receives the next), a pool thread
-// reads the next one from the file (or writes the previous one to it). A slow or hung file
-// system then stalls this transfer only, not the other sessions of its event thread.
-struct io_result {
-    std::size_t bytes = 0;
-    std::error_code ec;
-};
-
+// network side by the data channel: while the event thread sends one buffer (or receives the
+// next), a pool thread reads the next one from the file (or writes the previous one to it). A
+// slow or hung file system then stalls this transfer only, not the other sessions of its event
+// thread.
 auto read_job(int fd, char* buf, std::uint64_t offset, std::size_t want) {
     return [fd, buf, offset, want] {
         for (;;) {
-            if (want == 0) return io_result{};
             ssize_t n = ::pread(fd, buf, want, static_cast<off_t>(offset));
-            if (n >= 0) return io_result{static_cast<std::size_t>(n), {}};
-            if (errno != EINTR) return io_result{0, {errno, std::system_category()}};
+            if (n >= 0) return net::piece{static_cast<std::size_t>(n), {}};
+            if (errno != EINTR) return net::piece{0, {errno, std::system_category()}};
         }
     };
 }
@@ -565,138 +558,46 @@ auto write_job(int fd, const char* p, std::size_t n) {
 
 }  // namespace
 
-asio::awaitable<std::error_code> session::send_retr(transfer_request& req, tls::stream& data) {
-    using namespace asio::experimental::awaitable_operators;
-    std::uint64_t remaining = req.size - req.offset;
-    std::uint64_t offset = req.offset;
+asio::awaitable<std::error_code> session::send_retr(transfer_request& req, net::data_channel& data) {
     const int fd = req.file.get();
     if (!req.ascii && !data.secure()) {
         // Clear binary downloads never pass through user space. sendfile reads the file, so it
-        // runs on the disk pool too, as much as the socket takes per trip; the event thread
-        // waits for room in the socket between trips.
-        const int sock = data.socket().native_handle();
-        while (remaining > 0) {
-            const std::uint64_t slice = std::min(remaining, sendfile_slice);
-            if (remaining <= sendfile_slice) data.cork(true);  // the end and the FIN in one segment
-            auto send = [sock, fd, offset, slice] {
-                off_t off = static_cast<off_t>(offset);
-                io_result r;
-                while (r.bytes < slice) {
-                    ssize_t n = ::sendfile(sock, fd, &off, static_cast<std::size_t>(slice - r.bytes));
-                    if (n > 0) {
-                        r.bytes += static_cast<std::size_t>(n);
-                        continue;
-                    }
-                    if (n < 0 && errno == EINTR) continue;
-                    if (n < 0 && r.bytes == 0) r.ec = {errno, std::system_category()};
-                    break;  // EAGAIN after some bytes, or the file shrank under us (0)
-                }
-                return r;
-            };
-            io_result r = co_await on_disk(std::move(send));
-            if (r.ec == std::errc::resource_unavailable_try_again || r.ec == std::errc::operation_would_block) {
-                auto [wec] = co_await data.socket().async_wait(tcp::socket::wait_write,
-                                                               asio::experimental::as_tuple(asio::use_awaitable));
-                if (wec) co_return wec;
-                continue;
-            }
-            if (r.ec) co_return r.ec;
-            if (r.bytes == 0) {
-                // The file shrank under us (truncated in place): no 226 on a short file.
-                req.shrank = true;
-                co_return std::make_error_code(std::errc::io_error);
-            }
-            transfer_bytes_ += r.bytes;
-            offset += r.bytes;
-            remaining -= r.bytes;
-            data_watchdog_->touch();
-        }
-        co_return std::error_code{};
+        // runs on the disk pool too, as much as the socket takes per trip.
+        auto on_pool = [this](const net::data_channel::sendfile_trip& trip) { return on_disk(trip); };
+        co_return co_await data.send_file(fd, req.offset, req.size - req.offset, on_pool, req.shrank);
     }
-    std::unique_ptr<char[]> buf(new char[transfer_buffer]), next_buf(new char[transfer_buffer]);
-    std::unique_ptr<char[]> ascii_buf(req.ascii ? new char[transfer_buffer * 2] : nullptr);
     // The file as it was at RETR: its size then bounds what is read (SIZE said so), and a file
     // that got shorter meanwhile (truncated in place) ends the transfer with an error, never 226.
-    auto want = [&req](std::uint64_t off) {
-        return static_cast<std::size_t>(std::min<std::uint64_t>(transfer_buffer, req.size - std::min(off, req.size)));
-    };
-    auto first = read_job(fd, buf.get(), offset, want(offset));
-    io_result r = co_await on_disk(std::move(first));
-    for (;;) {
-        if (r.ec) co_return r.ec;
-        if (offset >= req.size) break;
-        if (r.bytes == 0) {
+    std::uint64_t offset = req.offset;
+    auto produce = [this, &req, &data, fd, &offset](char* buf, std::size_t capacity) -> asio::awaitable<net::piece> {
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(capacity, req.size - std::min(offset, req.size)));
+        if (want == 0) co_return net::piece{};
+        auto job = read_job(fd, buf, offset, want);
+        net::piece p = co_await on_disk(std::move(job));
+        if (!p.ec && p.bytes == 0) {
             req.shrank = true;
-            co_return std::make_error_code(std::errc::io_error);
+            p.ec = std::make_error_code(std::errc::io_error);
         }
-        offset += r.bytes;
+        offset += p.bytes;
         // The last piece, close_notify and FIN leave as one segment (shutdown pushes it).
-        if (offset >= req.size) data.cork(true);
-        const char* out = buf.get();
-        std::size_t len = r.bytes;
-        if (req.ascii) {
-            len = proto::lf_to_crlf(buf.get(), len, ascii_buf.get());
-            out = ascii_buf.get();
-        }
-        // Send this piece while the next one is read (into the other buffer).
-        auto next = read_job(fd, next_buf.get(), offset, want(offset));
-        auto both = data.write_all(out, len) && on_disk(std::move(next));
-        auto [ec, following] = co_await std::move(both);
-        if (ec) co_return ec;
-        transfer_bytes_ += len;
-        data_watchdog_->touch();  // DATACTTIME measures stalls, not the transfer's length
-        r = following;
-        std::swap(buf, next_buf);
-    }
-    co_return std::error_code{};
+        if (offset >= req.size) data.stream().cork(true);
+        co_return p;
+    };
+    co_return co_await data.send_all(produce);
 }
 
-asio::awaitable<std::error_code> session::receive_stor(transfer_request& req, tls::stream& data) {
-    using namespace asio::experimental::awaitable_operators;
-    // +1: see crlf_to_lf
-    std::unique_ptr<char[]> buf(new char[transfer_buffer + 1]), written_buf(new char[transfer_buffer + 1]);
-    proto::crlf_to_lf conv;
-    const int fd = req.upload.fd();
+asio::awaitable<std::error_code> session::receive_stor(transfer_request& req, net::data_channel& data) {
     {
         auto start = [&up = req.upload] { return up.start_writing(); };
         if (std::error_code ec = co_await on_disk(std::move(start))) co_return ec;
     }
-    std::size_t pending = 0;  // bytes in written_buf still to be written to the file
-    for (;;) {
-        std::error_code ec;
-        std::size_t n = 0;
-        if (pending > 0) {
-            // Receive the next piece while the previous one is written (on the disk pool).
-            auto write = write_job(fd, written_buf.get(), pending);
-            auto both = data.read_fill(buf.get(), transfer_buffer, ec) && on_disk(std::move(write));
-            auto [got, wec] = co_await std::move(both);
-            n = got;
-            pending = 0;
-            if (wec) co_return wec;
-        } else {
-            n = co_await data.read_fill(buf.get(), transfer_buffer, ec);
-        }
-        if (ec == asio::error::eof) break;
-        if (ec) co_return ec;
-        transfer_bytes_ += n;
-        data_watchdog_->touch();
-        if (n < 16384) {
-            // A short read is usually the end of the file. Acknowledge at once: a client with
-            // Nagle on holds its close_notify until this data is acknowledged, and a delayed ACK
-            // would add 40 ms to every upload.
-            int one = 1;
-            ::setsockopt(data.socket().native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
-        }
-        if (req.ascii) n = conv.convert(buf.get(), n);
-        pending = n;
-        std::swap(buf, written_buf);
-    }
-    if (req.ascii && conv.pending_cr()) written_buf[pending++] = '\r';
-    if (pending > 0) {
-        auto last = write_job(fd, written_buf.get(), pending);
-        co_return co_await on_disk(std::move(last));
-    }
-    co_return std::error_code{};
+    const int fd = req.upload.fd();
+    auto consume = [this, fd](const char* p, std::size_t n) -> asio::awaitable<std::error_code> {
+        auto job = write_job(fd, p, n);
+        co_return co_await on_disk(std::move(job));
+    };
+    data.set_quick_ack_on_short_reads(true);
+    co_return co_await data.receive_all(consume);
 }
 
 // ---- commands ----------------------------------------------------------------------------
@@ -853,7 +754,7 @@ asio::awaitable<void> session::cmd_abor(const std::string&) {
     abort_requested_ = true;
     drop_passive();
     std::error_code ig;
-    if (data_stream_) data_stream_->socket().cancel(ig);
+    if (data_channel_) data_channel_->abort();
     if (connecting_) connecting_->close(ig);
     co_await wait_transfer_done();
     co_await reply(code::closing_data, "ABOR successful.");
