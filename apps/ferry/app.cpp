@@ -33,6 +33,9 @@ app::app(options o) : opts_(std::move(o)) {
     password_file_ = opts_.password_file;
 }
 
+// QUIT while the session's hooks (which call into this object) can still run.
+app::~app() { disconnect(); }
+
 std::optional<std::string> app::ask_password(const std::string& prompt) { return prompt_hidden(prompt); }
 
 std::unique_ptr<client::progress_display> app::show_progress(const std::string& name, bool enabled) {

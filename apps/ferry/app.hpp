@@ -39,6 +39,7 @@ struct options {
 class app final : public client::shell {
 public:
     explicit app(options o);
+    ~app() override;
 
     // Settings from the defaults, the config file, --set and the flags; false + message on error.
     bool configure(std::string& error);

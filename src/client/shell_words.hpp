@@ -21,7 +21,7 @@ std::string rest_of_line(std::string_view line);
 
 std::string lower(std::string s);
 
-// The last component of a path ("a/b/" -> "b", "/" -> "/"), and the folder that holds it
+// The last component of a path ("a/b/" -> "b", "/" -> ""), and the folder that holds it
 // ("a/b" -> "a", "/b" -> "/", "b" -> "").
 std::string base_name(const std::string& path);
 std::string dir_name(const std::string& path);
