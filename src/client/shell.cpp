@@ -265,7 +265,7 @@ std::vector<command> shell::make_commands() {
              help(c.args.empty() ? "" : lower(c.args[0]));
              return exit_ok;
          }},
-        {"close", {"disconnect"}, "close", "disconnect", false,
+        {"close", {"disconnect"}, "close", "close the connection", false,
          [this](const command_call&) {
              disconnect();
              return exit_ok;
