@@ -1,27 +1,20 @@
 #include "app.hpp"
 
-#include <fnmatch.h>
-#include <glob.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <asio/co_spawn.hpp>
-#include <asio/signal_set.hpp>
 #include <cctype>
-#include <chrono>
-#include <csignal>
+#include <cerrno>
 #include <cstdio>
-#include <ctime>
+#include <cstring>
 #include <filesystem>
-#include <fmt/core.h>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
-#include "client/data_io.hpp"
 #include "client/known_servers.hpp"
 #include "client/netrc.hpp"
-#include "config/schema.hpp"
+#include "client/shell_words.hpp"
 #include "proto/printable.hpp"
 #include "terminal.hpp"
 
@@ -29,163 +22,30 @@ namespace fs = std::filesystem;
 
 namespace ferry::cli {
 
+using client::base_name;
+using client::lower;
 using client::outcome;
 
-namespace {
-
-// Words of a command line: white space separates, "double" or 'single' quotes group, and a
-// backslash escapes the next character (outside single quotes).
-std::vector<std::string> split_words(const std::string& line, std::string& error) {
-    std::vector<std::string> out;
-    std::string cur;
-    bool in_word = false;
-    char quote = 0;
-    for (std::size_t i = 0; i < line.size(); ++i) {
-        char c = line[i];
-        if (quote) {
-            if (c == quote) {
-                quote = 0;
-            } else if (c == '\\' && quote == '"' && i + 1 < line.size()) {
-                cur += line[++i];
-            } else {
-                cur += c;
-            }
-            continue;
-        }
-        if (c == '"' || c == '\'') {
-            quote = c;
-            in_word = true;
-        } else if (c == '\\' && i + 1 < line.size()) {
-            cur += line[++i];
-            in_word = true;
-        } else if (std::isspace(static_cast<unsigned char>(c))) {
-            if (in_word) out.push_back(std::move(cur));
-            cur.clear();
-            in_word = false;
-        } else {
-            cur += c;
-            in_word = true;
-        }
-    }
-    if (quote) {
-        error = "unterminated quote";
-        return {};
-    }
-    if (in_word) out.push_back(std::move(cur));
-    return out;
+app::app(options o) : opts_(std::move(o)) {
+    verbose_ = opts_.verbose;
+    ascii_ = opts_.ascii;
+    keep_going_ = opts_.keep_going;
+    password_file_ = opts_.password_file;
 }
 
-// The text after the command word, as typed (quote/site/locsite send it unchanged).
-std::string rest_of_line(const std::string& line) {
-    std::size_t i = 0;
-    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
-    while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i]))) ++i;
-    while (i < line.size() && std::isspace(static_cast<unsigned char>(line[i]))) ++i;
-    std::string r = line.substr(i);
-    while (!r.empty() && std::isspace(static_cast<unsigned char>(r.back()))) r.pop_back();
-    return r;
-}
+// QUIT while the session's hooks (which call into this object) can still run.
+app::~app() { disconnect(); }
 
-std::string lower(std::string s) {
-    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
-}
+std::optional<std::string> app::ask_password(const std::string& prompt) { return prompt_hidden(prompt); }
 
-std::string base_name(const std::string& path) {
-    std::string p = path;
-    while (p.size() > 1 && p.back() == '/') p.pop_back();
-    auto s = p.rfind('/');
-    return s == std::string::npos ? p : p.substr(s + 1);
-}
-
-std::string dir_name(const std::string& path) {
-    auto s = path.rfind('/');
-    if (s == std::string::npos) return {};
-    if (s == 0) return "/";
-    return path.substr(0, s);
-}
-
-std::string join_remote(const std::string& dir, const std::string& name) {
-    if (dir.empty()) return name;
-    if (dir.back() == '/') return dir + name;
-    return dir + "/" + name;
-}
-
-bool has_glob(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
-
-std::string long_line(const proto::list_entry& e) {
-    const auto& f = e.info;
-    std::string mode(10, '-');
-    mode[0] = f.type == proto::file_info::kind::dir ? 'd' : f.type == proto::file_info::kind::link ? 'l' : f.type == proto::file_info::kind::other ? '?' : '-';
-    const char* rwx = "rwx";
-    for (int i = 0; i < 9; ++i)
-        if (f.mode & (0400u >> i)) mode[1 + i] = rwx[i % 3];
-    std::string when = "                ";
-    if (e.has_mtime) {
-        std::time_t t = static_cast<std::time_t>(f.mtime);
-        std::tm tm{};
-        gmtime_r(&t, &tm);
-        char buf[32];
-        std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
-        when = buf;
-    }
-    std::string line = fmt::format("{} {:>14} {} {}", mode, f.size, when, f.name);
-    if (!e.link_target.empty()) line += " -> " + e.link_target;
-    return line;
-}
-
-std::string read_first_line(const std::string& path, std::string& error) {
-    std::ifstream in(path);
-    if (!in) {
-        error = path + ": cannot read the password file";
-        return {};
-    }
-    std::string line;
-    std::getline(in, line);
-    while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
-    return line;
-}
-
-}  // namespace
-
-app::app(options o) : opts_(std::move(o)), verbose_(opts_.verbose) {}
-
-app::~app() {
-    if (sess_ && sess_->connected()) run_void(sess_->quit());
-}
-
-template <class T>
-T app::run(asio::awaitable<T> op) {
-    std::optional<T> result;
-    std::exception_ptr ep;
-    asio::signal_set sigs(io_);
-    if (interactive_) {
-        // Ctrl-C during an operation ends it (and the connection), not the program.
-        sigs.add(SIGINT);
-        sigs.async_wait([this](std::error_code ec, int) {
-            if (ec || !sess_) return;
-            std::fputs("\nferry: interrupted; closing the connection\n", stderr);
-            sess_->interrupt();
-        });
-    }
-    asio::co_spawn(io_, std::move(op), [&](std::exception_ptr e, T v) {
-        ep = e;
-        result = std::move(v);
-        std::error_code ec;
-        sigs.cancel(ec);
-    });
-    io_.restart();
-    io_.run();
-    if (ep) std::rethrow_exception(ep);
-    return std::move(*result);
-}
-
-void app::run_void(asio::awaitable<void> op) {
-    std::exception_ptr ep;
-    asio::co_spawn(io_, std::move(op), [&](std::exception_ptr e) { ep = e; });
-    io_.restart();
-    io_.run();
-    if (ep) std::rethrow_exception(ep);
+std::unique_ptr<client::progress_display> app::show_progress(const std::string& name, bool enabled) {
+    struct bar final : client::progress_display {
+        progress_bar shown;
+        bar(const std::string& n, bool e) : shown(n, e) {}
+        void update(std::uint64_t done, std::uint64_t total) override { shown.update(done, total); }
+        void finish() override { shown.finish(); }
+    };
+    return std::make_unique<bar>(name, enabled);
 }
 
 bool app::configure(std::string& error) {
@@ -256,28 +116,6 @@ bool app::configure(std::string& error) {
         return false;
     }
     return true;
-}
-
-void app::info(const std::string& text) const {
-    if (interactive_) {
-        std::fputs((text + "\n").c_str(), stdout);
-        std::fflush(stdout);
-    } else if (verbose_) {
-        std::fputs((text + "\n").c_str(), stderr);
-    }
-}
-
-void app::report_moved(const std::string& from, const std::string& to, std::uint64_t bytes,
-                       std::chrono::steady_clock::time_point started) const {
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    info(fmt::format("{} -> {}: {} bytes in {:.2f} s ({})", from, to, bytes, secs, human_rate(bytes, secs)));
-}
-
-int app::fail(const outcome& o, int status) {
-    std::fflush(stdout);
-    // SECURITY: terminal injection: messages can quote the server's replies.
-    std::fprintf(stderr, "ferry: %s\n", proto::printable(o.message.empty() ? o.ec.message() : o.message).c_str());
-    return status;
 }
 
 void app::make_session() {
@@ -370,7 +208,7 @@ bool app::credentials(const client::ftp_url& u, std::string& user, std::string& 
     if (u.has_password) {
         password = u.password;
     } else if (!opts_.password_file.empty()) {
-        password = read_first_line(opts_.password_file, error);
+        password = client::read_password_file(opts_.password_file, error);
         if (!error.empty()) return false;
     } else if (netrc && netrc->has_password && (netrc->login.empty() || netrc->login == user)) {
         password = netrc->password;
@@ -410,7 +248,7 @@ int app::connect(const client::ftp_url& u, bool enter_directory) {
             return fail(o, exit_connection);
         }
     }
-    if (opts_.ascii || u.type == 'A') run(sess_->set_ascii(true));
+    if (ascii_ || u.type == 'A') run(sess_->set_ascii(true));
     if (interactive_) {
         info("Connected to " + u.host_port() + " as " + user + (sess_->tls_session() ? ", " + sess_->tls_description() : ", WITHOUT TLS") +
              (sess_->protection_private() ? ", data protected" : ", data in clear"));
@@ -419,10 +257,6 @@ int app::connect(const client::ftp_url& u, bool enter_directory) {
         if (o = run(sess_->cwd(u.path)); !o) return fail(o);
     }
     return exit_ok;
-}
-
-void app::disconnect() {
-    if (sess_ && sess_->connected()) run_void(sess_->quit());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -537,511 +371,6 @@ int app::session_mode(const std::string& url_text) {
     disconnect();
     if (interactive_) return exit_ok;
     return status;
-}
-
-int app::require_session() {
-    if (sess_ && sess_->logged_in()) return exit_ok;
-    std::fprintf(stderr, "ferry: not connected: use 'open URL' first\n");
-    return exit_failed;
-}
-
-int app::execute(const std::string& line, bool& quit) {
-    std::string error;
-    auto words = split_words(line, error);
-    if (!error.empty()) {
-        std::fprintf(stderr, "ferry: %s\n", error.c_str());
-        return exit_usage;
-    }
-    if (words.empty()) return exit_ok;
-    const std::string cmd = lower(words[0]);
-    std::vector<std::string> args(words.begin() + 1, words.end());
-    auto usage = [&](const char* text) {
-        std::fprintf(stderr, "usage: %s\n", text);
-        return exit_usage;
-    };
-
-    if (cmd == "bye" || cmd == "quit" || cmd == "exit") {
-        quit = true;
-        return exit_ok;
-    }
-    if (cmd == "help" || cmd == "?") {
-        help(args.empty() ? "" : lower(args[0]));
-        return exit_ok;
-    }
-    if (cmd == "open") return cmd_open(args);
-    if (cmd == "close" || cmd == "disconnect") {
-        disconnect();
-        return exit_ok;
-    }
-    if (cmd == "user") return cmd_user(args);
-    if (cmd == "lcd") {
-        std::string dir = args.empty() ? (std::getenv("HOME") ? std::getenv("HOME") : "/") : args[0];
-        if (::chdir(dir.c_str()) != 0) {
-            std::fprintf(stderr, "ferry: lcd %s: %s\n", dir.c_str(), std::strerror(errno));
-            return exit_failed;
-        }
-        info("Local folder: " + fs::current_path().string());
-        return exit_ok;
-    }
-    if (cmd == "lpwd") {
-        std::printf("%s\n", fs::current_path().string().c_str());
-        return exit_ok;
-    }
-    if (cmd == "locsite") {
-        std::string rest = rest_of_line(line);
-        if (rest.empty()) {
-            std::fputs(config::describe_client_settings(sess_ ? sess_->settings() : settings_).c_str(), stdout);
-            return exit_ok;
-        }
-        if (!config::apply_locsite(settings_, rest, error)) {
-            std::fprintf(stderr, "ferry: %s\n", error.c_str());
-            return exit_usage;
-        }
-        // Data connection settings apply from the next transfer; TLS and connection settings
-        // from the next 'open'.
-        if (sess_) sess_->settings() = settings_;
-        return exit_ok;
-    }
-    if (cmd == "passive") {
-        bool on = !settings_.fwfriendly;
-        if (!args.empty()) on = lower(args[0]) == "on" || lower(args[0]) == "true";
-        settings_.fwfriendly = on;
-        if (sess_) sess_->settings().fwfriendly = on;
-        info(std::string("Passive mode ") + (on ? "on (FWFRIENDLY TRUE)" : "off: active mode (NOFWFRIENDLY)"));
-        return exit_ok;
-    }
-    if (cmd == "verbose") {
-        verbose_ = args.empty() ? !verbose_ : (lower(args[0]) == "on");
-        info(std::string("Verbose mode ") + (verbose_ ? "on" : "off"));
-        return exit_ok;
-    }
-    if (cmd == "status") {
-        std::string s = sess_ ? sess_->status_text() : "Not connected.\n";
-        s += "Local folder: " + fs::current_path().string() + "\n";
-        std::fputs(s.c_str(), stdout);
-        return exit_ok;
-    }
-    if (cmd == "ascii" || cmd == "binary" || cmd == "bin" || cmd == "image") {
-        bool a = cmd == "ascii";
-        opts_.ascii = a;
-        if (sess_) {
-            if (auto o = run(sess_->set_ascii(a)); !o) return fail(o);
-        }
-        info(a ? "Transfer type ascii (TYPE A)" : "Transfer type binary (TYPE I)");
-        return exit_ok;
-    }
-    if (cmd == "type") {
-        if (args.empty()) {
-            std::printf("%s\n", (sess_ && sess_->ascii()) || opts_.ascii ? "ascii" : "binary");
-            return exit_ok;
-        }
-        std::string t = lower(args[0]);
-        return execute(t == "a" || t == "ascii" ? "ascii" : "binary", quit);
-    }
-
-    // Everything below needs a session.
-    if (int rc = require_session()) return rc;
-    client::session& s = *sess_;
-
-    if (cmd == "ls" || cmd == "nlist" || cmd == "mls") return cmd_ls(args, false);
-    if (cmd == "dir") return cmd_ls(args, true);
-    if (cmd == "pwd") {
-        std::string p;
-        if (auto o = run(s.pwd(p)); !o) return fail(o);
-        std::printf("%s\n", p.c_str());
-        return exit_ok;
-    }
-    if (cmd == "cd" || cmd == "cwd") {
-        if (args.size() != 1) return usage("cd FOLDER");
-        if (auto o = run(s.cwd(args[0])); !o) return fail(o);
-        return exit_ok;
-    }
-    if (cmd == "cdup") {
-        if (auto o = run(s.simple("CDUP")); !o) return fail(o);
-        return exit_ok;
-    }
-    if (cmd == "get" || cmd == "recv" || cmd == "reget") {
-        bool resume = cmd == "reget";
-        std::vector<std::string> a;
-        for (const auto& x : args) {
-            if (x == "-c" || x == "--resume") resume = true;
-            else a.push_back(x);
-        }
-        if (a.empty() || a.size() > 2) return usage("get [-c] REMOTE [LOCAL]");
-        return cmd_get(a[0], a.size() > 1 ? a[1] : "", resume);
-    }
-    if (cmd == "put" || cmd == "send" || cmd == "reput") {
-        bool resume = cmd == "reput";
-        std::vector<std::string> a;
-        for (const auto& x : args) {
-            if (x == "-c" || x == "--resume") resume = true;
-            else a.push_back(x);
-        }
-        if (a.empty() || a.size() > 2) return usage("put [-c] LOCAL [REMOTE]");
-        return cmd_put(a[0], a.size() > 1 ? a[1] : base_name(a[0]), resume);
-    }
-    if (cmd == "mget") {
-        if (args.empty()) return usage("mget PATTERN...");
-        return cmd_mget(args);
-    }
-    if (cmd == "mput") {
-        if (args.empty()) return usage("mput PATTERN...");
-        return cmd_mput(args);
-    }
-    if (cmd == "mkdir" || cmd == "mkd") {
-        if (args.size() != 1) return usage("mkdir FOLDER");
-        return cmd_simple("MKD " + args[0]);
-    }
-    if (cmd == "rmdir" || cmd == "rmd") {
-        if (args.size() != 1) return usage("rmdir FOLDER");
-        return cmd_simple("RMD " + args[0]);
-    }
-    if (cmd == "delete" || cmd == "del" || cmd == "rm") {
-        if (args.size() != 1) return usage("delete FILE");
-        return cmd_simple("DELE " + args[0]);
-    }
-    if (cmd == "mdelete") {
-        int rc = exit_ok;
-        for (const auto& a : args)
-            if (int r = cmd_simple("DELE " + a)) rc = r;
-        return rc;
-    }
-    if (cmd == "rename" || cmd == "ren" || cmd == "mv") {
-        if (args.size() != 2) return usage("rename FROM TO");
-        if (auto o = run(s.rename(args[0], args[1])); !o) return fail(o);
-        return exit_ok;
-    }
-    if (cmd == "size") {
-        if (args.size() != 1) return usage("size FILE");
-        std::uint64_t n;
-        if (auto o = run(s.size(args[0], n)); !o) return fail(o);
-        std::printf("%llu\n", static_cast<unsigned long long>(n));
-        return exit_ok;
-    }
-    if (cmd == "prot" || cmd == "private" || cmd == "clear") {
-        if (cmd == "prot" && args.empty()) {
-            std::printf("%s\n", s.protection_private() ? "P (private: data connections encrypted)"
-                                                        : "C (clear: data connections not encrypted)");
-            return exit_ok;
-        }
-        std::string level = cmd == "private" ? "p" : cmd == "clear" ? "c" : lower(args[0]);
-        if (level != "p" && level != "c" && level != "private" && level != "clear") return usage("prot C|P");
-        bool priv = level[0] == 'p';
-        if (auto o = run(s.set_protection(priv)); !o) return fail(o);
-        info(priv ? "Data connections are protected (PROT P)" : "Data connections are in clear (PROT C)");
-        return exit_ok;
-    }
-    if (cmd == "ccc") {
-        if (auto o = run(s.clear_command_channel()); !o) return fail(o);
-        info("The control connection is now in clear text (CCC); data protection is unchanged.");
-        return exit_ok;
-    }
-    if (cmd == "site" || cmd == "quote" || cmd == "literal") {
-        std::string rest = rest_of_line(line);
-        if (rest.empty()) return usage(cmd == "site" ? "site ARGUMENTS" : "quote COMMAND [ARGUMENTS]");
-        std::string text = cmd == "site" ? "SITE " + rest : rest;
-        {
-            std::string verb = lower(text.substr(0, text.find(' ')));
-            if (verb == "auth" || verb == "ccc" || verb == "pbsz" || verb == "prot" || verb == "pasv" || verb == "epsv" ||
-                verb == "port" || verb == "eprt" || verb == "retr" || verb == "stor" || verb == "list" ||
-                verb == "mlsd" || verb == "nlst" || verb == "appe" || verb == "stou") {
-                std::fprintf(stderr, "ferry: quote %s would desynchronise the session; use the ferry command (get, put, ls, prot, ccc, ...)\n",
-                             verb.c_str());
-                return exit_usage;
-            }
-        }
-        proto::reply r;
-        if (auto o = run(s.raw(text, r)); !o) return fail(o);
-        for (std::size_t i = 0; i < r.lines.size(); ++i)
-            std::printf("%d%c%s\n", r.code, i + 1 < r.lines.size() ? '-' : ' ', r.lines[i].c_str());
-        std::fflush(stdout);
-        return r.code >= 400 ? exit_failed : exit_ok;
-    }
-    std::fprintf(stderr, "ferry: unknown command '%s' (help lists the commands)\n", words[0].c_str());
-    return exit_usage;
-}
-
-int app::cmd_open(const std::vector<std::string>& args) {
-    if (args.empty() || args.size() > 2) {
-        std::fprintf(stderr, "usage: open URL | open HOST [PORT]\n");
-        return exit_usage;
-    }
-    std::string text = args[0];
-    if (args.size() == 2) text += ":" + args[1];
-    std::string error;
-    auto u = client::parse_url(text, true, error);
-    if (!u) {
-        std::fprintf(stderr, "ferry: %s\n", error.c_str());
-        return exit_usage;
-    }
-    return connect(*u, true);
-}
-
-int app::cmd_user(const std::vector<std::string>& args) {
-    if (args.empty() || args.size() > 2) {
-        std::fprintf(stderr, "usage: user NAME [PASSWORD]\n");
-        return exit_usage;
-    }
-    if (!sess_ || !sess_->connected()) {
-        std::fprintf(stderr, "ferry: not connected: use 'open URL' first\n");
-        return exit_failed;
-    }
-    std::string password;
-    if (args.size() == 2) {
-        password = args[1];
-    } else if (!opts_.password_file.empty()) {
-        std::string error;
-        password = read_first_line(opts_.password_file, error);
-        if (!error.empty()) return fail(outcome::fail(client::errc::login_failed, error));
-    } else {
-        auto p = prompt_hidden("Password: ");
-        if (!p) return fail(outcome::fail(client::errc::login_failed, "no password given and no terminal to ask on"));
-        password = *p;
-    }
-    if (auto o = run(sess_->login(args[0], password)); !o) return fail(o);
-    info("Logged in as " + args[0]);
-    return exit_ok;
-}
-
-int app::cmd_simple(const std::string& line) {
-    proto::reply r;
-    if (auto o = run(sess_->simple(line, &r)); !o) return fail(o);
-    if (interactive_ && !verbose_) info(std::to_string(r.code) + " " + (r.lines.empty() ? "" : r.lines.back()));
-    return exit_ok;
-}
-
-int app::cmd_ls(const std::vector<std::string>& args, bool raw) {
-    bool long_format = false;
-    std::string path;
-    for (const auto& a : args) {
-        if (a == "-l") long_format = true;
-        else if (a == "-1" || a == "-a") continue;
-        else if (path.empty()) path = a;
-        else {
-            std::fprintf(stderr, "usage: ls [-l] [PATH]\n");
-            return exit_usage;
-        }
-    }
-    proto::listing listing;
-    std::string text;
-    if (auto o = run(sess_->list(path, listing, &text, raw)); !o) return fail(o);
-    if (raw) {
-        std::fwrite(text.data(), 1, text.size(), stdout);
-        if (!text.empty() && text.back() != '\n') std::fputc('\n', stdout);
-        std::fflush(stdout);
-        return exit_ok;
-    }
-    for (const auto& e : listing.entries) {
-        if (e.self_or_parent) continue;
-        std::string line = long_format ? long_line(e) : e.info.name;
-        std::printf("%s\n", proto::printable(line).c_str());
-    }
-    for (const auto& u : listing.unparsed) std::printf("%s\n", proto::printable(u).c_str());
-    std::fflush(stdout);
-    return exit_ok;
-}
-
-int app::cmd_get(const std::string& remote, const std::string& local_arg, bool resume) {
-    client::session& s = *sess_;
-    std::string local = local_arg.empty() ? base_name(remote) : local_arg;
-    if (local.empty() || local == "/" || local == "." || local == "..") {
-        std::fprintf(stderr, "ferry: '%s' does not name a file to download\n", remote.c_str());
-        return exit_usage;
-    }
-    std::error_code ec;
-    if (local != "-" && fs::is_directory(local, ec)) local = (fs::path(local) / base_name(remote)).string();
-
-    std::uint64_t total = 0;
-    bool have_size = false;
-    if (!s.ascii()) {
-        // Not every server has SIZE; it only feeds the progress bar and resume checks.
-        auto o = run(s.size(remote, total));
-        have_size = bool(o);
-    }
-    auto started = std::chrono::steady_clock::now();
-    progress_bar bar(base_name(remote), progress_);
-    auto progress = [&bar](std::uint64_t d, std::uint64_t t) { bar.update(d, t); };
-
-    if (local == "-") {
-        if (resume) {
-            std::fprintf(stderr, "ferry: cannot resume a download to standard output\n");
-            return exit_usage;
-        }
-        client::fd_sink out(1);
-        outcome o = run(s.retrieve(remote, out, 0, total, nullptr));
-        if (!o) return fail(o);
-        report_moved(remote, "standard output", out.written(), started);
-        return exit_ok;
-    }
-
-    client::download_file file;
-    std::uint64_t offset = 0;
-    if (auto o = file.open(local, resume, offset); !o) return fail(o);
-    if (resume && offset && have_size) {
-        if (offset == total) {
-            if (auto o = file.commit(); !o) return fail(o);
-            info(local + " is already complete (" + std::to_string(total) + " bytes)");
-            return exit_ok;
-        }
-        if (offset > total) {
-            std::string note = file.abandon();
-            return fail(outcome::fail(client::errc::local_file_error,
-                                      "the local partial file (" + std::to_string(offset) + " bytes) is larger than " +
-                                          remote + " (" + std::to_string(total) + " bytes): nothing to resume. " + note));
-        }
-    }
-    if (resume && offset) info("Resuming " + remote + " at byte " + std::to_string(offset));
-    outcome o = run(s.retrieve(remote, file, offset, total, progress));
-    bar.finish();
-    if (!o) {
-        std::string note = file.abandon();
-        if (!note.empty()) o.message += "; " + note;
-        return fail(o);
-    }
-    if (auto c = file.commit(); !c) return fail(c);
-    struct stat st {};
-    ::stat(local.c_str(), &st);
-    report_moved(remote, local, static_cast<std::uint64_t>(st.st_size) - offset, started);
-    return exit_ok;
-}
-
-int app::cmd_put(const std::string& local, const std::string& remote, bool resume) {
-    client::session& s = *sess_;
-    std::uint64_t offset = 0;
-    if (resume) {
-        std::uint64_t n = 0;
-        auto o = run(s.size(remote, n));
-        if (o) offset = n;
-        else if (o.reply_code / 100 != 5) return fail(o);  // 550: nothing there yet, upload all
-    }
-    client::upload_file file;
-    if (auto o = file.open(local, offset); !o) return fail(o);
-    if (resume && offset && offset == file.size()) {
-        info(remote + " is already complete (" + std::to_string(offset) + " bytes)");
-        return exit_ok;
-    }
-    if (resume && offset) info("Resuming the upload of " + local + " at byte " + std::to_string(offset));
-    auto started = std::chrono::steady_clock::now();
-    progress_bar bar(base_name(local), progress_ && local != "-");
-    auto progress = [&bar](std::uint64_t d, std::uint64_t t) { bar.update(d, t); };
-    outcome o = run(s.store(remote, file, resume && offset > 0, offset, progress));
-    bar.finish();
-    if (!o) return fail(o);
-    if (local != "-") report_moved(local, remote, file.size() - offset, started);
-    return exit_ok;
-}
-
-int app::cmd_mget(const std::vector<std::string>& patterns) {
-    int rc = exit_ok;
-    for (const auto& pat : patterns) {
-        if (!has_glob(pat)) {
-            if (int r = cmd_get(pat, "", false)) {
-                rc = r;
-                if (!interactive_ && !opts_.keep_going) return rc;
-            }
-            continue;
-        }
-        std::string dir = dir_name(pat), base = base_name(pat);
-        proto::listing listing;
-        if (auto o = run(sess_->list(dir, listing)); !o) return fail(o);
-        std::vector<std::string> names;
-        for (const auto& e : listing.entries) {
-            if (e.self_or_parent || e.info.type == proto::file_info::kind::dir) continue;
-            const std::string name = base_name(e.info.name);
-            // SECURITY: a hostile server's names: '*' matches no dot-file (FNM_PERIOD, as a shell
-            // does), and a name with control characters is never made into a local file.
-            if (::fnmatch(base.c_str(), name.c_str(), FNM_PERIOD) != 0) continue;
-            if (name.empty() || name == "." || name == ".." || proto::printable(name) != name) {
-                std::fprintf(stderr, "ferry: mget: skipping the server's name '%s'\n", proto::printable(e.info.name).c_str());
-                continue;
-            }
-            names.push_back(join_remote(dir, name));
-        }
-        if (names.empty()) {
-            std::fprintf(stderr, "ferry: mget: no remote file matches %s\n", pat.c_str());
-            rc = exit_failed;
-            if (!interactive_ && !opts_.keep_going) return rc;
-            continue;
-        }
-        for (const auto& n : names) {
-            if (int r = cmd_get(n, "", false)) {
-                rc = r;
-                if (!interactive_ && !opts_.keep_going) return rc;
-            }
-        }
-    }
-    return rc;
-}
-
-int app::cmd_mput(const std::vector<std::string>& patterns) {
-    int rc = exit_ok;
-    for (const auto& pat : patterns) {
-        glob_t g{};
-        int r = ::glob(pat.c_str(), GLOB_TILDE, nullptr, &g);
-        std::vector<std::string> files;
-        if (r == 0)
-            for (std::size_t i = 0; i < g.gl_pathc; ++i) {
-                std::error_code ec;
-                if (fs::is_regular_file(g.gl_pathv[i], ec)) files.emplace_back(g.gl_pathv[i]);
-            }
-        ::globfree(&g);
-        if (files.empty()) {
-            std::fprintf(stderr, "ferry: mput: no local file matches %s\n", pat.c_str());
-            rc = exit_failed;
-            if (!interactive_ && !opts_.keep_going) return rc;
-            continue;
-        }
-        for (const auto& f : files) {
-            if (int x = cmd_put(f, base_name(f), false)) {
-                rc = x;
-                if (!interactive_ && !opts_.keep_going) return rc;
-            }
-        }
-    }
-    return rc;
-}
-
-void app::help(const std::string& topic) const {
-    static const std::pair<const char*, const char*> cmds[] = {
-        {"open URL | HOST [PORT]", "connect and log in (ftp:// explicit TLS, ftps:// implicit TLS)"},
-        {"user NAME [PASSWORD]", "log in (again) on the open connection"},
-        {"ls [-l] [PATH]", "list a folder: names, or -l type/size/time/name (MLSD, else parsed LIST)"},
-        {"dir [PATH]", "the server's own LIST output"},
-        {"cd FOLDER / cdup / pwd", "change or show the remote folder"},
-        {"lcd [FOLDER] / lpwd", "change or show the local folder"},
-        {"get [-c] REMOTE [LOCAL]", "download (-c resumes a partial download); LOCAL '-' is standard output"},
-        {"put [-c] LOCAL [REMOTE]", "upload (-c resumes: appends what the server lacks)"},
-        {"mget PATTERN...", "download the remote files matching the patterns (* ? [])"},
-        {"mput PATTERN...", "upload the local files matching the patterns"},
-        {"mkdir / rmdir FOLDER", "create / remove a remote folder"},
-        {"delete FILE", "remove a remote file"},
-        {"rename FROM TO", "rename a remote file or folder"},
-        {"size FILE", "size of a remote file"},
-        {"ascii / binary", "transfer type A (line ends converted) or I (bytes as they are; default)"},
-        {"passive [on|off]", "toggle passive (FWFRIENDLY) and active (NOFWFRIENDLY) data connections"},
-        {"prot [C|P]", "data protection: C clear, P private (TLS); no argument shows it"},
-        {"ccc", "clear the control connection after login (needs TLSRFCLEVEL RFC4217 or CCCNONOTIFY)"},
-        {"site ARGS", "send SITE ARGS"},
-        {"quote COMMAND", "send any command and show the reply"},
-        {"locsite [SETTINGS]", "show or change client settings: locsite EPSV4 NOFWFRIENDLY TLSRFCLEVEL=RFC4217"},
-        {"status", "connection, TLS, protection and mode"},
-        {"verbose [on|off]", "show the control dialogue"},
-        {"close", "disconnect"},
-        {"bye / quit", "disconnect and leave"},
-    };
-    if (!topic.empty()) {
-        for (const auto& [syntax, what] : cmds)
-            if (lower(std::string(syntax)).find(topic) == 0 || lower(std::string(syntax)).find("/ " + topic) != std::string::npos) {
-                std::printf("%-26s %s\n", syntax, what);
-                return;
-            }
-        if (topic == "locsite") {
-            std::fputs(config::describe(config::side::client).c_str(), stdout);
-            return;
-        }
-    }
-    for (const auto& [syntax, what] : cmds) std::printf("%-26s %s\n", syntax, what);
-    std::printf("\n'help locsite' lists the settings.\n");
 }
 
 // ---------------------------------------------------------------------------------------------

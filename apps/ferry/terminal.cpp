@@ -110,23 +110,6 @@ std::optional<std::string> line_editor::read(const std::string& prompt) {
     return s;
 }
 
-std::string human_bytes(double n) {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int u = 0;
-    while (n >= 1024 && u < 4) {
-        n /= 1024;
-        ++u;
-    }
-    char buf[32];
-    std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", n, units[u]);
-    return buf;
-}
-
-std::string human_rate(std::uint64_t bytes, double seconds) {
-    if (seconds <= 0) seconds = 1e-3;
-    return human_bytes(static_cast<double>(bytes) / seconds) + "/s";
-}
-
 void progress_bar::update(std::uint64_t done, std::uint64_t total) {
     if (!enabled_) return;
     auto now = std::chrono::steady_clock::now();

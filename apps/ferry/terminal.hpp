@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "client/listing_format.hpp"
+
 namespace ferry::cli {
 
 bool stdin_is_tty();
@@ -43,7 +45,7 @@ private:
     std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now(), last_{};
 };
 
-std::string human_bytes(double n);
-std::string human_rate(std::uint64_t bytes, double seconds);
+using client::human_bytes;
+using client::human_rate;
 
 }  // namespace ferry::cli
