@@ -64,13 +64,14 @@ bool is_ip_literal(const std::string& h) {
     return !ec;
 }
 
-int openssl_version(config::tls_version v) {
+// A configured TLS version (TLSMINVERSION, TLSMAXVERSION) as tls sees it; empty for "any".
+std::optional<tls::protocol_version> protocol_of(config::tls_version v) {
     switch (v) {
-        case config::tls_version::tls1_2: return TLS1_2_VERSION;
-        case config::tls_version::tls1_3: return TLS1_3_VERSION;
-        case config::tls_version::any: return 0;
+        case config::tls_version::tls1_2: return tls::protocol_version::tls1_2;
+        case config::tls_version::tls1_3: return tls::protocol_version::tls1_3;
+        case config::tls_version::any: return std::nullopt;
     }
-    return 0;
+    return std::nullopt;
 }
 
 }  // namespace
@@ -210,8 +211,8 @@ asio::awaitable<outcome> session::open(const std::string& host, std::uint16_t po
     fingerprint_.clear();
 
     tls::client_options o;
-    o.min_version = openssl_version(settings_.tls_min);
-    o.max_version = openssl_version(settings_.tls_max);
+    o.min_version = protocol_of(settings_.tls_min);
+    o.max_version = protocol_of(settings_.tls_max);
     for (const auto& c : settings_.ciphers) {
         std::string& list = c.rfind("TLS_", 0) == 0 ? o.ciphersuites : o.cipher_list;
         if (!list.empty()) list += ':';

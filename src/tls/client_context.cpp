@@ -97,8 +97,8 @@ std::shared_ptr<client_context> client_context::make(const client_options& opts,
         return nullptr;
     }
     std::shared_ptr<client_context> c(new client_context(ctx));
-    SSL_CTX_set_min_proto_version(ctx, opts.min_version);
-    if (opts.max_version) SSL_CTX_set_max_proto_version(ctx, opts.max_version);
+    SSL_CTX_set_min_proto_version(ctx, opts.min_version ? openssl_version(*opts.min_version) : 0);
+    if (opts.max_version) SSL_CTX_set_max_proto_version(ctx, openssl_version(*opts.max_version));
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
     if (!opts.cipher_list.empty() && SSL_CTX_set_cipher_list(ctx, opts.cipher_list.c_str()) != 1) {
         error = "CIPHERSUITE: none of '" + opts.cipher_list + "' is a TLS 1.2 cipher OpenSSL knows";

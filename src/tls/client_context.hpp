@@ -4,17 +4,19 @@
 // (TLS 1.2 sessions and TLS 1.3 tickets alike). No FTP knowledge here.
 #include <openssl/ssl.h>
 
+#include "tls/context.hpp"
 #include "tls/stream.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace ferry::tls {
 
 struct client_options {
-    int min_version = TLS1_2_VERSION;
-    int max_version = 0;          // 0: the highest OpenSSL supports
+    std::optional<protocol_version> min_version = protocol_version::tls1_2;  // empty: the lowest OpenSSL allows
+    std::optional<protocol_version> max_version;  // empty: the highest OpenSSL supports
     std::string cipher_list;      // TLS 1.2 and below, OpenSSL syntax ("A:B"); empty: defaults
     std::string ciphersuites;     // TLS 1.3 ("TLS_AES_128_GCM_SHA256:..."); empty: defaults
     std::string ca_file;          // PEM CAs to trust instead of the system store; empty: system store

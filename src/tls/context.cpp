@@ -246,7 +246,6 @@ cipher_kind classify_cipher(const std::string& name, std::string& openssl_name) 
     return kind;
 }
 
-namespace {
 int openssl_version(protocol_version v) {
     switch (v) {
         case protocol_version::tls1_0: return TLS1_VERSION;
@@ -256,7 +255,6 @@ int openssl_version(protocol_version v) {
     }
     return TLS1_2_VERSION;
 }
-}  // namespace
 
 std::shared_ptr<context> context::make_server(const server_options& opts, std::string& error) {
     SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());

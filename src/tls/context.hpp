@@ -17,6 +17,8 @@ inline constexpr const char* default_tls12_ciphers = "ECDHE+AESGCM:ECDHE+CHACHA2
 
 // The oldest protocol a server accepts (TLSMINVERSION); OpenSSL's constants stay in context.cpp.
 enum class protocol_version { tls1_0, tls1_1, tls1_2, tls1_3 };
+// OpenSSL's number for it (internal to tls).
+int openssl_version(protocol_version v);
 
 struct server_options {
     std::string keyring;  // PEM: certificate chain followed or preceded by the private key

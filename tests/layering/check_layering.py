@@ -23,7 +23,9 @@ LINK = re.compile(r"target_link_libraries\(\s*ferry_(\w+)\s+([^)]*)\)")
 LOCAL_INCLUDE = re.compile(r'^\s*#\s*include\s+"(\w+)/', re.M)
 SYSTEM_INCLUDE = re.compile(r"^\s*#\s*include\s+<(asio|openssl)[/.>]", re.M)
 # A call (SSL_read(...)) or a pointer to an OpenSSL type (SSL_CTX* ctx).
-SSL_CALL = re.compile(r"\b(?:SSL|SSL_CTX|X509|EVP)_\w+\s*\(|\b(?:SSL|SSL_CTX|SSL_SESSION|X509|EVP_PKEY)\s*\*")
+SSL_CALL = re.compile(r"\b(?:SSL|SSL_CTX|X509|EVP)_\w+\s*\(|\b(?:SSL|SSL_CTX|SSL_SESSION|X509|EVP_PKEY)\s*\*"
+                      # OpenSSL's constants: protocol versions, option and error names
+                      r"|\bTLS1(?:_[0-9])?_VERSION\b|\bOPENSSL_\w+|\bSSL_(?:OP|MODE|ERROR|VERIFY|SESS)_\w+")
 COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 
 
@@ -100,6 +102,7 @@ def self_test() -> int:
         "OpenSSL header outside tls": ("src/net/d.cpp", "#include <openssl/err.h>\n", "includes OpenSSL outside"),
         "SSL_ call outside tls": ("src/server/e.cpp", "int g(void* s) { return SSL_pending(s); }\n", "uses OpenSSL"),
         "OpenSSL type outside tls": ("src/net/d.cpp", "void h(SSL_CTX* c);\n", "uses OpenSSL"),
+        "OpenSSL constant outside tls": ("src/server/e.cpp", "int v = TLS1_3_VERSION;\n", "uses OpenSSL"),
     }
     failures = 0
 
