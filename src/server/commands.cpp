@@ -183,7 +183,7 @@ asio::awaitable<void> session::cmd_pass(const std::string& arg) {
         std::optional<auth::system_account> system;  // or a system user (PAM)
         std::string why;                             // why PAM refused (for the log)
     };
-    auto job = [ctx = ctx_, name = pending_user_, password = arg, host = peer_addr_.to_string()]() {
+    auto job = [ctx = ctx_, name = pending_user_, password = arg, host = peer_addr().to_string()]() {
         checked c;
         // A name in the USERS file is that virtual user; any other goes to PAM (SYSTEMUSERS ON).
         if (ctx->users.find(name) || !ctx->system_users.started())
@@ -767,7 +767,7 @@ asio::awaitable<bool> session::open_passive() {
 
 asio::awaitable<void> session::use_active_target(const char* verb, const asio::ip::address& target,
                                                  std::uint16_t port) {
-    std::string why = net::check_active_target(peer_addr_, target, port,
+    std::string why = net::check_active_target(peer_addr(), target, port,
                                                cfg_.port_ipaddr == config::redirect_policy::redirect,
                                                cfg_.port_low_ports);
     if (!why.empty()) {
@@ -782,14 +782,14 @@ asio::awaitable<void> session::use_active_target(const char* verb, const asio::i
 
 asio::awaitable<void> session::cmd_pasv(const std::string&) {
     if (co_await refused_after_epsv_all()) co_return;
-    if (!local_addr_.is_v4()) {
+    if (!local_addr().is_v4()) {
         co_await reply(code::network_protocol_not_supported, "PASV cannot carry an IPv6 address; use EPSV.");
         co_return;
     }
     if (!co_await open_passive()) co_return;
     // Behind NAT the local address means nothing to the client: PASSIVEADDRESS names the one to show.
-    std::string shown = local_addr_.to_string();
-    std::string configured = net::choose_passive_address(cfg_.passive_addresses, peer_addr_);
+    std::string shown = local_addr().to_string();
+    std::string configured = net::choose_passive_address(cfg_.passive_addresses, peer_addr());
     if (!configured.empty()) {
         std::error_code rec;
         auto a = co_await ctx_->names.resolve_v4(configured, rec);
@@ -810,7 +810,7 @@ asio::awaitable<void> session::cmd_epsv(const std::string& arg) {
         co_await reply(code::ok, "EPSV ALL accepted; only EPSV from now on.");
         co_return;
     }
-    const char* family = local_addr_.is_v4() ? "1" : "2";
+    const char* family = local_addr().is_v4() ? "1" : "2";
     if (!a.empty() && a != family) {
         co_await reply(code::network_protocol_not_supported,
                        std::string("Network protocol not supported, use (") + family + ")");
@@ -827,7 +827,7 @@ asio::awaitable<void> session::cmd_port(const std::string& arg) {
         co_await reply(code::syntax_error_args, "PORT takes h1,h2,h3,h4,p1,p2.");
         co_return;
     }
-    if (!peer_addr_.is_v4()) {
+    if (!peer_addr().is_v4()) {
         co_await reply(code::network_protocol_not_supported, "PORT cannot reach an IPv6 client; use EPRT.");
         co_return;
     }
@@ -841,7 +841,7 @@ asio::awaitable<void> session::cmd_eprt(const std::string& arg) {
         co_await reply(code::syntax_error_args, "EPRT takes |family|address|port|.");
         co_return;
     }
-    const int family = peer_addr_.is_v4() ? 1 : 2;
+    const int family = peer_addr().is_v4() ? 1 : 2;
     if (hp->family != family) {
         co_await reply(code::network_protocol_not_supported,
                        "Network protocol not supported, use (" + std::to_string(family) + ")");

@@ -40,9 +40,8 @@ asio::awaitable<std::size_t> tcp_control_link::receive(char* data, std::size_t s
     co_return co_await ctl_.read_some(data, size, ec);
 }
 
-asio::awaitable<std::error_code> tcp_control_link::wait_readable() {
-    auto [e] = co_await ctl_.socket().async_wait(tcp::socket::wait_read, asio::experimental::as_tuple(asio::use_awaitable));
-    co_return e;
+asio::awaitable<std::tuple<std::error_code>> tcp_control_link::wait_readable() {
+    return ctl_.socket().async_wait(tcp::socket::wait_read, asio::experimental::as_tuple(asio::use_awaitable));
 }
 
 void tcp_control_link::interrupt() {

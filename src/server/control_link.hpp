@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <tuple>
 
 #include "net/delivery.hpp"
 #include "net/passive_listener.hpp"
@@ -35,8 +36,10 @@ public:
     // ---- control bytes ----
     virtual asio::awaitable<std::error_code> send(std::string_view wire) = 0;
     virtual asio::awaitable<std::size_t> receive(char* data, std::size_t size, std::error_code& ec) = 0;
-    // Until input can be read (idle sessions wait here, holding no buffer).
-    virtual asio::awaitable<std::error_code> wait_readable() = 0;
+    // Until input can be read (idle sessions wait here, holding no buffer). A tuple, as Asio's
+    // own wait gives it: the real link returns that wait itself, without a coroutine frame of
+    // its own that every idle session would hold.
+    virtual asio::awaitable<std::tuple<std::error_code>> wait_readable() = 0;
     // Bytes already decrypted and waiting inside TLS (wait_readable would not see them).
     virtual bool has_pending() const = 0;
     // Ends the pending receive, send or wait with an error (INACTIVE, LOGINTIMEOUT, DATACTTIME).
@@ -95,7 +98,7 @@ public:
     asio::ip::tcp::endpoint local() const override { return local_; }
     asio::awaitable<std::error_code> send(std::string_view wire) override;
     asio::awaitable<std::size_t> receive(char* data, std::size_t size, std::error_code& ec) override;
-    asio::awaitable<std::error_code> wait_readable() override;
+    asio::awaitable<std::tuple<std::error_code>> wait_readable() override;
     bool has_pending() const override { return ctl_.has_pending(); }
     void interrupt() override;
     void cork(bool on) override { ctl_.cork(on); }

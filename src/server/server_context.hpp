@@ -94,7 +94,7 @@ struct server_context {
     std::function<std::shared_ptr<tls::context>(std::string& error)> make_tls;
 
     // A session takes the context once and keeps it: its data connections must resume sessions
-    // of the same SSL_CTX, so a reload only affects sessions that start after it.
+    // of the same TLS context, so a reload only affects sessions that start after it.
     std::shared_ptr<tls::context> current_tls() const {
         std::lock_guard lock(tls_mutex_);
         return tls_;

@@ -35,10 +35,8 @@ session::session(std::shared_ptr<const server_context> ctx, std::unique_ptr<cont
     session_tag_ = tls::stream::make_session_tag();
     link_->set_session_tag(session_tag_);
     const auto peer = link_->peer();
-    peer_addr_ = peer.address();
-    local_addr_ = link_->local().address();
-    peer_text_ = peer_addr_.to_string() + ":" + std::to_string(peer.port());
-    host_key_ = net::host_key(peer_addr_);
+    peer_text_ = peer.address().to_string() + ":" + std::to_string(peer.port());
+    host_key_ = net::host_key(peer.address());
 }
 
 asio::awaitable<void> session::run() {
@@ -78,7 +76,8 @@ asio::awaitable<void> session::run() {
         if (reader_.buffered() == 0 && !link_->has_pending()) {
             // Idle sessions wait here, in this frame alone: read_command's frame and buffer
             // exist only while a command is being read (bench/: memory per idle session).
-            if (co_await link_->wait_readable()) break;  // closed, or INACTIVE cancelled the wait
+            auto [e] = co_await link_->wait_readable();
+            if (e) break;  // closed, or INACTIVE cancelled the wait  // closed, or INACTIVE cancelled the wait
         }
         if (!co_await read_command(line)) break;
         idle_->touch();

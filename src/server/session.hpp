@@ -186,7 +186,9 @@ private:
     bool implicit_;
     std::uint64_t id_;
     std::string peer_text_;
-    asio::ip::address peer_addr_, local_addr_;
+    // The addresses live in the link (no copy here: every idle session pays for its members).
+    asio::ip::address peer_addr() const { return link_->peer().address(); }
+    asio::ip::address local_addr() const { return link_->local().address(); }
     proto::line_reader reader_;
 
     // reply writer: one write at a time on the control connection

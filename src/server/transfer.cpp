@@ -108,12 +108,12 @@ void session::start_early_data() {
 
 asio::awaitable<std::error_code> session::accept_passive(tcp::socket& sock) {
     std::optional<asio::ip::address> required;
-    if (passive_peer_must_match(cfg_)) required = peer_addr_;
+    if (passive_peer_must_match(cfg_)) required = peer_addr();
     std::size_t refused = 0;
     std::error_code ec = co_await link_->accept_data(sock, required, refused);
     if (refused)
         ctx_->log->warn("[{}] refused {} data connection(s) from an address other than {} (PASSIVEDATACONN NOREDIRECT)",
-                        id_, refused, peer_addr_.to_string());
+                        id_, refused, peer_addr().to_string());
     co_return ec;
 }
 
@@ -454,7 +454,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
             const std::time_t now = std::time(nullptr);
             ::localtime_r(&now, &e.when);
             e.seconds = secs;
-            e.remote_host = peer_addr_.to_string();
+            e.remote_host = peer_addr().to_string();
             e.bytes = transfer_bytes_;
             e.filename = req->unique && final_code == code::closing_data ? req->upload.final_name() : req->path;
             e.ascii = req->ascii;
