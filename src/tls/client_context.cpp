@@ -1,5 +1,7 @@
 #include "tls/client_context.hpp"
 
+#include "tls/detail/openssl.hpp"
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -97,8 +99,8 @@ std::shared_ptr<client_context> client_context::make(const client_options& opts,
         return nullptr;
     }
     std::shared_ptr<client_context> c(new client_context(ctx));
-    SSL_CTX_set_min_proto_version(ctx, opts.min_version ? openssl_version(*opts.min_version) : 0);
-    if (opts.max_version) SSL_CTX_set_max_proto_version(ctx, openssl_version(*opts.max_version));
+    SSL_CTX_set_min_proto_version(ctx, opts.min_version ? detail::openssl_version(*opts.min_version) : 0);
+    if (opts.max_version) SSL_CTX_set_max_proto_version(ctx, detail::openssl_version(*opts.max_version));
     SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
     if (!opts.cipher_list.empty() && SSL_CTX_set_cipher_list(ctx, opts.cipher_list.c_str()) != 1) {
         error = "CIPHERSUITE: none of '" + opts.cipher_list + "' is a TLS 1.2 cipher OpenSSL knows";
@@ -148,7 +150,8 @@ std::shared_ptr<client_context> client_context::make(const client_options& opts,
     return c;
 }
 
-peer_check client_context::check_peer(SSL* ssl, const std::string& host) {
+peer_check client_context::check_peer(const stream& s, const std::string& host) {
+    SSL* ssl = s.native();
     peer_check r;
     X509* cert = ssl ? SSL_get0_peer_certificate(ssl) : nullptr;
     if (!cert) {
@@ -156,7 +159,7 @@ peer_check client_context::check_peer(SSL* ssl, const std::string& host) {
         return r;
     }
     r.has_cert = true;
-    r.fingerprint = sha256_fingerprint(cert);
+    r.fingerprint = detail::sha256_fingerprint(cert);
     r.subject = name_text(X509_get_subject_name(cert));
     r.issuer = name_text(X509_get_issuer_name(cert));
     r.not_after = time_text(X509_get0_notAfter(cert));
@@ -173,7 +176,8 @@ peer_check client_context::check_peer(SSL* ssl, const std::string& host) {
     return r;
 }
 
-std::string client_context::describe(SSL* ssl) {
+std::string client_context::describe(const stream& s) {
+    SSL* ssl = s.native();
     if (!ssl) return "no TLS";
     std::string out = SSL_get_version(ssl);
     if (const SSL_CIPHER* c = SSL_get_current_cipher(ssl)) out += std::string(", ") + SSL_CIPHER_get_name(c);
@@ -182,7 +186,8 @@ std::string client_context::describe(SSL* ssl) {
 
 session_slot::~session_slot() { clear(); }
 
-void session_slot::attach(SSL* control) {
+void session_slot::attach(const stream& control_stream) {
+    SSL* control = control_stream.native();
     detach();
     control_ = control;
     SSL_SESSION* s = SSL_get1_session(control);
@@ -193,7 +198,7 @@ void session_slot::attach(SSL* control) {
     SSL_set_ex_data(control, slot_index(), this);
 }
 
-void session_slot::listen(SSL* data) { SSL_set_ex_data(data, slot_index(), this); }
+void session_slot::listen(const stream& data) { SSL_set_ex_data(data.native(), slot_index(), this); }
 
 // Does not touch the SSL: it may already be freed (CCC, a closed connection). Its ex_data may
 // keep pointing here, which is safe because the slot outlives every SSL that points to it.

@@ -2,7 +2,6 @@
 // OpenSSL 3 client context for FTPS: trust store, client certificate, versions and ciphers, ALPN
 // "ftp", and capture of the control connection's session so that data connections can resume it
 // (TLS 1.2 sessions and TLS 1.3 tickets alike). No FTP knowledge here.
-#include <openssl/ssl.h>
 
 #include "tls/context.hpp"
 #include "tls/stream.hpp"
@@ -46,18 +45,17 @@ public:
     client_context& operator=(const client_context&) = delete;
 
     static std::shared_ptr<client_context> make(const client_options& opts, std::string& error);
-    SSL_CTX* native() const { return ctx_; }
 
     // host: the name the user connected to (a DNS name or an IP literal).
-    static peer_check check_peer(SSL* ssl, const std::string& host);
-    static peer_check check_peer(const stream& s, const std::string& host) { return check_peer(s.native(), host); }
+    static peer_check check_peer(const stream& s, const std::string& host);
     // "TLSv1.3, TLS_AES_256_GCM_SHA384"
-    static std::string describe(SSL* ssl);
-    static std::string describe(const stream& s) { return describe(s.native()); }
+    static std::string describe(const stream& s);
 
 private:
-    explicit client_context(SSL_CTX* ctx) : ctx_(ctx) {}
-    SSL_CTX* ctx_;
+    friend class stream;
+    explicit client_context(ssl_ctx_st* ctx) : ctx_(ctx) {}
+    ssl_ctx_st* native() const { return ctx_; }
+    ssl_ctx_st* ctx_;
 };
 
 // The resumable sessions of one control connection, for its data connections. TLS 1.2 gives one
@@ -74,32 +72,30 @@ public:
     session_slot& operator=(const session_slot&) = delete;
 
     // After the control connection's handshake: keep its session and listen for new tickets.
-    void attach(SSL* control);
-    void attach(const stream& control) { attach(control.native()); }
+    void attach(const stream& control);
     // The control connection's TLS ended (CCC, close); the sessions stay usable. The slot must
     // outlive every SSL given to attach() or listen().
     void detach();
     // Also collect the tickets a server sends on a data connection (after its handshake):
     // servers with single-use TLS 1.3 tickets (ProFTPD, vsftpd) give one per data connection.
     // The slot must outlive data's use of the SSL.
-    void listen(SSL* data);
-    void listen(const stream& data) { listen(data.native()); }
+    void listen(const stream& data);
     void clear();
 
     // The session a new data connection should offer (owned by the slot; valid until the next
     // call of take() or clear()); null when there is none.
-    SSL_SESSION* take();
+    ssl_session_st* take();
     // A data connection can offer a resumable session.
     bool resumable() const;
     int tickets() const { return tickets_; }
     std::size_t unused() const { return fresh_.size(); }
 
 private:
-    friend int on_new_session(SSL*, SSL_SESSION*);
-    void add(SSL_SESSION* s);
-    std::vector<SSL_SESSION*> fresh_;  // not yet offered
-    SSL_SESSION* last_ = nullptr;      // offered last
-    SSL* control_ = nullptr;
+    friend int on_new_session(ssl_st*, ssl_session_st*);
+    void add(ssl_session_st* s);
+    std::vector<ssl_session_st*> fresh_;  // not yet offered
+    ssl_session_st* last_ = nullptr;      // offered last
+    ssl_st* control_ = nullptr;
     int tickets_ = 0;
 };
 

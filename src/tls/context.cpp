@@ -1,5 +1,7 @@
 #include "tls/context.hpp"
 
+#include "tls/detail/openssl.hpp"
+
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -28,7 +30,7 @@ std::string openssl_error_text() {
 
 context::~context() { SSL_CTX_free(ctx_); }
 
-std::string sha256_fingerprint(X509* cert) {
+std::string detail::sha256_fingerprint(X509* cert) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     if (!cert || !X509_digest(cert, EVP_sha256(), md, &len)) return {};
@@ -74,7 +76,7 @@ int check_server_name(SSL* ssl, int* alert, void* arg) {
 // Tickets carry the session tag (see stream::set_session_tag), so a data connection can be
 // checked to resume this control connection's session and not any session of the server.
 int ticket_generated(SSL* ssl, void*) {
-    const std::string* tag = session_tag_of(ssl);
+    const std::string* tag = detail::session_tag_of(ssl);
     if (!tag) return 1;
     // A resumed session keeps its tag: the connection proved it holds the secret of a session of
     // that client, and continues it (stream::adopt_resumed_session_tag). TLS 1.3 sends a ticket
@@ -194,13 +196,13 @@ bool load_crls(SSL_CTX* ctx, const std::string& path, std::string& error) {
 
 }  // namespace
 
-int session_tag_index() {
+int detail::session_tag_index() {
     static const int idx = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
     return idx;
 }
 
-const std::string* session_tag_of(SSL* ssl) {
-    return static_cast<const std::string*>(SSL_get_ex_data(ssl, session_tag_index()));
+const std::string* detail::session_tag_of(SSL* ssl) {
+    return static_cast<const std::string*>(SSL_get_ex_data(ssl, detail::session_tag_index()));
 }
 
 cipher_kind classify_cipher(const std::string& name, std::string& openssl_name) {
@@ -246,7 +248,7 @@ cipher_kind classify_cipher(const std::string& name, std::string& openssl_name) 
     return kind;
 }
 
-int openssl_version(protocol_version v) {
+int detail::openssl_version(protocol_version v) {
     switch (v) {
         case protocol_version::tls1_0: return TLS1_VERSION;
         case protocol_version::tls1_1: return TLS1_1_VERSION;
@@ -263,7 +265,7 @@ std::shared_ptr<context> context::make_server(const server_options& opts, std::s
         return nullptr;
     }
     std::shared_ptr<context> c(new context(ctx));
-    SSL_CTX_set_min_proto_version(ctx, openssl_version(opts.min_version));
+    SSL_CTX_set_min_proto_version(ctx, detail::openssl_version(opts.min_version));
     // SECURITY: weak crypto a scanner flags, and downgrades to it: by default TLS 1.2 offers only
     // forward-secret (ECDHE) AEAD suites (AES-GCM, ChaCha20-Poly1305). No CBC (LUCKY13 and other
     // padding oracles), no RSA key exchange (a stolen key decrypts every recorded session), no
@@ -332,7 +334,7 @@ std::shared_ptr<context> context::make_server(const server_options& opts, std::s
         SSL_CTX_set_tlsext_servername_callback(ctx, check_server_name);
         SSL_CTX_set_tlsext_servername_arg(ctx, &c->server_name_);
     }
-    c->fingerprint_ = sha256_fingerprint(SSL_CTX_get0_certificate(ctx));
+    c->fingerprint_ = detail::sha256_fingerprint(SSL_CTX_get0_certificate(ctx));
     return c;
 }
 

@@ -1,11 +1,14 @@
 #pragma once
 // OpenSSL 3 contexts for both sides. No FTP knowledge here.
-#include <openssl/ssl.h>
-
 #include <memory>
 #include <string>
 
 #include "tls/ticket_keys.hpp"
+
+// OpenSSL's SSL_CTX, SSL and SSL_SESSION, only ever used inside src/tls (tls/detail/openssl.hpp).
+struct ssl_ctx_st;
+struct ssl_st;
+struct ssl_session_st;
 
 namespace ferry::tls {
 
@@ -17,8 +20,6 @@ inline constexpr const char* default_tls12_ciphers = "ECDHE+AESGCM:ECDHE+CHACHA2
 
 // The oldest protocol a server accepts (TLSMINVERSION); OpenSSL's constants stay in context.cpp.
 enum class protocol_version { tls1_0, tls1_1, tls1_2, tls1_3 };
-// OpenSSL's number for it (internal to tls).
-int openssl_version(protocol_version v);
 
 struct server_options {
     std::string keyring;  // PEM: certificate chain followed or preceded by the private key
@@ -47,25 +48,20 @@ public:
     context& operator=(const context&) = delete;
 
     static std::shared_ptr<context> make_server(const server_options& opts, std::string& error);
-    SSL_CTX* native() const { return ctx_; }
     // "SHA256:AB:CD:..." of the own certificate (server) for display.
     const std::string& fingerprint() const { return fingerprint_; }
 
 private:
-    explicit context(SSL_CTX* ctx) : ctx_(ctx) {}
-    SSL_CTX* ctx_;
+    friend class stream;
+    explicit context(ssl_ctx_st* ctx) : ctx_(ctx) {}
+    ssl_ctx_st* native() const { return ctx_; }
+    ssl_ctx_st* ctx_;
     std::string fingerprint_;
     std::string server_name_;
     std::string legacy_ciphers_;  // for TLS 1.0/1.1 clients only (see lower_level_for_legacy_clients)
     std::shared_ptr<ticket_keys> tickets_;
 };
 
-// The per-connection tag that session tickets carry (stream::set_session_tag); internal.
-int session_tag_index();
-const std::string* session_tag_of(SSL* ssl);
-
-// "SHA256:xx:xx:..." of a certificate.
-std::string sha256_fingerprint(X509* cert);
 
 // Writes a new self-signed certificate (EC P-256, SHA-256, valid `days`) and its key to one
 // PEM file with mode 0600, for `ferryd serve`. subject_alt_names like "DNS:localhost,IP:127.0.0.1".

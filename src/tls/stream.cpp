@@ -1,5 +1,7 @@
 #include "tls/stream.hpp"
 
+#include "tls/detail/openssl.hpp"
+
 #include <openssl/err.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -105,7 +107,7 @@ stream::peer_identity stream::peer() const {
     X509* cert = ssl_ ? SSL_get0_peer_certificate(ssl_) : nullptr;
     if (!cert) return id;
     id.present = true;
-    id.fingerprint = sha256_fingerprint(cert);
+    id.fingerprint = detail::sha256_fingerprint(cert);
     auto rfc2253 = [](X509_NAME* name) {
         std::string out;
         if (BIO* b = BIO_new(BIO_s_mem())) {
@@ -189,6 +191,8 @@ asio::awaitable<std::error_code> stream::drive_handshake(bool quick_acks) {
     }
 }
 
+bool stream::has_pending() const { return ssl_ && SSL_has_pending(ssl_) == 1; }
+
 asio::awaitable<std::error_code> stream::handshake_server(const context& ctx, int tickets) {
     drop_tls();
     ssl_ = SSL_new(ctx.native());
@@ -202,7 +206,7 @@ asio::awaitable<std::error_code> stream::handshake_server(const context& ctx, in
     // At most what the context allows: a context without resumption (TLSTIMEOUT 0) sends none.
     if (tickets >= 0)
         SSL_set_num_tickets(ssl_, std::min(static_cast<std::size_t>(tickets), SSL_CTX_get_num_tickets(ctx.native())));
-    if (!tag_.empty()) SSL_set_ex_data(ssl_, session_tag_index(), &tag_);
+    if (!tag_.empty()) SSL_set_ex_data(ssl_, detail::session_tag_index(), &tag_);
     std::error_code ec = co_await drive_handshake(true);
     // Acknowledge the client's Finished at once. When we send nothing after the handshake (no
     // tickets), a client with Nagle on holds its first data until that ACK, and a delayed ACK

@@ -5,8 +5,6 @@
 //
 // Not thread-safe: a stream lives on one io_context thread. One read and one write may be in
 // flight at the same time (the control connection reads commands while a transfer posts replies).
-#include <openssl/ssl.h>
-
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <chrono>
@@ -36,8 +34,7 @@ public:
     void cork(bool on);
     // TLS bytes already read from the socket but not yet returned: readiness of the socket does
     // not announce them.
-    bool has_pending() const { return ssl_ && SSL_has_pending(ssl_) == 1; }
-    SSL* native() const { return ssl_; }
+    bool has_pending() const;
 
     // Server side of a handshake on this socket. On failure the reason is in last_error().
     // tickets: TLS 1.3 session tickets sent after the handshake (-1: OpenSSL's default). 0 for
@@ -119,6 +116,10 @@ public:
     const std::string& last_error() const { return last_error_; }
 
 private:
+    friend class client_context;
+    friend class session_slot;
+    ssl_st* native() const { return ssl_; }
+
     enum class io_result { done, again, failed };
     // quick_acks: the bytes of every handshake read are acknowledged at once (server side).
     asio::awaitable<std::error_code> drive_handshake(bool quick_acks);
@@ -129,7 +130,7 @@ private:
     std::error_code classify(int ssl_ret, int& ssl_err);
 
     asio::ip::tcp::socket socket_;
-    SSL* ssl_ = nullptr;
+    ssl_st* ssl_ = nullptr;
     bool truncated_ = false;
     bool tls_failed_ = false;  // a TLS protocol error: the session must not be resumed
     std::string last_error_;

@@ -1,5 +1,7 @@
 #include "tls/ticket_keys.hpp"
 
+#include "tls/detail/openssl.hpp"
+
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

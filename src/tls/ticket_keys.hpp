@@ -3,14 +3,16 @@
 // as the SSL_CTX: one stolen key would decrypt every ticket (and so every resumed session) of the
 // process's lifetime. Here a key encrypts tickets for one period (TLSTIMEOUT x 2), decrypts them
 // (and asks for a renewed ticket) for one more, and is then wiped.
-#include <openssl/ssl.h>
-
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
+
+struct ssl_ctx_st;
+struct evp_cipher_ctx_st;
+struct evp_mac_ctx_st;
 
 namespace ferry::tls {
 
@@ -27,15 +29,15 @@ public:
 
     // Makes ctx encrypt and decrypt its tickets with these keys. The caller keeps *this alive as
     // long as ctx (tls::context holds a shared_ptr).
-    void install(SSL_CTX* ctx);
+    void install(ssl_ctx_st* ctx);
 
     // The callback's two halves (OpenSSL's SSL_CTX_set_tlsext_ticket_key_evp_cb contract):
     // encrypt: fills name and iv, sets up the cipher and HMAC with the current key; 1, or -1.
-    int encrypt(unsigned char name[name_size], unsigned char* iv, EVP_CIPHER_CTX* cipher, EVP_MAC_CTX* mac);
+    int encrypt(unsigned char name[name_size], unsigned char* iv, evp_cipher_ctx_st* cipher, evp_mac_ctx_st* mac);
     // decrypt: 1 current key, 2 previous key (valid, but the client gets a renewed ticket),
     // 0 unknown or retired key (full handshake), -1 error.
-    int decrypt(const unsigned char name[name_size], const unsigned char* iv, EVP_CIPHER_CTX* cipher,
-                EVP_MAC_CTX* mac);
+    int decrypt(const unsigned char name[name_size], const unsigned char* iv, evp_cipher_ctx_st* cipher,
+                evp_mac_ctx_st* mac);
 
     // Keys held now (0, 1 or 2), for tests.
     std::size_t keys_held() const;

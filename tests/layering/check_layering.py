@@ -5,7 +5,8 @@ The CMake link graph is the one statement of which module may use which: a modul
 the headers of the modules it links (directly or through them) and no other. On top of it:
 - Asio only where `ferry::asio` is reached through the graph (tls and what sits on it); the
   std-only modules (proto, config, vfs, auth) and sandbox never include it.
-- OpenSSL headers, SSL_* calls and OpenSSL pointer types only in src/tls (apps/ included):
+- OpenSSL headers, SSL_* calls and OpenSSL pointer types only in src/tls (apps/ included), and
+  there only in sources and internal headers (src/tls/detail), never in tls' public headers:
   server and client reach TLS through tls::stream, tls::context and tls::client_context.
 
 Usage: check_layering.py ROOT          check the tree at ROOT (the project's top folder)
@@ -73,9 +74,15 @@ def check(root: Path) -> list[str]:
                     problems.append(f"{rel}: includes Asio, which ferry_{module} does not link")
                 if lib == "openssl" and module != "tls":
                     problems.append(f"{rel}: includes OpenSSL outside src/tls")
+                # tls' public headers (not tls/detail/) include no OpenSSL header: whoever uses
+                # tls cannot reach OpenSSL through them.
+                if lib == "openssl" and module == "tls" and f.suffix == ".hpp" and f.parent == module_dir:
+                    problems.append(f"{rel}: a public tls header includes OpenSSL (keep it in src/tls/detail)")
             m = SSL_CALL.search(COMMENT.sub("", text))
             if module != "tls" and m:
                 problems.append(f"{rel}: uses OpenSSL ({m.group(0)}) outside src/tls")
+            if module == "tls" and m and f.suffix == ".hpp" and f.parent == module_dir:
+                problems.append(f"{rel}: a public tls header uses OpenSSL ({m.group(0)})")
     for app in sorted((root / "apps").rglob("*.[ch]pp")) if (root / "apps").is_dir() else []:
         rel = app.relative_to(root).as_posix()
         m = SSL_CALL.search(COMMENT.sub("", app.read_text(errors="replace")))
@@ -93,6 +100,8 @@ def self_test() -> int:
         "src/proto/a.cpp": '#include "proto/a.hpp"\n#include <string>\n',
         "src/config/b.cpp": '#include "proto/a.hpp"\n',
         "src/tls/c.cpp": "#include <openssl/ssl.h>\nvoid f() { SSL_free(nullptr); }\n",
+        "src/tls/c.hpp": "struct ssl_st;\n",
+        "src/tls/detail/o.hpp": "#include <openssl/ssl.h>\n",
         "src/net/d.cpp": '#include <asio.hpp>\n#include "tls/c.hpp"\n',
         "src/server/e.cpp": '#include "net/d.hpp"\n#include "config/b.hpp"\n// SSL_free(x) in a comment is fine\n',
     }
@@ -103,6 +112,9 @@ def self_test() -> int:
         "SSL_ call outside tls": ("src/server/e.cpp", "int g(void* s) { return SSL_pending(s); }\n", "uses OpenSSL"),
         "OpenSSL type outside tls": ("src/net/d.cpp", "void h(SSL_CTX* c);\n", "uses OpenSSL"),
         "OpenSSL constant outside tls": ("src/server/e.cpp", "int v = TLS1_3_VERSION;\n", "uses OpenSSL"),
+        "OpenSSL in a public tls header": ("src/tls/c.hpp", "#include <openssl/ssl.h>\n", "public tls header"),
+        "an OpenSSL call in a public tls header": ("src/tls/c.hpp", "inline int p(SSL* s) { return SSL_pending(s); }\n",
+                                                   "public tls header"),
     }
     failures = 0
 
