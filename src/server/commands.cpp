@@ -412,9 +412,11 @@ asio::awaitable<void> session::cmd_help(const std::string& arg) {
     std::string text = "The following commands are recognized:\n";
     int col = 0;
     for (const auto& e : commands()) {
-        if (col % 8 != 0) text += std::string(5 - commands()[col - 1].verb.size(), ' ');
         text += std::string(e.verb);
-        if (++col % 8 == 0) text += "\n";
+        if (++col % 8 == 0)
+            text += "\n";
+        else if (&e != &commands().back())  // no spaces at the end of the last line
+            text += std::string(5 - e.verb.size(), ' ');
     }
     if (col % 8 != 0) text += "\n";
     text += "Help OK.";

@@ -77,7 +77,7 @@ asio::awaitable<void> session::run() {
             // Idle sessions wait here, in this frame alone: read_command's frame and buffer
             // exist only while a command is being read (bench/: memory per idle session).
             auto [e] = co_await link_->wait_readable();
-            if (e) break;  // closed, or INACTIVE cancelled the wait  // closed, or INACTIVE cancelled the wait
+            if (e) break;  // closed, or INACTIVE cancelled the wait
         }
         if (!co_await read_command(line)) break;
         idle_->touch();
