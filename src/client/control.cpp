@@ -5,7 +5,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/use_awaitable.hpp>
 
-#include "client/detail/deadline.hpp"
+#include "net/deadline.hpp"
 #include "proto/command.hpp"
 
 namespace ferry::client {
@@ -30,7 +30,7 @@ asio::awaitable<outcome> control_connection::connect(const std::string& host, st
         std::error_code ec;
         bool timed_out = false;
         {
-            detail::deadline d(s, detail::secs(timeout));
+            net::deadline d(s, std::chrono::seconds(timeout));
             s.open(entry.endpoint().protocol(), ec);
             if (!ec) {
                 auto [cec] = co_await s.async_connect(entry.endpoint(), tuple_awaitable);
@@ -71,7 +71,7 @@ asio::awaitable<outcome> control_connection::start_tls(const tls::client_context
     std::error_code ec;
     bool timed_out;
     {
-        detail::deadline d(stream_->socket(), detail::secs(timeout));
+        net::deadline d(stream_->socket(), std::chrono::seconds(timeout));
         ec = co_await stream_->handshake_client(ctx, sni, nullptr);
         timed_out = d.fired();
     }
@@ -92,7 +92,7 @@ asio::awaitable<outcome> control_connection::end_tls(bool notify, unsigned timeo
     std::error_code ec;
     bool timed_out;
     {
-        detail::deadline d(stream_->socket(), detail::secs(timeout));
+        net::deadline d(stream_->socket(), std::chrono::seconds(timeout));
         ec = co_await stream_->end_tls(true);
         timed_out = d.fired();
     }
@@ -137,7 +137,7 @@ asio::awaitable<outcome> control_connection::read_reply(proto::reply& r, unsigne
         std::size_t n;
         bool timed_out;
         {
-            detail::deadline d(stream_->socket(), detail::secs(timeout));
+            net::deadline d(stream_->socket(), std::chrono::seconds(timeout));
             n = co_await stream_->read_some(buf, sizeof buf, ec);
             timed_out = d.fired();
         }
@@ -173,7 +173,7 @@ asio::awaitable<outcome> control_connection::send(std::string_view line) {
     std::error_code ec;
     bool timed_out;
     {
-        detail::deadline d(stream_->socket(), detail::secs(reply_timeout_));
+        net::deadline d(stream_->socket(), std::chrono::seconds(reply_timeout_));
         ec = co_await stream_->write_all(wire.data(), wire.size());
         timed_out = d.fired();
     }

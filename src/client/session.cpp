@@ -15,7 +15,7 @@
 #include <ctime>
 
 #include "client/data_address.hpp"
-#include "client/detail/deadline.hpp"
+#include "net/deadline.hpp"
 #include "net/address_policy.hpp"
 #include "net/data_channel.hpp"
 #include "net/idle_timer.hpp"
@@ -27,12 +27,12 @@
 namespace ferry::client {
 
 using asio::ip::tcp;
-using detail::secs;
 namespace code = proto::code;
 
 namespace {
 
 constexpr auto tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
+std::chrono::seconds secs(unsigned s) { return std::chrono::seconds(s); }
 
 std::string reply_text(const proto::reply& r) {
     std::string t = r.lines.empty() ? std::string() : r.lines.back();
@@ -98,7 +98,7 @@ struct task_state {
     // While the caller waits for the preliminary reply: if the data connection fails first, the
     // server gets a short grace to say so (425) before that wait is cut short.
     bool waiting_for_reply = false;
-    std::optional<detail::deadline> grace;
+    std::optional<net::deadline> grace;
     void finish(outcome o) {
         result = std::move(o);
         done = true;
@@ -462,7 +462,7 @@ asio::awaitable<void> session::quit() {
             (void)bye;
         }
         if (control_.is_open()) {
-            detail::deadline d(control_.stream().socket(), secs(5));
+            net::deadline d(control_.stream().socket(), secs(5));
             co_await control_.stream().close_gracefully();
         }
     }
@@ -593,7 +593,7 @@ asio::awaitable<outcome> session::passive(data_conn& dc, data_method m, int& ref
     std::error_code ec;
     bool timed_out;
     {
-        detail::deadline d(s, secs(settings_.data_timeout));
+        net::deadline d(s, secs(settings_.data_timeout));
         s.open(target.protocol(), ec);
         if (!ec) {
             auto [cec] = co_await s.async_connect(target, tuple_awaitable);
@@ -699,7 +699,7 @@ asio::awaitable<void> session::setup_data(data_conn& dc, std::shared_ptr<task_st
         st->finish(std::move(o));
     };
     try {
-        detail::deadline d(ex_, secs(settings_.data_timeout), [&dc] { dc.abort(); });
+        net::deadline d(ex_, secs(settings_.data_timeout), [&dc] { dc.abort(); });
         if (dc.active) {
             tcp::socket s(ex_);
             std::size_t refused_count = 0;
@@ -793,7 +793,7 @@ asio::awaitable<outcome> session::start_transfer(const std::string& command, dat
         // Done without a 150: an empty transfer. The data connection may never come.
         ts.final_seen = true;
         ts.final = r;
-        detail::deadline grace(ex_, secs(3), [&dc] { dc.abort(); });
+        net::deadline grace(ex_, secs(3), [&dc] { dc.abort(); });
         co_await st->wait();
         if (!st->result) dc.reset();
         co_return outcome::ok();

@@ -1,12 +1,13 @@
 #include "net/data_channel.hpp"
 
+#include "net/deadline.hpp"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
 namespace ferry::net {
@@ -49,23 +50,10 @@ void data_channel::quick_ack() {
     ::setsockopt(stream_->socket().native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
 }
 
-namespace {
-// Cancels the socket's pending operations when `limit` passes, unless disarmed first.
-struct close_deadline {
-    close_deadline(tcp::socket& s, std::chrono::seconds limit) : timer(s.get_executor(), limit) {
-        timer.async_wait([&s](const std::error_code& e) {
-            std::error_code ig;
-            if (!e) s.cancel(ig);
-        });
-    }
-    ~close_deadline() { timer.cancel(); }
-    asio::steady_timer timer;
-};
-}  // namespace
 
 asio::awaitable<void> data_channel::finish_upload(std::chrono::seconds limit) {
     {
-        close_deadline d(stream_->socket(), limit);
+        deadline d(stream_->socket(), limit);
         co_await stream_->send_close_notify();
         std::error_code ec;
         stream_->socket().shutdown(tcp::socket::shutdown_send, ec);
@@ -77,7 +65,7 @@ asio::awaitable<void> data_channel::finish_upload(std::chrono::seconds limit) {
 
 asio::awaitable<void> data_channel::finish_download(std::chrono::seconds limit) {
     if (stream_->secure()) {
-        close_deadline d(stream_->socket(), limit);
+        deadline d(stream_->socket(), limit);
         co_await stream_->end_tls(false);
     }
     stream_->close();

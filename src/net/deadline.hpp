@@ -9,7 +9,7 @@
 #include <functional>
 #include <memory>
 
-namespace ferry::client::detail {
+namespace ferry::net {
 
 class deadline {
 public:
@@ -47,6 +47,4 @@ private:
     std::shared_ptr<state> state_;
 };
 
-inline std::chrono::seconds secs(unsigned s) { return std::chrono::seconds(s); }
-
-}  // namespace ferry::client::detail
+}  // namespace ferry::net
