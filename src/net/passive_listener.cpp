@@ -50,14 +50,17 @@ asio::awaitable<std::error_code> passive_listener::accept(tcp::socket& out, std:
                                                           std::size_t& refused) {
     for (;;) {
         tcp::socket s(acceptor_.get_executor());
-        auto [ec] = co_await acceptor_.async_accept(s, tuple_awaitable);
+        // The peer's address as accept() reports it: a connection the client reset while it
+        // waited in the backlog has none afterwards (getpeername fails), yet it is the client's,
+        // and its transfer must fail now, not wait for another connection until DATACTTIME.
+        tcp::endpoint peer;
+        auto [ec] = co_await acceptor_.async_accept(s, peer, tuple_awaitable);
         if (ec) co_return ec;
-        std::error_code pe;
-        auto peer = s.remote_endpoint(pe);
         // SECURITY: connection stealing: only the control client may connect to its data port.
-        if (required_peer && (pe || !same_host(peer.address(), *required_peer))) {
+        if (required_peer && !same_host(peer.address(), *required_peer)) {
             ++refused;
-            s.close(pe);
+            std::error_code ig;
+            s.close(ig);
             continue;
         }
         out = std::move(s);
