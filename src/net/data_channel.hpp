@@ -18,6 +18,7 @@
 #include <memory>
 #include <system_error>
 
+#include "net/transfer_buffer.hpp"
 #include "proto/ascii.hpp"
 #include "tls/client_context.hpp"
 #include "tls/context.hpp"
@@ -35,6 +36,7 @@ class data_channel {
 public:
     // Large enough that one read fills many 16 KiB TLS records, small enough to stay in cache.
     static constexpr std::size_t buffer_size = 256 * 1024;
+    static_assert(buffer_size <= transfer_buffer::capacity);
 
     explicit data_channel(std::unique_ptr<tls::stream> stream) : stream_(std::move(stream)) {}
     explicit data_channel(asio::ip::tcp::socket socket) : stream_(std::make_unique<tls::stream>(std::move(socket))) {}
@@ -122,7 +124,7 @@ private:
 template <class Produce>
 asio::awaitable<std::error_code> data_channel::send_all(Produce produce) {
     using namespace asio::experimental::awaitable_operators;
-    std::unique_ptr<char[]> buf(new char[buffer_size]), next_buf(new char[buffer_size]);
+    transfer_buffer buf, next_buf;
     std::unique_ptr<char[]> converted(ascii_ ? new char[buffer_size * 2] : nullptr);
     piece p = co_await produce(buf.get(), buffer_size);
     for (;;) {
@@ -148,8 +150,10 @@ asio::awaitable<std::error_code> data_channel::send_all(Produce produce) {
 template <class Consume>
 asio::awaitable<std::error_code> data_channel::receive_all(Consume consume) {
     using namespace asio::experimental::awaitable_operators;
-    // +1: crlf_to_lf may hold back a CR and give it back in front of the next piece.
-    std::unique_ptr<char[]> buf(new char[buffer_size + 1]), consumed_buf(new char[buffer_size + 1]);
+    // crlf_to_lf may hold back a CR and give it back in front of the next piece: the buffers
+    // hold more than buffer_size.
+    static_assert(transfer_buffer::capacity > buffer_size);
+    transfer_buffer buf, consumed_buf;
     proto::crlf_to_lf conv;
     std::size_t pending = 0;  // bytes in consumed_buf not yet consumed
     for (;;) {

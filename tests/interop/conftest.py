@@ -27,11 +27,12 @@ HERE = Path(__file__).resolve().parent
 HOST = "127.0.0.1"
 STANDIN = os.environ.get("FERRY_INTEROP_STANDIN", "")
 READY_DEADLINE = 10.0
-# What ASan, LSan and UBSan print when they find something (scripts/sanitize builds ferryd and
-# ferry with them). A normal build never prints these; a server log or a client's stderr that
+# What ASan, LSan, UBSan and TSan print when they find something (scripts/sanitize builds ferryd
+# and ferry with them). A normal build never prints these; a server log or a client's stderr that
 # holds one fails the test, whatever the exit status was.
 SANITIZER_REPORT = re.compile(r"ERROR: (?:AddressSanitizer|LeakSanitizer)|runtime error: |"
-                              r"SUMMARY: (?:AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)")
+                              r"WARNING: ThreadSanitizer|SUMMARY: (?:AddressSanitizer|LeakSanitizer|"
+                              r"UndefinedBehaviorSanitizer|ThreadSanitizer)")
 # SANDBOX written into every ferryd.conf a test does not set it in itself: the sanitizer build's
 # CTest sets FERRY_INTEROP_SANDBOX=OFF (tests/CMakeLists.txt says why); empty: ferryd's default.
 SANDBOX = os.environ.get("FERRY_INTEROP_SANDBOX", "")

@@ -87,9 +87,12 @@ class RawControl:
     """
 
     def __init__(self, port: int, host: str = HOST, timeout: float = TIMEOUT,
-                 implicit: ssl.SSLContext | None = None):
+                 implicit: ssl.SSLContext | None = None, source: str | None = None):
+        """source: the client address to connect from (data connections use it too)."""
         self.timeout = timeout
-        self.sock: socket.socket = socket.create_connection((host, port), timeout=timeout)
+        self.source = (source, 0) if source else None
+        self.sock: socket.socket = socket.create_connection((host, port), timeout=timeout,
+                                                            source_address=self.source)
         self.sock.settimeout(timeout)
         if implicit is not None:
             self.sock = implicit.wrap_socket(self.sock, server_hostname=host)
@@ -190,7 +193,7 @@ class RawControl:
         """Connect to a data port; with protect, do the TLS handshake resuming the
         control connection's session (resume=False: a fresh handshake; session:
         resume that session instead, which must belong to self.ctx)."""
-        s = socket.create_connection((HOST, port), timeout=self.timeout)
+        s = socket.create_connection((HOST, port), timeout=self.timeout, source_address=self.source)
         s.settimeout(self.timeout)
         if protect:
             if session is None and resume:

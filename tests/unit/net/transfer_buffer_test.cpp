@@ -1,0 +1,70 @@
+// Transfer buffers (net/transfer_buffer.hpp): memory beyond the per-thread reserve goes back to
+// the system as soon as a transfer ends, and the reserve serves the next transfers.
+#include "net/transfer_buffer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using ferry::net::transfer_buffer;
+
+long rss_kib() {
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return -1;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool on_heap = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool on_heap = true;
+#else
+constexpr bool on_heap = false;
+#endif
+#else
+constexpr bool on_heap = false;
+#endif
+
+TEST(transfer_buffer, memory_beyond_the_reserve_goes_back_to_the_system_at_once) {
+    if (on_heap) GTEST_SKIP() << "under AddressSanitizer the buffers come from the heap";
+    constexpr std::size_t beyond = 8;
+    std::vector<transfer_buffer> held(transfer_buffer::reserve_per_thread + beyond);
+    for (auto& b : held) std::memset(b.get(), 0x5a, transfer_buffer::capacity);  // every page in RSS
+    const long during = rss_kib();
+    held.clear();
+    const long after = rss_kib();
+    EXPECT_GE(during - after, static_cast<long>(beyond * transfer_buffer::capacity / 1024))
+        << "RSS " << during << " KiB while held, " << after << " KiB after";
+}
+
+TEST(transfer_buffer, the_next_transfer_takes_a_buffer_from_the_reserve) {
+    char* first = nullptr;
+    {
+        transfer_buffer b;
+        first = b.get();
+        b[transfer_buffer::capacity - 1] = 'x';  // the whole capacity is usable
+    }
+    transfer_buffer again;
+    EXPECT_EQ(again.get(), first);
+}
+
+TEST(transfer_buffer, moves_and_swaps_own_their_memory_once) {
+    transfer_buffer a, b;
+    char* pa = a.get();
+    char* pb = b.get();
+    std::swap(a, b);
+    EXPECT_EQ(a.get(), pb);
+    EXPECT_EQ(b.get(), pa);
+    transfer_buffer c(std::move(a));
+    EXPECT_EQ(c.get(), pb);
+    EXPECT_EQ(a.get(), nullptr);  // NOLINT(bugprone-use-after-move): moved-from is empty
+}
+
+}  // namespace
