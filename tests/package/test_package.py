@@ -233,6 +233,12 @@ def test_package_installs_serves_as_its_unit_and_is_removed_cleanly(deb):
         ready = f"listening on 127.0.0.1:{port}"
         wait_for(lambda: server.poll() is not None or ready in log_path.read_text(), 30, ready)
         assert server.poll() is None, log_path.read_text()
+        # The unit's credentials fit ferryd's process model: its start log reports the sandbox
+        # applied, and nothing about the user or capabilities it could not apply.
+        start_log = log_path.read_text()
+        assert re.search(r"sandbox: .*no_new_privs", start_log), start_log
+        assert not [line for line in start_log.splitlines() if "sandbox: not applied" in line
+                    and re.search(r"capabilit|RUNAS|user", line)], start_log
 
         # It runs as the unit's user with no_new_privs, and keeps at most CAP_NET_BIND_SERVICE.
         status = Path(f"/proc/{server.pid}/status").read_text()
