@@ -10,7 +10,7 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "secure FTP (FTPS) server ferryd and clien
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "ferryd serves files over FTP protected by TLS (explicit and implicit), through NATs and
 firewalls, sandboxed with Landlock and seccomp, with a systemd unit; ferry is the client.")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
-# No debug information in the package (the build is RelWithDebInfo): a tenth of the size.
+# No debug information in the package (the build is RelWithDebInfo): ferryd 2.3 MB, not 55 MB.
 set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)

@@ -30,7 +30,6 @@ BUILD = Path(os.environ.get("FERRY_BUILD_DIR", Path(__file__).resolve().parents[
 PACKAGE = "ferry"
 USER = "ferry"
 PASSWORD = "Pkg-test-" + secrets.token_hex(8)
-UNIT_DIRS = [Path("/usr/lib/systemd/system"), Path("/lib/systemd/system")]
 INSTALLED = [Path("/usr/bin/ferryd"), Path("/usr/bin/ferry"), Path("/usr/share/man/man8/ferryd.8"),
              Path("/usr/share/man/man1/ferry.1"), Path("/usr/share/man/man5/ferryd.conf.5"),
              Path("/usr/share/doc/ferry/examples/ferryd.conf"), Path("/usr/lib/systemd/system/ferryd.service")]
@@ -43,11 +42,6 @@ def run(argv, timeout=60, check=True, **kw):
     if check and res.returncode != 0:
         raise AssertionError(f"{shlex.join(map(str, argv))} exited {res.returncode}\n{res.stdout}\n{res.stderr}")
     return res
-
-
-def installed(package: str) -> bool:
-    res = run(["dpkg-query", "-W", "-f=${Status}", package], check=False)
-    return res.returncode == 0 and "ok installed" in res.stdout
 
 
 def known(package: str) -> bool:
