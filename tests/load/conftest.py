@@ -26,7 +26,7 @@ globals().update({k: v for k, v in vars(_interop).items() if not k.startswith("_
 
 import pytest  # noqa: E402
 
-HOST = _interop.HOST
+LOAD_DIR = Path(__file__).resolve().parent  # (HERE above is now the interop folder's)
 
 
 def client_address(i: int) -> str:

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 
-from conftest import HERE, descriptors, figure, raise_fd_limit, wait_until
+from conftest import LOAD_DIR, descriptors, figure, raise_fd_limit, wait_until
 from ftpwire import RawControl
 
 COUNT = 5000
@@ -60,7 +60,7 @@ def test_flood_keeps_logged_in_clients_served_and_admits_new_ones(ferryd_factory
     wait_until(lambda: len(samples) >= 20 or probe_errors, "the NOOP probe running", deadline=20)
 
     flood_start = time.monotonic()
-    flood = subprocess.Popen([sys.executable, str(HERE / "flood_client.py"), "--port", str(srv.port),
+    flood = subprocess.Popen([sys.executable, str(LOAD_DIR / "flood_client.py"), "--port", str(srv.port),
                               "--tls-port", str(srv.tls_port), "--count", str(COUNT),
                               "--addresses", str(ADDRESSES), "--hold", "6"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

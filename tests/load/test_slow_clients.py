@@ -10,7 +10,7 @@ import statistics
 import subprocess
 import sys
 
-from conftest import HERE, PASSWORD, descriptors, figure, free_port_range, raise_fd_limit, wait_until
+from conftest import LOAD_DIR, PASSWORD, descriptors, figure, free_port_range, raise_fd_limit, wait_until
 
 SLOW = 500
 RATE = 1024
@@ -43,8 +43,8 @@ def test_slow_clients_do_not_slow_a_fast_one(ferryd_factory, many_users):
     pid = srv.proc.pid
     _, idle_fds = descriptors(pid)
 
-    solo = [fast_download(srv, names[0]) for _ in range(3)]
-    slow = subprocess.Popen([sys.executable, str(HERE / "slow_readers.py"), "--port", str(srv.port),
+    solo = [fast_download(srv, names[0]) for _ in range(5)]
+    slow = subprocess.Popen([sys.executable, str(LOAD_DIR / "slow_readers.py"), "--port", str(srv.port),
                              "--sessions", str(SLOW), "--users", ",".join(names[1:]),
                              "--password", PASSWORD, "--file", "big.bin", "--rate", str(RATE)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -52,7 +52,7 @@ def test_slow_clients_do_not_slow_a_fast_one(ferryd_factory, many_users):
     try:
         ready = slow.stdout.readline()  # bounded: every socket in slow_readers has a timeout
         assert ready.startswith("ready"), (ready, slow.stderr.read() if slow.poll() is not None else "")
-        busy = [fast_download(srv, names[0]) for _ in range(3)]
+        busy = [fast_download(srv, names[0]) for _ in range(5)]
         out, err = slow.communicate(input="", timeout=120)
     finally:
         if slow.poll() is None:
