@@ -72,6 +72,7 @@ asio::awaitable<void> data_channel::finish_download(std::chrono::seconds limit) 
 }
 
 void data_channel::abort() {
+    aborted_ = true;
     std::error_code ig;
     stream_->socket().cancel(ig);
 }

@@ -90,8 +90,12 @@ public:
     asio::awaitable<void> finish_upload(std::chrono::seconds limit);
     // A downloading client's end, after the server's: our close_notify (within `limit`), close.
     asio::awaitable<void> finish_download(std::chrono::seconds limit);
-    // Ends whatever waits on the connection now (ABOR, DATACTTIME, Ctrl-C).
+    // Ends whatever waits on the connection now (ABOR, DATACTTIME, Ctrl-C), and every moving of
+    // bytes after it: an abort that comes while no read or write is pending (a piece is being
+    // written to or read from the disk) would otherwise let the loop start the next read and
+    // wait on a client that, having sent ABOR, sends nothing more.
     void abort();
+    bool aborted() const { return aborted_; }
     // A reset instead of a FIN: the peer cannot take a cut-off upload for a whole one.
     void reset();
     void close() { stream_->close(); }
@@ -117,6 +121,7 @@ private:
     std::uint64_t moved_ = 0;
     bool ascii_ = false;
     bool quick_ack_ = false;
+    bool aborted_ = false;
 };
 
 // ---- templates --------------------------------------------------------------------------------
@@ -130,6 +135,7 @@ asio::awaitable<std::error_code> data_channel::send_all(Produce produce) {
     for (;;) {
         if (p.ec) co_return p.ec;
         if (p.bytes == 0) co_return std::error_code{};
+        if (aborted_) co_return asio::error::operation_aborted;
         const char* out = buf.get();
         std::size_t len = p.bytes;
         if (ascii_) {
@@ -157,6 +163,12 @@ asio::awaitable<std::error_code> data_channel::receive_all(Consume consume) {
     proto::crlf_to_lf conv;
     std::size_t pending = 0;  // bytes in consumed_buf not yet consumed
     for (;;) {
+        if (aborted_) {
+            // What was received is still kept (an aborted upload keeps it as its partial).
+            if (pending > 0)
+                if (auto cec = co_await consume(static_cast<const char*>(consumed_buf.get()), pending)) co_return cec;
+            co_return asio::error::operation_aborted;
+        }
         std::error_code ec;
         std::size_t n = 0;
         if (pending > 0) {
@@ -189,6 +201,7 @@ asio::awaitable<std::error_code> data_channel::send_file(int fd, std::uint64_t o
     constexpr std::uint64_t slice_size = 8ull << 20;
     const int sock = stream_->socket().native_handle();
     while (count > 0) {
+        if (aborted_) co_return asio::error::operation_aborted;
         const std::uint64_t slice = std::min(count, slice_size);
         if (count <= slice_size) stream_->cork(true);  // the end and the FIN in one segment
         const sendfile_trip trip{sock, fd, offset, slice};
