@@ -77,11 +77,14 @@ int main(int argc, char** argv) {
     auto* user_add = user_cmd->add_subcommand("add", "Add a user (the password is asked for twice, without echo)");
     user_add->add_option("NAME", uo.name, "User name")->required();
     user_add->add_option("-d,--home", uo.home, "Home folder (relative: to the users file's folder)")->required();
+    user_add->add_option("-o,--options", uo.options,
+                         "What differs for this user, comma-separated: readonly, download=RATE, upload=RATE, "
+                         "sha256=FINGERPRINT (the client certificate), from=SUBNET (repeatable)");
     auto* user_del = user_cmd->add_subcommand("del", "Delete a user");
     user_del->add_option("NAME", uo.name, "User name")->required();
     auto* user_passwd = user_cmd->add_subcommand("passwd", "Change a user's password");
     user_passwd->add_option("NAME", uo.name, "User name")->required();
-    auto* user_list = user_cmd->add_subcommand("list", "List the users and their home folders");
+    auto* user_list = user_cmd->add_subcommand("list", "List the users, their home folders and options");
     for (auto* c : {user_add, user_del, user_passwd, user_list}) c->fallthrough();
 
     CLI11_PARSE(app, argc, argv);

@@ -74,18 +74,28 @@ std::vector<users_edit::entry> users_edit::list() const {
     for (const auto& l : lines_) {
         std::string_view line = trim(l);
         if (name_of(line).empty()) continue;
-        auto c1 = line.find(':'), c2 = line.find(':', c1 + 1);
-        out.push_back({std::string(line.substr(0, c1)), std::string(line.substr(c2 + 1))});
+        const auto c1 = line.find(':'), c2 = line.find(':', c1 + 1), c3 = line.find(':', c2 + 1);
+        const auto options = c3 == std::string_view::npos ? std::string_view() : line.substr(c3 + 1);
+        out.push_back({std::string(line.substr(0, c1)), std::string(line.substr(c2 + 1, c3 - c2 - 1)), std::string(options)});
     }
     return out;
 }
 
-bool users_edit::add(std::string_view name, std::string_view hash, std::string_view home, std::string& error) {
+bool users_edit::add(std::string_view name, std::string_view hash, std::string_view home, std::string_view options,
+                     std::string& error) {
     if (auto why = check_user_name(name)) {
         error = "cannot add \"" + std::string(name) + "\": " + *why;
         return false;
     }
-    if (auto why = check_field("the home folder", home)) {
+    auto why_home = check_field("the home folder", home);
+    if (!why_home && home.find(':') != std::string_view::npos)
+        why_home = "the home folder contains ':' (it separates the fields of the users file)";
+    if (why_home) {
+        error = "cannot add \"" + std::string(name) + "\": " + *why_home;
+        return false;
+    }
+    user parsed;
+    if (auto why = parse_user_options(options, parsed)) {
         error = "cannot add \"" + std::string(name) + "\": " + *why;
         return false;
     }
@@ -97,7 +107,8 @@ bool users_edit::add(std::string_view name, std::string_view hash, std::string_v
         error = "user \"" + std::string(name) + "\" already exists (ferryd user passwd changes the password)";
         return false;
     }
-    lines_.push_back(std::string(name) + ":" + std::string(hash) + ":" + std::string(home));
+    lines_.push_back(std::string(name) + ":" + std::string(hash) + ":" + std::string(home) +
+                     (options.empty() ? "" : ":" + std::string(options)));
     return true;
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// Editing the virtual users file ("name:crypt-hash:home-folder" per line, users_file.hpp) for
+// Editing the virtual users file ("name:crypt-hash:home-folder[:options]" per line, users_file.hpp) for
 // `ferryd user add|del|passwd|list`, as Pure-FTPd's pure-pw edits its file: comments, blank
 // lines and the order of the other lines are kept as written; the file is replaced atomically.
 // No Asio/OpenSSL types here.
@@ -22,13 +22,16 @@ public:
 
     struct entry {
         std::string name;
-        std::string home;  // as written
+        std::string home;     // as written
+        std::string options;  // as written (users_file.hpp), or empty
     };
     std::vector<entry> list() const;
 
     // add: name must be new; passwd (set_hash) and remove: it must exist. Each returns false with
     // a message naming the user when it cannot be done.
-    bool add(std::string_view name, std::string_view hash, std::string_view home, std::string& error);
+    // options: as in the users file ("readonly,download=1M"), or empty.
+    bool add(std::string_view name, std::string_view hash, std::string_view home, std::string_view options,
+             std::string& error);
     bool set_hash(std::string_view name, std::string_view hash, std::string& error);
     bool remove(std::string_view name, std::string& error);
 

@@ -1,4 +1,4 @@
-// Virtual users file: "name:crypt-hash:home" per line, verified with libxcrypt's crypt_r.
+// Virtual users file: "name:crypt-hash:home[:options]" per line, verified with libxcrypt's crypt_r.
 #include "auth/users_file.hpp"
 
 #include <crypt.h>
@@ -10,6 +10,9 @@
 #include <cstring>
 #include <memory>
 #include <system_error>
+
+#include "auth/cert_map.hpp"
+#include "config/values.hpp"
 
 namespace ferry::auth {
 
@@ -57,6 +60,34 @@ std::string run_crypt(std::string_view password, const std::string& setting) {
 
 }  // namespace
 
+std::optional<std::string> parse_user_options(std::string_view text, user& u) {
+    while (!text.empty()) {
+        const auto comma = text.find(',');
+        const std::string_view item = trim(text.substr(0, comma));
+        text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+        const auto eq = item.find('=');
+        const std::string_view key = item.substr(0, eq);
+        const std::string_view value = eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1);
+        const std::string quoted = "'" + std::string(value) + "'";
+        if (item == "readonly") {
+            u.read_only = true;
+        } else if (key == "download" || key == "upload") {
+            auto r = config::parse_rate(value);
+            if (!r) return std::string(key) + "=" + quoted + ": the rate is " + std::string(config::rate_syntax);
+            (key == "download" ? u.download_rate : u.upload_rate) = *r;
+        } else if (key == "sha256") {
+            u.certificate = normalise_fingerprint(value);
+            if (u.certificate.empty()) return "sha256=" + quoted + " is not a SHA-256 fingerprint (64 hex digits, colons allowed)";
+        } else if (key == "from") {
+            if (!config::is_subnet(value)) return "from=" + quoted + " is not a subnet such as 192.168.0.0/16";
+            u.networks.emplace_back(value);
+        } else if (!item.empty()) {
+            return "unknown option '" + std::string(item) + "' (readonly, download=, upload=, sha256=, from=)";
+        }
+    }
+    return std::nullopt;
+}
+
 bool users_file::parse(std::string_view text, std::string_view file_name,
                        const std::string& base_dir, std::string& error) {
     std::vector<user> users;
@@ -76,13 +107,16 @@ bool users_file::parse(std::string_view text, std::string_view file_name,
             if (text.empty()) break;
             continue;
         }
-        // Exactly three fields, split on the first two ':' (crypt hashes never contain ':').
+        // Three fields and options, split on the first three ':' (crypt hashes never contain
+        // ':'; fingerprints among the options do).
         auto c1 = line.find(':');
         auto c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
-        if (c2 == std::string_view::npos) return fail("expected \"name:hash:home\"");
+        if (c2 == std::string_view::npos) return fail("expected \"name:hash:home\" or \"name:hash:home:options\"");
+        auto c3 = line.find(':', c2 + 1);
         std::string_view name = line.substr(0, c1);
         std::string_view hash = line.substr(c1 + 1, c2 - c1 - 1);
-        std::string_view home = line.substr(c2 + 1);
+        std::string_view home = line.substr(c2 + 1, c3 == std::string_view::npos ? c3 : c3 - c2 - 1);
+        std::string_view options = c3 == std::string_view::npos ? std::string_view() : line.substr(c3 + 1);
         if (name.empty()) return fail("user name is empty");
         if (!valid_name(name))
             return fail("user name \"" + std::string(name) +
@@ -110,6 +144,8 @@ bool users_file::parse(std::string_view text, std::string_view file_name,
                 return fail("user \"" + std::string(name) + "\" is already defined on line " +
                             std::to_string(defined_on[i]));
         user u;
+        if (auto why = parse_user_options(options, u))
+            return fail("user \"" + std::string(name) + "\": " + *why);
         u.name = std::string(name);
         u.hash = std::string(hash);
         if (home.front() == '/' || base_dir.empty()) {

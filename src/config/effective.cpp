@@ -46,6 +46,8 @@ std::vector<effective_value> effective_values(const server_settings& s) {
     v["INACTIVE"] = {u(s.inactive_seconds)};
     v["DATACTTIME"] = {u(s.data_timeout_seconds)};
     v["SHUTDOWNGRACE"] = {u(s.shutdown_grace_seconds)};
+    v["DOWNLOADRATE"] = {s.download_rate ? std::to_string(s.download_rate) : "0"};
+    v["UPLOADRATE"] = {s.upload_rate ? std::to_string(s.upload_rate) : "0"};
     v["UPLOADCLOSENOTIFY"] = {s.upload_close_notify_required ? "REQUIRED" : "OPTIONAL"};
     v["UMASK"] = {octal(s.umask)};
     v["RUNAS"] = {s.run_as.value.empty() ? "(ferry if it exists)" : s.run_as.value};

@@ -1,6 +1,7 @@
 // The server's statements (rows of the one schema table; see schema.hpp).
 #include "config/detail/arguments.hpp"
 #include "config/schema.hpp"
+#include "config/values.hpp"
 
 namespace ferry::config {
 namespace {
@@ -53,7 +54,8 @@ const std::vector<schema_entry> server_statements = {
          return true;
      }},
     {"USERS", side::server, "file", "(none)",
-     "Virtual users file: one 'name:crypt-hash:home-folder' per line (openssl passwd -6 hashes).", false,
+     "Virtual users file: one 'name:crypt-hash:home-folder[:options]' per line (yescrypt or openssl passwd -6 "
+     "hashes); options: readonly, download=RATE, upload=RATE, sha256=FINGERPRINT, from=SUBNET.", false,
      [](server_settings& s, const statement& st, std::string& err) {
          if (!want_args(st, 1, 1, "a file name", err)) return false;
          s.users = st.args[0];
@@ -115,6 +117,18 @@ const std::vector<schema_entry> server_statements = {
          if (!want_args(st, 1, 1, "a number of seconds", err) || !number(st, 0, 1, 86400, v, err)) return false;
          s.data_timeout_seconds = static_cast<unsigned>(v);
          return true;
+     }},
+    {"DOWNLOADRATE", side::server, "bytes/s", "0 (no limit)",
+     "Most bytes a second each download (RETR) moves, on its data connection; K, M or G for 1024, 1024^2, "
+     "1024^3 (512K, 10M). 0: no limit. Listings are not limited.", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         return want_args(st, 1, 1, "a rate in bytes a second", err) && rate(st, 0, s.download_rate, err);
+     }},
+    {"UPLOADRATE", side::server, "bytes/s", "0 (no limit)",
+     "Most bytes a second each upload (STOR, APPE, STOU) moves, on its data connection; K, M or G as for "
+     "DOWNLOADRATE. 0: no limit.", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         return want_args(st, 1, 1, "a rate in bytes a second", err) && rate(st, 0, s.upload_rate, err);
      }},
     {"SHUTDOWNGRACE", side::server, "seconds", "30",
      "On SIGTERM (or SIGINT) new connections are refused at once and running transfers get this long to "
@@ -318,12 +332,7 @@ const std::vector<schema_entry> server_statements = {
          }
          if (st.args.size() == 3) {
              pa.cidr = st.args[2];
-             auto slash = pa.cidr.find('/');
-             unsigned long bits = 0;
-             std::string b = slash == std::string::npos ? "" : pa.cidr.substr(slash + 1);
-             if (slash == std::string::npos || !ip_literal(pa.cidr.substr(0, slash)) || b.empty() ||
-                 b.size() > 3 || b.find_first_not_of("0123456789") != std::string::npos ||
-                 (bits = std::stoul(b)) > (pa.cidr.find(':') == std::string::npos ? 32u : 128u)) {
+             if (!is_subnet(pa.cidr)) {
                  err = "PASSIVEADDRESS: '" + pa.cidr + "' is not a subnet such as 192.168.0.0/16";
                  return false;
              }

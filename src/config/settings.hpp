@@ -49,6 +49,8 @@ struct server_settings {
     unsigned inactive_seconds = 300;     // control connection idle limit
     unsigned data_timeout_seconds = 60;  // DATACTTIME: data connection wait / stall limit
     unsigned shutdown_grace_seconds = 30;  // SHUTDOWNGRACE: how long SIGTERM waits for transfers
+    std::uint64_t download_rate = 0;     // DOWNLOADRATE: bytes/s of each download; 0: no limit
+    std::uint64_t upload_rate = 0;       // UPLOADRATE: bytes/s of each upload; 0: no limit
     bool upload_close_notify_required = true;  // UPLOADCLOSENOTIFY: a PROT P upload ends with close_notify
     unsigned umask = 022;                // UMASK: permissions taken away from created files and folders
     redirect_policy passive_dataconn = redirect_policy::noredirect;

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 
 namespace ferry::net {
@@ -71,8 +72,25 @@ asio::awaitable<void> data_channel::finish_download(std::chrono::seconds limit) 
     stream_->close();
 }
 
+void data_channel::pace(std::uint64_t bytes_per_second) {
+    if (bytes_per_second == 0)
+        pacer_.reset();
+    else
+        pacer_.emplace(bytes_per_second);
+}
+
+asio::awaitable<void> data_channel::keep_pace(std::size_t n) {
+    const auto wait = pacer_->after(n);
+    if (wait <= pacer::clock::duration::zero() || aborted_) co_return;
+    if (!pace_timer_) pace_timer_ = std::make_unique<asio::steady_timer>(stream_->socket().get_executor());
+    pace_timer_->expires_after(wait);
+    std::error_code ig;  // cancelled by abort(): the loop then sees aborted_
+    co_await pace_timer_->async_wait(asio::redirect_error(asio::use_awaitable, ig));
+}
+
 void data_channel::abort() {
     aborted_ = true;
+    if (pace_timer_) pace_timer_->cancel();
     std::error_code ig;
     stream_->socket().cancel(ig);
 }

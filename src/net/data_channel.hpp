@@ -12,12 +12,14 @@
 // file work runs.
 #include <asio/awaitable.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <system_error>
 
+#include "net/pacer.hpp"
 #include "net/transfer_buffer.hpp"
 #include "proto/ascii.hpp"
 #include "tls/client_context.hpp"
@@ -58,6 +60,8 @@ public:
     // on receipt, after it on sending): the stall watchdog's touch, byte counts, progress.
     void on_moved(std::function<void(std::size_t)> f) { on_moved_ = std::move(f); }
     std::uint64_t moved() const { return moved_; }
+    // DOWNLOADRATE / UPLOADRATE: at most this many bytes a second from now on (0: no limit).
+    void pace(std::uint64_t bytes_per_second);
     // TYPE A: LF becomes CRLF on sending, CRLF becomes LF on receipt.
     void set_ascii(bool ascii) { ascii_ = ascii; }
     // A short read is usually a file's end: acknowledge it at once (a sender with Nagle on holds
@@ -115,6 +119,9 @@ private:
         if (on_moved_) on_moved_(n);
     }
     void quick_ack();
+    // The piece size (smaller under a rate), and the wait that keeps the rate after n bytes.
+    std::size_t piece_size(std::size_t most) const { return pacer_ ? pacer_->piece(most) : most; }
+    asio::awaitable<void> keep_pace(std::size_t n);
 
     std::unique_ptr<tls::stream> stream_;
     std::function<void(std::size_t)> on_moved_;
@@ -122,6 +129,8 @@ private:
     bool ascii_ = false;
     bool quick_ack_ = false;
     bool aborted_ = false;
+    std::optional<pacer> pacer_;
+    std::unique_ptr<asio::steady_timer> pace_timer_;  // abort() cancels its wait
 };
 
 // ---- templates --------------------------------------------------------------------------------
@@ -131,7 +140,8 @@ asio::awaitable<std::error_code> data_channel::send_all(Produce produce) {
     using namespace asio::experimental::awaitable_operators;
     transfer_buffer buf, next_buf;
     std::unique_ptr<char[]> converted(ascii_ ? new char[buffer_size * 2] : nullptr);
-    piece p = co_await produce(buf.get(), buffer_size);
+    const std::size_t size = piece_size(buffer_size);
+    piece p = co_await produce(buf.get(), size);
     for (;;) {
         if (p.ec) co_return p.ec;
         if (p.bytes == 0) co_return std::error_code{};
@@ -144,10 +154,11 @@ asio::awaitable<std::error_code> data_channel::send_all(Produce produce) {
         }
         // This piece goes out while the next one is made (into the other buffer).
         // (Named first: GCC 12 mishandles temporaries inside co_await.)
-        auto both = stream_->write_all(out, len) && produce(next_buf.get(), buffer_size);
+        auto both = stream_->write_all(out, len) && produce(next_buf.get(), size);
         auto [ec, following] = co_await std::move(both);
         if (ec) co_return ec;
         moved(len);
+        if (pacer_) co_await keep_pace(len);
         p = following;
         std::swap(buf, next_buf);
     }
@@ -161,6 +172,7 @@ asio::awaitable<std::error_code> data_channel::receive_all(Consume consume) {
     static_assert(transfer_buffer::capacity > buffer_size);
     transfer_buffer buf, consumed_buf;
     proto::crlf_to_lf conv;
+    const std::size_t size = piece_size(buffer_size);
     std::size_t pending = 0;  // bytes in consumed_buf not yet consumed
     for (;;) {
         if (aborted_) {
@@ -172,18 +184,19 @@ asio::awaitable<std::error_code> data_channel::receive_all(Consume consume) {
         std::error_code ec;
         std::size_t n = 0;
         if (pending > 0) {
-            auto both = stream_->read_fill(buf.get(), buffer_size, ec) &&
+            auto both = stream_->read_fill(buf.get(), size, ec) &&
                         consume(static_cast<const char*>(consumed_buf.get()), pending);
             auto [got, cec] = co_await std::move(both);
             n = got;
             pending = 0;
             if (cec) co_return cec;
         } else {
-            n = co_await stream_->read_fill(buf.get(), buffer_size, ec);
+            n = co_await stream_->read_fill(buf.get(), size, ec);
         }
         if (ec == asio::error::eof) break;
         if (ec) co_return ec;
         moved(n);
+        if (pacer_) co_await keep_pace(n);
         if (quick_ack_ && n < 16384) quick_ack();
         if (ascii_) n = conv.convert(buf.get(), n);
         pending = n;
@@ -202,8 +215,8 @@ asio::awaitable<std::error_code> data_channel::send_file(int fd, std::uint64_t o
     const int sock = stream_->socket().native_handle();
     while (count > 0) {
         if (aborted_) co_return asio::error::operation_aborted;
-        const std::uint64_t slice = std::min(count, slice_size);
-        if (count <= slice_size) stream_->cork(true);  // the end and the FIN in one segment
+        const std::uint64_t slice = std::min<std::uint64_t>(count, piece_size(slice_size));
+        if (count <= slice) stream_->cork(true);  // the end and the FIN in one segment
         const sendfile_trip trip{sock, fd, offset, slice};
         auto trip_done = run(trip);
         piece r = co_await std::move(trip_done);
@@ -220,6 +233,7 @@ asio::awaitable<std::error_code> data_channel::send_file(int fd, std::uint64_t o
         offset += r.bytes;
         count -= r.bytes;
         moved(r.bytes);
+        if (pacer_) co_await keep_pace(r.bytes);
     }
     co_return std::error_code{};
 }

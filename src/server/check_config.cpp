@@ -72,6 +72,11 @@ config_check check_config(const std::string& config_file, const std::string& use
                 if (!fs::is_directory(u.home, ec))
                     out.warnings.push_back(s.users + ": the home folder " + u.home + " of \"" + u.name +
                                            "\" is not a folder: that user's logins fail");
+                // Only REQUIRED and VERIFY_USER ask the client for a certificate.
+                if (!u.certificate.empty() && s.login == config::secure_login::no_client_auth)
+                    out.warnings.push_back(s.users + ": \"" + u.name +
+                                           "\" has sha256= but SECURE_LOGIN is NO_CLIENT_AUTH, so no client "
+                                           "certificate is asked for: that user's logins fail");
             }
     }
     if (!s.certmap.empty() && !untrusted.count("CERTMAP")) {

@@ -13,6 +13,7 @@ enum command_flags : unsigned {
     needs_login = 2,       // 530 before PASS succeeded
     pre_auth = 4,          // allowed on a clear control connection under SECURE_FTP REQUIRED
     during_transfer = 8,   // answered at once while a transfer runs (others wait for it to end)
+    writes = 16,           // changes files: 550 for a read-only user (users file option readonly)
 };
 
 struct command_entry {
@@ -21,6 +22,8 @@ struct command_entry {
     unsigned flags;
     std::string_view help;  // syntax shown by HELP verb
 };
+
+inline constexpr std::string_view read_only_refusal = "Permission denied: this account is read-only.";
 
 const std::vector<command_entry>& commands();
 const command_entry* find_command(std::string_view verb);

@@ -2,6 +2,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+#include <algorithm>
 #include <charconv>
 #include <filesystem>
 #include <ctime>
@@ -103,6 +104,18 @@ asio::awaitable<void> session::cmd_user(const std::string& arg) {
 
 namespace {
 
+// The users file's from= and sha256= options: why this login may not go on, or nothing.
+std::optional<std::string> check_user_options(const auth::user& u, const asio::ip::address& peer,
+                                              const std::string& client_fingerprint) {
+    if (!u.networks.empty() &&
+        std::none_of(u.networks.begin(), u.networks.end(), [&](const std::string& n) { return net::in_subnet(peer, n); }))
+        return peer.to_string() + " is outside the user's from= subnets";
+    if (!u.certificate.empty() && client_fingerprint != u.certificate)
+        return client_fingerprint.empty() ? std::string("the user's sha256= needs a client certificate, and none was sent")
+                                          : "the client certificate " + client_fingerprint + " is not the user's sha256=";
+    return std::nullopt;
+}
+
 // SYSTEMHOMES: a system user's home must lie strictly below it (compared lexically: the home is
 // then opened beneath no symbolic link, and Landlock holds the session to SYSTEMHOMES anyway).
 bool system_home_allowed(const std::string& home, const std::string& homes_root) {
@@ -117,6 +130,12 @@ bool system_home_allowed(const std::string& home, const std::string& homes_root)
 asio::awaitable<session::login_result> session::log_in(const auth::user* u, bool by_certificate,
                                                       std::string& why) {
     if (!u) co_return login_result::refused;
+    // SECURITY: stolen passwords: a user's own limits (users file options) hold whatever the
+    // password; the client hears "Login incorrect" as for a wrong password, the log says why.
+    if (auto refusal = check_user_options(*u, peer_addr(), client_fingerprint_)) {
+        ctx_->log->warn("[{}] login of {} refused: {}", id_, u->name, *refusal);
+        co_return login_result::refused;
+    }
     struct opened {
         std::shared_ptr<const vfs::root> fs;
         std::error_code ec;
@@ -199,7 +218,9 @@ asio::awaitable<void> session::cmd_pass(const std::string& arg) {
             ctx_->log->warn("[{}] login of system user {} refused: home folder {} is not below SYSTEMHOMES {}", id_,
                             proto::printable(c.system->name), proto::printable(c.system->home), cfg_.system_homes);
         } else {
-            system_user_ = std::make_unique<auth::user>(auth::user{c.system->name, "", c.system->home});
+            system_user_ = std::make_unique<auth::user>();  // no options: the global limits apply
+            system_user_->name = c.system->name;
+            system_user_->home = c.system->home;
             identity_ = std::make_shared<const sandbox::fs_identity>(
                 sandbox::fs_identity{c.system->uid, c.system->gid, c.system->groups});
             u = system_user_.get();
@@ -271,6 +292,7 @@ asio::awaitable<void> session::cmd_rein(const std::string&) {
         std::error_code ec = co_await link_->end_tls(cfg_.rfc_level == config::tls_rfc_level::rfc4217);
         sec_ = security_state{};
         cert_user_ = nullptr;
+        client_fingerprint_.clear();
         if (ec) broken_ = true;
         co_return;
     }
@@ -280,6 +302,7 @@ asio::awaitable<void> session::cmd_rein(const std::string&) {
     if (sec_.control_cleared) {
         sec_.control_cleared = false;
         cert_user_ = nullptr;
+        client_fingerprint_.clear();
     }
     sec_.pbsz_done = sec_.control_secure && implicit_;
     sec_.prot_private = sec_.pbsz_done && cfg_.dataconn != config::secure_dataconn::never;
@@ -534,6 +557,10 @@ asio::awaitable<void> session::cmd_site(const std::string& arg) {
     } else if (a == "CHMOD") {
         if (!user_) {
             co_await reply(code::not_logged_in, "Please log in with USER and PASS first.");
+            co_return;
+        }
+        if (user_->read_only) {
+            co_await reply(code::file_unavailable, read_only_refusal);
             co_return;
         }
         std::string rest = arg.size() > 6 ? arg.substr(6) : "";
@@ -858,12 +885,12 @@ const std::vector<command_entry>& commands() {
     static const std::vector<command_entry> table = {
         {"ABOR", &session::cmd_abor, during_transfer, "ABOR"},
         {"ALLO", &session::cmd_allo, needs_login, "ALLO <size>"},
-        {"APPE", &session::cmd_appe, needs_login | needs_arg, "APPE <path>"},
+        {"APPE", &session::cmd_appe, needs_login | writes | needs_arg, "APPE <path>"},
         {"AUTH", &session::cmd_auth, pre_auth | needs_arg, "AUTH TLS"},
         {"CCC", &session::cmd_ccc, needs_login, "CCC"},
         {"CDUP", &session::cmd_cdup, needs_login, "CDUP"},
         {"CWD", &session::cmd_cwd, needs_login | needs_arg, "CWD <path>"},
-        {"DELE", &session::cmd_dele, needs_login | needs_arg, "DELE <path>"},
+        {"DELE", &session::cmd_dele, needs_login | writes | needs_arg, "DELE <path>"},
         {"EPRT", &session::cmd_eprt, needs_login | needs_arg, "EPRT |family|address|port|"},
         {"EPSV", &session::cmd_epsv, needs_login, "EPSV [1|2|ALL]"},
         {"FEAT", &session::cmd_feat, pre_auth, "FEAT"},
@@ -871,8 +898,8 @@ const std::vector<command_entry>& commands() {
         {"HOST", &session::cmd_host, pre_auth | needs_arg, "HOST <name>"},
         {"LIST", &session::cmd_list, needs_login, "LIST [path]"},
         {"MDTM", &session::cmd_mdtm, needs_login | needs_arg, "MDTM <path>"},
-        {"MFMT", &session::cmd_mfmt, needs_login | needs_arg, "MFMT <YYYYMMDDHHMMSS> <path>"},
-        {"MKD", &session::cmd_mkd, needs_login | needs_arg, "MKD <path>"},
+        {"MFMT", &session::cmd_mfmt, needs_login | writes | needs_arg, "MFMT <YYYYMMDDHHMMSS> <path>"},
+        {"MKD", &session::cmd_mkd, needs_login | writes | needs_arg, "MKD <path>"},
         {"MLSD", &session::cmd_mlsd, needs_login, "MLSD [path]"},
         {"MLST", &session::cmd_mlst, needs_login, "MLST [path]"},
         {"MODE", &session::cmd_mode, needs_arg, "MODE S"},
@@ -889,23 +916,23 @@ const std::vector<command_entry>& commands() {
         {"REIN", &session::cmd_rein, 0, "REIN"},
         {"REST", &session::cmd_rest, needs_login | needs_arg, "REST <offset>"},
         {"RETR", &session::cmd_retr, needs_login | needs_arg, "RETR <path>"},
-        {"RMD", &session::cmd_rmd, needs_login | needs_arg, "RMD <path>"},
-        {"RNFR", &session::cmd_rnfr, needs_login | needs_arg, "RNFR <path>"},
-        {"RNTO", &session::cmd_rnto, needs_login | needs_arg, "RNTO <path>"},
+        {"RMD", &session::cmd_rmd, needs_login | writes | needs_arg, "RMD <path>"},
+        {"RNFR", &session::cmd_rnfr, needs_login | writes | needs_arg, "RNFR <path>"},
+        {"RNTO", &session::cmd_rnto, needs_login | writes | needs_arg, "RNTO <path>"},
         {"SITE", &session::cmd_site, needs_arg, "SITE HELP | SITE CHMOD <mode> <path>"},
         {"SIZE", &session::cmd_size, needs_login | needs_arg, "SIZE <path>"},
         {"STAT", &session::cmd_stat, during_transfer, "STAT [path]"},
-        {"STOR", &session::cmd_stor, needs_login | needs_arg, "STOR <path>"},
-        {"STOU", &session::cmd_stou, needs_login, "STOU"},
+        {"STOR", &session::cmd_stor, needs_login | writes | needs_arg, "STOR <path>"},
+        {"STOU", &session::cmd_stou, needs_login | writes, "STOU"},
         {"STRU", &session::cmd_stru, needs_arg, "STRU F"},
         {"SYST", &session::cmd_syst, pre_auth, "SYST"},
         {"TYPE", &session::cmd_type, needs_arg, "TYPE A|I"},
         {"USER", &session::cmd_user, needs_arg, "USER <name>"},
         {"XCUP", &session::cmd_cdup, needs_login, "XCUP"},
         {"XCWD", &session::cmd_cwd, needs_login | needs_arg, "XCWD <path>"},
-        {"XMKD", &session::cmd_mkd, needs_login | needs_arg, "XMKD <path>"},
+        {"XMKD", &session::cmd_mkd, needs_login | writes | needs_arg, "XMKD <path>"},
         {"XPWD", &session::cmd_pwd, needs_login, "XPWD"},
-        {"XRMD", &session::cmd_rmd, needs_login | needs_arg, "XRMD <path>"},
+        {"XRMD", &session::cmd_rmd, needs_login | writes | needs_arg, "XRMD <path>"},
     };
     return table;
 }

@@ -135,6 +135,7 @@ asio::awaitable<bool> session::control_tls_established() {
     ctx_->log->info("[{}] TLS {} {}{}{}", id_, link_->tls_protocol(), link_->tls_cipher(),
                     id.present ? " client certificate " : "", id.present ? id.subject + " issued by " + id.issuer : "");
     cert_user_ = id.present ? ctx_->certs.find(id.fingerprint, id.subject, id.issuer) : nullptr;
+    client_fingerprint_ = id.present ? id.fingerprint : "";
     // SECURE_LOGIN VERIFY_USER: decided before any command is read.
     auto r = check_certificate_at_handshake(cfg_, cert_user_, link_->local().port());
     if (!r) co_return true;
@@ -216,6 +217,12 @@ asio::awaitable<void> session::dispatch(const std::string& line) {
     }
     if ((entry->flags & needs_login) && !user_) {
         co_await reply(code::not_logged_in, "Please log in with USER and PASS first.");
+        co_return;
+    }
+    // SECURITY: a read-only account (users file option readonly) changes nothing, whatever the
+    // folder's permissions would allow.
+    if ((entry->flags & writes) && user_ && user_->read_only) {
+        co_await reply(code::file_unavailable, read_only_refusal);
         co_return;
     }
     if ((entry->flags & needs_arg) && cmd.arg.empty()) {

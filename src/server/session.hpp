@@ -221,6 +221,7 @@ private:
     std::string cwd_ = "/";
     bool host_seen_ = false;
     const auth::cert_mapping* cert_user_ = nullptr;  // SECURE_LOGIN VERIFY_USER / SECURE_PASSWORD
+    std::string client_fingerprint_;  // the control connection's client certificate, if any
 
     // transfer parameters
     security_state sec_;

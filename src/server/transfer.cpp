@@ -320,6 +320,11 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     } else {
         resumed = data->stream().session_reused();
         data->set_ascii(req->ascii && req->kind != transfer_kind::listing);
+        // DOWNLOADRATE / UPLOADRATE, or the user's own download= / upload=; listings are not limited.
+        if (req->kind == transfer_kind::retr)
+            data->pace(user_ && user_->download_rate ? *user_->download_rate : cfg_.download_rate);
+        if (req->kind == transfer_kind::stor)
+            data->pace(user_ && user_->upload_rate ? *user_->upload_rate : cfg_.upload_rate);
         data->on_moved([this, watchdog](std::size_t n) {
             transfer_bytes_ += n;
             watchdog->touch();  // DATACTTIME measures stalls, not the transfer's length

@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "auth/users_edit.hpp"
+#include "auth/users_file.hpp"
 #include "config/settings.hpp"
 #include "config/statement.hpp"
 
@@ -116,7 +117,9 @@ int run_user_command(const user_command_options& o, std::FILE* out, std::FILE* e
         return 2;
     }
     if (o.action == "list") {
-        for (const auto& e : users.list()) std::fprintf(out, "%s\t%s\n", e.name.c_str(), e.home.c_str());
+        for (const auto& e : users.list())
+            std::fprintf(out, "%s\t%s%s%s\n", e.name.c_str(), e.home.c_str(), e.options.empty() ? "" : "\t",
+                         e.options.c_str());
         return 0;
     }
     bool ok = false;
@@ -127,6 +130,11 @@ int run_user_command(const user_command_options& o, std::FILE* out, std::FILE* e
         if (o.action == "add") {
             if (auto why = auth::check_user_name(o.name)) {
                 std::fprintf(err, "ferryd user add: %s\n", why->c_str());
+                return 2;
+            }
+            auth::user parsed;
+            if (auto why = auth::parse_user_options(o.options, parsed)) {
+                std::fprintf(err, "ferryd user add: --options: %s\n", why->c_str());
                 return 2;
             }
             for (const auto& e : users.list())
@@ -150,7 +158,7 @@ int run_user_command(const user_command_options& o, std::FILE* out, std::FILE* e
         }
         const std::string hash = auth::make_yescrypt_hash(*pw);
         std::fill(pw->begin(), pw->end(), '\0');
-        ok = o.action == "add" ? users.add(o.name, hash, o.home, error) : users.set_hash(o.name, hash, error);
+        ok = o.action == "add" ? users.add(o.name, hash, o.home, o.options, error) : users.set_hash(o.name, hash, error);
     } else {
         std::fprintf(err, "ferryd user: unknown action '%s' (add, del, passwd or list)\n", o.action.c_str());
         return 2;

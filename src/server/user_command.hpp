@@ -12,6 +12,7 @@ struct user_command_options {
     std::string action;       // "add", "del", "passwd" or "list"
     std::string name;         // the user (not for list)
     std::string home;         // add: the home folder, written as given
+    std::string options;      // add: the user's options ("readonly,download=1M"), or empty
     std::string users_file;   // --users FILE; otherwise...
     std::string config_file;  // ...the USERS statement of --config FILE
     bool password_stdin = false;  // read the password from standard input even from a terminal

@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "config/values.hpp"
 #include "proto/command.hpp"
 
 namespace ferry::config::detail {
@@ -37,6 +38,16 @@ bool number(const statement& st, std::size_t i, unsigned long lo, unsigned long 
         err = st.keyword + ": '" + s + "' is not a number from " + std::to_string(lo) + " to " + std::to_string(hi);
         return false;
     }
+    return true;
+}
+
+bool rate(const statement& st, std::size_t i, std::uint64_t& out, std::string& err) {
+    const auto r = parse_rate(st.args[i]);
+    if (!r) {
+        err = st.keyword + ": '" + st.args[i] + "' is not a rate in bytes a second: " + std::string(rate_syntax);
+        return false;
+    }
+    out = *r;
     return true;
 }
 

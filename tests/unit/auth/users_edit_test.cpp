@@ -70,7 +70,7 @@ TEST(UsersEdit, AddAppendsAValidLine) {
     auto u = parsed(sample);
     std::string error;
     const std::string h2 = make_yescrypt_hash("pw2");
-    ASSERT_TRUE(u.add("carol", h2, "/srv/carol", error)) << error;
+    ASSERT_TRUE(u.add("carol", h2, "/srv/carol", "", error)) << error;
     EXPECT_EQ(u.text(), sample + "carol:" + h2 + ":/srv/carol\n");
     ferry::auth::users_file f;
     ASSERT_TRUE(f.parse(u.text(), "users", "/srv", error)) << error;
@@ -82,7 +82,7 @@ TEST(UsersEdit, AddAppendsAValidLine) {
 TEST(UsersEdit, AddToFileWithoutFinalNewline) {
     auto u = parsed("alice:" + h1 + ":/a");
     std::string error;
-    ASSERT_TRUE(u.add("bob", h1, "/b", error)) << error;
+    ASSERT_TRUE(u.add("bob", h1, "/b", "", error)) << error;
     EXPECT_EQ(u.text(), "alice:" + h1 + ":/a\nbob:" + h1 + ":/b\n");
 }
 
@@ -90,15 +90,33 @@ TEST(UsersEdit, AddToFileWithoutFinalNewline) {
 TEST(UsersEdit, AddRefusesDuplicatesAndBadNames) {
     auto u = parsed(sample);
     std::string error;
-    EXPECT_FALSE(u.add("alice", h1, "/x", error));
+    EXPECT_FALSE(u.add("alice", h1, "/x", "", error));
     EXPECT_NE(error.find("already exists"), std::string::npos) << error;
     for (std::string bad : std::initializer_list<std::string>{"a:b", "a\nb", std::string("a\0b", 3), "a b", "#x", "", "tab\t", "del\x7f"}) {
         EXPECT_TRUE(check_user_name(bad).has_value()) << bad;
-        EXPECT_FALSE(u.add(bad, h1, "/x", error)) << bad;
+        EXPECT_FALSE(u.add(bad, h1, "/x", "", error)) << bad;
     }
-    EXPECT_FALSE(u.add("dave", h1, "/x\n", error));  // a newline in the home folder
+    EXPECT_FALSE(u.add("dave", h1, "/x\n", "", error));  // a newline in the home folder
+    EXPECT_FALSE(u.add("dave", h1, "/x:y", "", error));   // ':' would start the options
+    EXPECT_FALSE(u.add("dave", h1, "/x", "readonly,fast", error));
+    EXPECT_NE(error.find("unknown option 'fast'"), std::string::npos) << error;
     EXPECT_FALSE(check_user_name("dave.smith-2").has_value());
     EXPECT_EQ(u.text(), sample);  // nothing refused changed anything
+}
+
+// A user's options are written after the home folder, listed apart from it, and kept by passwd.
+TEST(UsersEdit, OptionsAreWrittenListedAndKept) {
+    auto u = parsed(sample);
+    std::string error;
+    ASSERT_TRUE(u.add("carol", h1, "/srv/carol", "readonly,download=1M", error)) << error;
+    EXPECT_EQ(u.text(), sample + "carol:" + h1 + ":/srv/carol:readonly,download=1M\n");
+    auto l = u.list();
+    ASSERT_EQ(l.size(), 3u);
+    EXPECT_EQ(l[2].home, "/srv/carol");
+    EXPECT_EQ(l[2].options, "readonly,download=1M");
+    EXPECT_EQ(l[0].options, "");
+    ASSERT_TRUE(u.set_hash("carol", "$y$new", error)) << error;
+    EXPECT_EQ(u.text(), sample + "carol:$y$new:/srv/carol:readonly,download=1M\n");
 }
 
 // passwd replaces only the hash of that user's line; del removes only that line.

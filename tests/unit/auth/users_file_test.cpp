@@ -36,7 +36,7 @@ TEST(users_file, parses_good_lines) {
                        "\n"
                        "alice:" + std::string(openssl_hash) + ":/srv/ftp/alice\r\n"
                        "   # indented comment\n"
-                       "bob:$6$abc$xyz:bob:with:colons  \n"
+                       "bob:$6$abc$xyz:bob:readonly, download=64K,from=10.0.0.0/8,from=2001:db8::/32  \n"
                        "carol:" + std::string(openssl_hash) + ":/abs";  // no final newline
     ASSERT_TRUE(f.parse(text, "users", "/etc/ferry", error)) << error;
     EXPECT_EQ(error, "");
@@ -48,7 +48,15 @@ TEST(users_file, parses_good_lines) {
     const auto* b = f.find("bob");
     ASSERT_NE(b, nullptr);
     EXPECT_EQ(b->hash, "$6$abc$xyz");
-    EXPECT_EQ(b->home, "/etc/ferry/bob:with:colons");  // relative home, split on first two ':'
+    EXPECT_EQ(b->home, "/etc/ferry/bob");  // relative home
+    EXPECT_TRUE(b->read_only);
+    EXPECT_EQ(b->download_rate, 64u * 1024);
+    EXPECT_EQ(b->upload_rate, std::nullopt);
+    EXPECT_EQ(b->networks, (std::vector<std::string>{"10.0.0.0/8", "2001:db8::/32"}));
+    EXPECT_EQ(b->certificate, "");
+    EXPECT_FALSE(a->read_only);
+    EXPECT_EQ(a->download_rate, std::nullopt);
+    EXPECT_TRUE(a->networks.empty());
     EXPECT_EQ(f.find("dave"), nullptr);
     EXPECT_EQ(f.find("Alice"), nullptr);
 
@@ -58,8 +66,8 @@ TEST(users_file, parses_good_lines) {
 }
 
 TEST(users_file, reports_errors_with_file_and_line) {
-    EXPECT_EQ(parse_error("alice\n"), "users:1: expected \"name:hash:home\"");
-    EXPECT_EQ(parse_error("# c\nalice:$6$abc$x\n"), "users:2: expected \"name:hash:home\"");
+    EXPECT_EQ(parse_error("alice\n"), "users:1: expected \"name:hash:home\" or \"name:hash:home:options\"");
+    EXPECT_EQ(parse_error("# c\nalice:$6$abc$x\n"), "users:2: expected \"name:hash:home\" or \"name:hash:home:options\"");
     EXPECT_EQ(parse_error("\n\n:$6$abc$x:/home\n"), "users:3: user name is empty");
     EXPECT_EQ(parse_error("al ice:$6$abc$x:/home\n"),
               "users:1: user name \"al ice\" contains a space or control character");
@@ -77,6 +85,41 @@ TEST(users_file, reports_errors_with_file_and_line) {
     EXPECT_EQ(parse_error("alice:$6$abc$x:\n"), "users:1: home folder of user \"alice\" is empty");
     EXPECT_EQ(parse_error("alice:$6$abc$x:/a\nbob:$6$abc$x:/b\nalice:$6$abc$y:/c\n"),
               "users:3: user \"alice\" is already defined on line 1");
+}
+
+// Options: each mistake named with its line; a home folder with ':' now reads as options.
+TEST(users_file, reports_option_errors_with_file_and_line) {
+    EXPECT_EQ(parse_error("a:$6$abc$x:/a\nbob:$6$abc$x:/b:readonly,fast\n"),
+              "users:2: user \"bob\": unknown option 'fast' (readonly, download=, upload=, sha256=, from=)");
+    EXPECT_EQ(parse_error("bob:$6$abc$x:/b:download=100\n"),
+              "users:1: user \"bob\": download='100': the rate is 0 (no limit), or 1024 and more, with K, M or G "
+              "allowed (512K, 10M)");
+    EXPECT_EQ(parse_error("bob:$6$abc$x:/b:upload=\n"),
+              "users:1: user \"bob\": upload='': the rate is 0 (no limit), or 1024 and more, with K, M or G "
+              "allowed (512K, 10M)");
+    EXPECT_EQ(parse_error("bob:$6$abc$x:/b:from=10.0.0.0/33\n"),
+              "users:1: user \"bob\": from='10.0.0.0/33' is not a subnet such as 192.168.0.0/16");
+    EXPECT_EQ(parse_error("bob:$6$abc$x:/b:from=files.example\n"),
+              "users:1: user \"bob\": from='files.example' is not a subnet such as 192.168.0.0/16");
+    EXPECT_EQ(parse_error("bob:$6$abc$x:/b:sha256=AB:CD\n"),
+              "users:1: user \"bob\": sha256='AB:CD' is not a SHA-256 fingerprint (64 hex digits, colons allowed)");
+    EXPECT_EQ(parse_error("bob:$6$abc$x:/srv/a:b\n"),
+              "users:1: user \"bob\": unknown option 'b' (readonly, download=, upload=, sha256=, from=)");
+}
+
+// The fingerprint may be written with or without colons and in either case; it is kept in the
+// form TLS peers are compared in.
+TEST(users_file, certificate_option_is_normalised) {
+    users_file f;
+    std::string error;
+    const std::string hex(64, 'a');
+    ASSERT_TRUE(f.parse("bob:$6$abc$x:/b:upload=0,sha256=" + hex + ",readonly\n", "users", "/", error)) << error;
+    const auto* b = f.find("bob");
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(b->certificate.substr(0, 13), "SHA256:AA:AA:");
+    EXPECT_EQ(b->certificate.size(), 7u + 64 + 31);
+    EXPECT_EQ(b->upload_rate, 0u);  // an explicit 0: this user is not limited whatever UPLOADRATE says
+    EXPECT_TRUE(b->read_only);
 }
 
 TEST(users_file, failed_parse_keeps_previous_users) {

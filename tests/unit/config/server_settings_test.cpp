@@ -741,3 +741,25 @@ TEST(parse_listen_address, spellings_and_refusals) {
     for (const char* bad : {"", "host:", ":21", "1.2.3.4:65536", "1.2.3.4:21x", "[::1]21", "[::1]:", "-1", "x"})
         EXPECT_FALSE(ferry::config::parse_listen_address(bad)) << bad;
 }
+
+// ---------------------------------------------------------------------------------------------
+// DOWNLOADRATE / UPLOADRATE
+
+TEST(rates, numbers_with_k_m_g_suffixes_in_either_case) {
+    auto s = good("DOWNLOADRATE 512K\nUPLOADRATE 10m\n");
+    EXPECT_EQ(s.download_rate, 512u * 1024);
+    EXPECT_EQ(s.upload_rate, 10u * 1024 * 1024);
+    EXPECT_EQ(good("DOWNLOADRATE 1G\n").download_rate, 1ull << 30);
+    EXPECT_EQ(good("UPLOADRATE 1024\n").upload_rate, 1024u);
+    const server_settings d;
+    EXPECT_EQ(d.download_rate, 0u);  // no limit unless written
+    EXPECT_EQ(good("DOWNLOADRATE 0\n").download_rate, 0u);
+}
+
+TEST(rates, what_is_not_a_rate_is_refused_at_its_line) {
+    for (const char* v : {"100", "1.5M", "5X", "M", "-1", "2048G", "10 M"}) {
+        const std::string e = bad(std::string("\nDOWNLOADRATE ") + v + "\n");
+        EXPECT_EQ(e.rfind("ferryd.conf:2: DOWNLOADRATE", 0), 0u) << v << ": " << e;
+    }
+    EXPECT_NE(bad("UPLOADRATE 1k2\n").find("is not a rate in bytes a second"), std::string::npos);
+}
