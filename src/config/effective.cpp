@@ -91,6 +91,8 @@ std::vector<effective_value> effective_values(const server_settings& s) {
     v["CERTMAP"] = {or_none(s.certmap)};
     v["TLSSERVERNAME"] = {s.tls_server_name.empty() ? "(any)" : s.tls_server_name};
     v["XFERLOG"] = {or_none(s.xferlog)};
+    v["JSONLOG"] = {or_none(s.jsonlog)};
+    v["METRICS"] = {s.metrics ? s.metrics->host + " " + u(s.metrics->port) : "(off)"};
 
     std::vector<effective_value> out;
     for (const auto& e : schema()) {

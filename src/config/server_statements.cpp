@@ -449,6 +449,30 @@ const std::vector<schema_entry> server_statements = {
          s.xferlog = st.args[0];
          return true;
      }},
+    {"JSONLOG", side::server, "file | -", "(none)",
+     "Event log, one JSON object a line: session start and end, logins, transfers and every refusal with its "
+     "reason, with the TLS version and cipher of control and data connections, data-connection resumption, CCC "
+     "and the passive address advertised. '-' writes to standard output. Reopened on SIGHUP (logrotate).", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "a file name or -", err)) return false;
+         s.jsonlog = st.args[0];
+         return true;
+     }},
+    {"METRICS", side::server, "address port", "(off)",
+     "Prometheus metrics endpoint (GET /metrics, text format): sessions, logins, transfers and bytes, TLS "
+     "handshakes, refused data connections, passive ports in use, throttled sessions. Off unless given; keep it "
+     "on a loopback or management address: it has no authentication.", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 2, 2, "an address and a port", err)) return false;
+         if (!ip_literal(st.args[0])) {
+             err = "METRICS: '" + st.args[0] + "' is not a numeric IPv4 or IPv6 address";
+             return false;
+         }
+         unsigned long port;
+         if (!number(st, 1, 1, 65535, port, err)) return false;
+         s.metrics = listen_address{st.args[0], static_cast<std::uint16_t>(port)};
+         return true;
+     }},
 };
 
 

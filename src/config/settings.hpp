@@ -93,6 +93,8 @@ struct server_settings {
 
     // Logs (issue 14)
     std::string xferlog;                 // XFERLOG: transfer log in xferlog(5) format; "-": stdout; empty: none
+    std::string jsonlog;                 // JSONLOG: one JSON object per event; "-": stdout; empty: none
+    std::optional<listen_address> metrics;  // METRICS: Prometheus endpoint (address port); none: off
 
     bool tls_configured() const { return !keyring.empty(); }
 };

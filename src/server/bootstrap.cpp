@@ -49,7 +49,8 @@ std::shared_ptr<server_context> build_context(config::server_settings settings, 
     if (!cs.users.empty() && !ctx->users.load(cs.users, root, error)) return nullptr;
     if (!load_tls(*ctx, error)) return nullptr;
     // Last: a reload that fails before this keeps the running log file.
-    if (!ctx->shared->xferlog.open(cs.xferlog, error)) return nullptr;
+    if (!ctx->shared->xferlog.open(cs.xferlog, "transfer log", error)) return nullptr;
+    if (!ctx->shared->jsonlog.open(cs.jsonlog, "event log", error)) return nullptr;
     ctx->log = opts.log ? opts.log : std::make_shared<spdlog::logger>("ferryd");  // no sink: logs nowhere
     return ctx;
 }

@@ -93,13 +93,14 @@ config_check check_config(const std::string& config_file, const std::string& use
     std::string why;
     if (!sandbox::resolve_run_user(s.run_as.value, why))
         out.problems.push_back((s.run_as.where.empty() ? config_file : s.run_as.where) + ": " + why);
-    if (!s.xferlog.empty() && s.xferlog != "-") {
+    for (auto [kw, log] : {std::pair{"XFERLOG", &s.xferlog}, std::pair{"JSONLOG", &s.jsonlog}}) {
+        if (log->empty() || *log == "-") continue;
         std::error_code ec;
-        const fs::path dir = fs::path(s.xferlog).parent_path();
+        const fs::path dir = fs::path(*log).parent_path();
         if (!fs::is_directory(dir, ec))
-            out.problems.push_back(where("XFERLOG") + "the folder " + dir.string() + " does not exist");
-        else if (fs::exists(s.xferlog, ec) && !fs::is_regular_file(s.xferlog, ec))
-            out.problems.push_back(where("XFERLOG") + s.xferlog + " is not a regular file");
+            out.problems.push_back(where(kw) + "the folder " + dir.string() + " does not exist");
+        else if (fs::exists(*log, ec) && !fs::is_regular_file(*log, ec))
+            out.problems.push_back(where(kw) + *log + " is not a regular file");
     }
     for (const auto& w : insecure_settings(s)) out.warnings.push_back("insecure setting: " + w);
     return out;

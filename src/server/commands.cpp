@@ -134,6 +134,7 @@ asio::awaitable<session::login_result> session::log_in(const auth::user* u, bool
     // password; the client hears "Login incorrect" as for a wrong password, the log says why.
     if (auto refusal = check_user_options(*u, peer_addr(), client_fingerprint_)) {
         ctx_->log->warn("[{}] login of {} refused: {}", id_, u->name, *refusal);
+        login_refused(login_refusal::user_options, u->name, *refusal);
         co_return login_result::refused;
     }
     struct opened {
@@ -158,10 +159,12 @@ asio::awaitable<session::login_result> session::log_in(const auth::user* u, bool
         // SECURITY: account probing: only the log says why; the client gets the reply of a wrong
         // password, so "home folder unavailable" cannot confirm a guessed password.
         ctx_->log->warn("[{}] login of {} refused: home folder {} unusable: {}", id_, u->name, u->home, ec.message());
+        login_refused(login_refusal::policy, u->name, "home folder " + u->home + " unusable: " + ec.message());
         co_return login_result::refused;
     }
     if (!slot_.enter_user(u->name, cfg_.max_sessions_per_user, why)) {
         ctx_->log->warn("[{}] login of {} refused: {}", id_, u->name, why);
+        login_refused(login_refusal::limits, u->name, why);
         co_return login_result::too_many;
     }
     user_ = u;
@@ -171,6 +174,15 @@ asio::awaitable<session::login_result> session::log_in(const auth::user* u, bool
     login_timer_.reset();
     ctx_->log->info("[{}] login {} ({}{})", id_, u->name, sec_.control_secure ? "TLS" : "clear",
                     by_certificate ? ", by certificate" : "");
+    metrics::add(counters().logins_ok);
+    if (events_on()) {
+        auto e = event("login");
+        e.str("result", "ok").str("method", by_certificate ? "certificate" : "password");
+        e.str("control", sec_.control_secure ? link_->tls_protocol() : sec_.control_cleared ? "cleared" : "clear");
+        if (sec_.control_secure) e.str("cipher", link_->tls_cipher());
+        if (identity_) e.flag("system_user", true);
+        record(e);
+    }
     co_return login_result::ok;
 }
 
@@ -188,6 +200,7 @@ asio::awaitable<void> session::cmd_pass(const std::string& arg) {
     // SECURITY: password guessing over many connections: an address past LOGINATTEMPTS gets no
     // more guesses, on this connection either.
     if (auto left = ctx_->logins.refused_for(host_key_, started, cfg_.login_attempts, window); left.count() > 0) {
+        login_refused(login_refusal::lockout, pending_user_, "too many failed logins from the address (LOGINATTEMPTS)");
         co_await reply(code::service_not_available, "Too many failed logins from your address; try again in " +
                                                         std::to_string(std::chrono::ceil<std::chrono::seconds>(left).count()) +
                                                         " s.");
@@ -217,6 +230,7 @@ asio::awaitable<void> session::cmd_pass(const std::string& arg) {
         if (!system_home_allowed(c.system->home, cfg_.system_homes)) {
             ctx_->log->warn("[{}] login of system user {} refused: home folder {} is not below SYSTEMHOMES {}", id_,
                             proto::printable(c.system->name), proto::printable(c.system->home), cfg_.system_homes);
+            login_refused(login_refusal::policy, c.system->name, "home folder not below SYSTEMHOMES");
         } else {
             system_user_ = std::make_unique<auth::user>();  // no options: the global limits apply
             system_user_->name = c.system->name;
@@ -243,7 +257,10 @@ asio::awaitable<void> session::cmd_pass(const std::string& arg) {
     if (r == login_result::refused) {
         ++failed_logins_;
         ctx_->logins.record_failure(host_key_, started, cfg_.login_attempts, window);
-        if (!u) ctx_->log->info("[{}] login failed for user {}", id_, proto::printable(pending_user_));
+        if (!u) {
+            ctx_->log->info("[{}] login failed for user {}", id_, proto::printable(pending_user_));
+            login_refused(login_refusal::password, pending_user_, "wrong password or unknown user");
+        }
         pending_user_.clear();
         // SECURITY: password guessing: each failure costs the client a second (a timer: the event
         // thread serves others meanwhile), and a few end the session. The same reply and delay
@@ -337,6 +354,8 @@ asio::awaitable<void> session::cmd_auth(const std::string& arg) {
     std::error_code ec = co_await link_->start_tls(*tls_, control_tickets);
     if (ec) {
         ctx_->log->info("[{}] TLS handshake failed: {}", id_, link_->tls_error());
+        metrics::add(counters().tls_handshakes_failed);
+        if (events_on()) record(event("tls_failed").str("link", "control").str("error", link_->tls_error()));
         broken_ = true;  // the peer and we disagree on the stream state: nothing sensible remains
         co_return;
     }
@@ -394,6 +413,8 @@ asio::awaitable<void> session::cmd_ccc(const std::string&) {
     sec_.control_secure = false;
     sec_.control_cleared = true;
     ctx_->log->info("[{}] CCC: control connection now in clear", id_);
+    metrics::add(counters().ccc_total);
+    if (events_on()) record(event("ccc"));
 }
 
 // ---- information -------------------------------------------------------------------------
@@ -560,6 +581,7 @@ asio::awaitable<void> session::cmd_site(const std::string& arg) {
             co_return;
         }
         if (user_->read_only) {
+            if (events_on()) record(event("refusal").str("reason", "read_only").str("command", "SITE CHMOD").num("code", code::file_unavailable));
             co_await reply(code::file_unavailable, read_only_refusal);
             co_return;
         }
@@ -774,6 +796,7 @@ asio::awaitable<bool> session::open_passive() {
     if (!slot_.take_passive(session_limits::passive_share(cfg_.passive_low, cfg_.passive_high))) {
         data_mode_ = data_mode::none;
         ctx_->log->info("[{}] passive port refused: {} holds its share of PASSIVEDATAPORTS", id_, user_->name);
+        data_refused(data_refusal::no_port, "the user's sessions hold their share of PASSIVEDATAPORTS");
         co_await reply(code::cannot_open_data, "Your other sessions hold their share of the passive data ports "
                                                "(PASSIVEDATAPORTS); finish a transfer there and try again.");
         co_return false;
@@ -790,6 +813,7 @@ asio::awaitable<bool> session::open_passive() {
     std::string why = ec == asio::error::address_in_use
                           ? std::string("All passive data ports (PASSIVEDATAPORTS) are in use; try again.")
                           : "Cannot open a passive data port: " + ec.message() + ".";
+    data_refused(data_refusal::no_port, why);
     co_await reply(code::cannot_open_data, why);
     co_return false;
 }
@@ -800,11 +824,14 @@ asio::awaitable<void> session::use_active_target(const char* verb, const asio::i
                                                cfg_.port_ipaddr == config::redirect_policy::redirect,
                                                cfg_.port_low_ports);
     if (!why.empty()) {
+        data_refused(data_refusal::bounce, std::string(verb) + " " + target.to_string() + " port " +
+                                               std::to_string(port) + ": " + why);
         co_await reply(code::syntax_error_args, why);
         co_return;
     }
     drop_passive();
     active_target_ = tcp::endpoint(target, port);
+    advertised_.clear();
     data_mode_ = data_mode::active;
     co_await reply_data_setup(code::ok, std::string(verb) + " command successful.");
 }
@@ -829,6 +856,7 @@ asio::awaitable<void> session::cmd_pasv(const std::string&) {
             shown = a.to_string();
     }
     proto::host_port hp{shown, link_->passive_port(), 1};
+    if (events_on()) advertised_ = shown + ":" + std::to_string(hp.port);
     co_await reply_data_setup(code::entering_passive, *proto::format_pasv_reply(hp));
 }
 
@@ -846,6 +874,7 @@ asio::awaitable<void> session::cmd_epsv(const std::string& arg) {
         co_return;
     }
     if (!co_await open_passive()) co_return;
+    if (events_on()) advertised_ = "|||" + std::to_string(link_->passive_port()) + "|";
     co_await reply_data_setup(code::entering_extended_passive, proto::format_epsv_reply(link_->passive_port()));
 }
 

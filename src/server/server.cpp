@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <optional>
 
 #include "net/address_policy.hpp"
 #include "server/session.hpp"
@@ -26,6 +27,13 @@
 namespace ferry::server {
 
 using asio::ip::tcp;
+
+namespace {
+// METRICS as the log names it: "address port", or "(off)".
+std::string metrics_text(const std::optional<config::listen_address>& m) {
+    return m ? m->host + " " + std::to_string(m->port) : std::string("(off)");
+}
+}  // namespace
 
 long raise_descriptor_limit() {
     rlimit rl{};
@@ -85,6 +93,12 @@ bool server::start(std::string& error) {
         for (const auto& l : explicit_)
             if (!add(l.host, s.tls_port, true)) return false;
     }
+    // Bound here with the others, before privileges are dropped (a port below 1024 works).
+    metrics_at_start_ = metrics_text(s.metrics);
+    if (s.metrics) {
+        metrics_ = metrics_endpoint::open(accept_ctx_, *s.metrics, ctx_->shared, ctx_->log, error);
+        if (!metrics_) return false;
+    }
     fd_limit_ = raise_descriptor_limit();
     // A tenth of the table, within 16..1024: room for running sessions' data connections, files
     // and listeners when new control connections are refused.
@@ -93,6 +107,14 @@ bool server::start(std::string& error) {
     if (ctx_->log)
         ctx_->log->info("descriptor limit {}; new connections are refused with {} left", fd_limit_, fd_reserve_);
     for (auto& l : listeners_) asio::co_spawn(accept_ctx_, accept_loop(*l), asio::detached);
+    if (metrics_) {
+        // Served on this (the accept) thread: a scrape never waits behind a session's work, and
+        // rendering takes microseconds, so it delays no accept either.
+        metrics_->start();
+        const auto ep = metrics_->local_endpoint();
+        const auto host = ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string();
+        if (ctx_->log) ctx_->log->info("METRICS: Prometheus metrics at http://{}:{}/metrics", host, ep.port());
+    }
     return true;
 }
 
@@ -171,6 +193,7 @@ asio::awaitable<void> server::accept_loop(listener& l) {
 
 void server::refuse(tcp::socket& sock, bool implicit_tls, const std::string& kind, const std::string& why,
                     const std::string& peer) {
+    metrics::add(ctx_->shared->counters.connections_refused[kind == "descriptors" ? 0 : kind == "loginattempts" ? 1 : 2]);
     if (!implicit_tls) {
         // A fresh connection's send buffer is empty: this never blocks and is never partial.
         const std::string line = "421 " + why + "\r\n";
@@ -260,6 +283,10 @@ void server::reload() {
         return;
     }
     next->log = ctx_->log;
+    // The endpoint was bound at start (maybe to a port only root may bind): it stays.
+    if (const auto now = metrics_text(next->settings.metrics); now != metrics_at_start_)
+        ctx_->log->warn("SIGHUP: METRICS changed to {}: kept as at start ({}) until ferryd restarts", now,
+                        metrics_at_start_);
     ctx_ = std::move(next);
     ctx_->log->info("SIGHUP: configuration reloaded: {} user(s); new sessions use it, running sessions keep theirs",
                     ctx_->users.size());
@@ -274,6 +301,7 @@ bool server::shut_down(int sig) {
     }
     stopping_ = true;
     // New connections are refused at once (the listeners close); running transfers get the grace.
+    // METRICS stays open until stop(): a scrape can watch the transfers drain.
     for (auto& l : listeners_) {
         std::error_code ec;
         l->acceptor.close(ec);
@@ -325,6 +353,7 @@ void server::stop() {
             std::error_code ec;
             l->acceptor.close(ec);
         }
+        if (metrics_) metrics_->close();
         accept_ctx_.stop();
     });
 }

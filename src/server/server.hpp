@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "server/metrics_endpoint.hpp"
 #include "server/server_context.hpp"
 #include "server/work_pool.hpp"
 
@@ -20,7 +21,8 @@ class server {
 public:
     explicit server(std::shared_ptr<const server_context> ctx, unsigned threads = 0);
     ~server();
-    // Binds every listener; a port that cannot be bound is an error naming it. Starts no thread.
+    // Binds every listener (and METRICS' endpoint); a port that cannot be bound is an error
+    // naming it. Starts no thread.
     bool start(std::string& error);
     // Starts the worker threads and runs until stop() (or SIGINT/SIGTERM when handle_signals).
     void run(bool handle_signals);
@@ -65,6 +67,10 @@ private:
     // found the member call on the already destroyed service at every shutdown).
     asio::io_context accept_ctx_;
     std::vector<std::unique_ptr<listener>> listeners_;
+    // METRICS, on accept_ctx_ (declared after it: its acceptor belongs to it). Fixed at start: a
+    // reload that changes METRICS is reported and changes nothing until a restart.
+    std::shared_ptr<metrics_endpoint> metrics_;
+    std::string metrics_at_start_;  // "address port" or "(off)", for the reload's warning
     std::vector<std::thread> threads_;
     std::atomic<std::uint64_t> next_id_{1};
     std::size_t next_worker_ = 0;

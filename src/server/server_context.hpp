@@ -19,9 +19,10 @@
 #include "auth/users_file.hpp"
 #include "config/settings.hpp"
 #include "net/name_cache.hpp"
+#include "server/metrics.hpp"
 #include "server/session_limits.hpp"
 #include "server/warn_limiter.hpp"
-#include "server/xferlog.hpp"
+#include "server/line_log.hpp"
 #include "tls/context.hpp"
 #include "tls/ticket_keys.hpp"
 #include "vfs/root.hpp"
@@ -40,9 +41,12 @@ struct server_shared {
     std::mutex tickets_mutex;
     std::shared_ptr<tls::ticket_keys> ticket_keys;
     unsigned ticket_keys_timeout = 0;
-    // XFERLOG: opened again by every (re)load, so SIGHUP follows logrotate; running sessions
-    // of every generation write to the current file.
-    xferlog_writer xferlog;
+    // XFERLOG and JSONLOG: opened again by every (re)load, so SIGHUP follows logrotate; running
+    // sessions of every generation write to the current files.
+    line_log xferlog;
+    line_log jsonlog;
+    // METRICS: counted by every session of every generation, read by the endpoint.
+    metrics counters;
 };
 
 struct server_context {

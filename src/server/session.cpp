@@ -43,6 +43,17 @@ asio::awaitable<void> session::run() {
     auto self = shared_from_this();
     auto& log = *ctx_->log;
     log.info("[{}] connect from {}{}", id_, peer_text_, implicit_ ? " (implicit TLS)" : "");
+    metrics::add(counters().sessions_total);
+    metrics::add(counters().sessions_open, 1);
+    struct open_session {  // the gauge goes down however the coroutine ends
+        metrics& m;
+        ~open_session() { metrics::add(m.sessions_open, -1); }
+    } open{counters()};
+    if (events_on())
+        record(event("session_start")
+                   .num("client_port", link_->peer().port())
+                   .num("server_port", link_->local().port())
+                   .flag("implicit_tls", implicit_));
 
     // Reading a command is bounded by INACTIVE: the timer cancels the pending read.
     idle_ = net::idle_timer::start(link_->executor(), std::chrono::seconds(cfg_.inactive_seconds), [this] {
@@ -58,6 +69,9 @@ asio::awaitable<void> session::run() {
         std::error_code ec = co_await link_->start_tls(*tls_, control_tickets);
         if (ec) {
             log.info("[{}] implicit TLS handshake failed: {}", id_, link_->tls_error());
+            metrics::add(counters().tls_handshakes_failed);
+            if (events_on())
+                record(event("tls_failed").str("link", "control").str("error", link_->tls_error()));
             link_->close();
             co_return;
         }
@@ -112,6 +126,37 @@ asio::awaitable<void> session::run() {
         log.info("[{}] disconnect user {}", id_, user_->name);
     else
         log.info("[{}] disconnect", id_);
+    if (events_on()) {
+        const char* why = quit_ ? "quit" : login_timed_out_ ? "login_timeout" : timed_out_ ? "inactive"
+                          : write_timed_out_ ? "not_reading" : "closed";
+        record(event("session_end")
+                   .str("reason", why)
+                   .real("seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - connected_at_).count()));
+    }
+}
+
+json_event session::event(std::string_view name) const {
+    json_event e(name);
+    e.num("session", id_).str("client", peer_addr().to_string());
+    if (user_) e.str("user", user_->name);
+    return e;
+}
+
+void session::login_refused(login_refusal reason, std::string_view user, std::string_view detail) {
+    metrics::add(counters().logins_refused[static_cast<std::size_t>(reason)]);
+    if (events_on())
+        record(event("login")
+                   .str("result", "refused")
+                   .str("user", user)
+                   .str("reason", name_of(reason))
+                   .str("detail", detail)
+                   .str("control", sec_.control_secure ? link_->tls_protocol() : "clear"));
+}
+
+void session::data_refused(data_refusal reason, std::string_view detail, std::uint64_t count) {
+    metrics::add(counters().data_refused[static_cast<std::size_t>(reason)], count);
+    if (events_on())
+        record(event("refusal").str("reason", name_of(reason)).str("detail", detail).num("count", count));
 }
 
 void session::arm_login_timer() {
@@ -130,16 +175,26 @@ void session::arm_login_timer() {
 asio::awaitable<bool> session::control_tls_established() {
     sec_.control_secure = true;
     // A control connection that resumed another one's session continues that client's sessions.
-    session_tag_ = link_->adopt_resumed_session_tag();
+    std::string tag = link_->adopt_resumed_session_tag();
+    const bool resumed = tag != session_tag_;
+    session_tag_ = std::move(tag);
     auto id = link_->tls_peer();
     ctx_->log->info("[{}] TLS {} {}{}{}", id_, link_->tls_protocol(), link_->tls_cipher(),
                     id.present ? " client certificate " : "", id.present ? id.subject + " issued by " + id.issuer : "");
+    metrics::add(counters().tls_handshakes[static_cast<std::size_t>(tls_link::control)][resumed]);
+    if (events_on()) {
+        auto e = event("tls");
+        e.str("link", "control").str("version", link_->tls_protocol()).str("cipher", link_->tls_cipher()).flag("resumed", resumed);
+        if (id.present) e.str("client_certificate", id.subject).str("issuer", id.issuer).str("sha256", id.fingerprint);
+        record(e);
+    }
     cert_user_ = id.present ? ctx_->certs.find(id.fingerprint, id.subject, id.issuer) : nullptr;
     client_fingerprint_ = id.present ? id.fingerprint : "";
     // SECURE_LOGIN VERIFY_USER: decided before any command is read.
     auto r = check_certificate_at_handshake(cfg_, cert_user_, link_->local().port());
     if (!r) co_return true;
     ctx_->log->warn("[{}] {}", id_, r->text);
+    login_refused(login_refusal::certificate, "", r->text);
     co_await reply(r->code, r->text + " Closing.");
     broken_ = true;
     co_return false;
@@ -212,6 +267,7 @@ asio::awaitable<void> session::dispatch(const std::string& line) {
     if (broken_) co_return;
 
     if (auto r = check_command_security(cfg_, sec_, entry->flags & pre_auth)) {
+        if (events_on()) record(event("refusal").str("reason", "policy").str("command", cmd.verb).num("code", r->code).str("detail", r->text));
         co_await reply(r->code, r->text);
         co_return;
     }
@@ -222,6 +278,7 @@ asio::awaitable<void> session::dispatch(const std::string& line) {
     // SECURITY: a read-only account (users file option readonly) changes nothing, whatever the
     // folder's permissions would allow.
     if ((entry->flags & writes) && user_ && user_->read_only) {
+        if (events_on()) record(event("refusal").str("reason", "read_only").str("command", cmd.verb).num("code", code::file_unavailable));
         co_await reply(code::file_unavailable, read_only_refusal);
         co_return;
     }

@@ -5,6 +5,7 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -16,6 +17,7 @@
 #include "proto/listing.hpp"
 #include "sandbox/fs_identity.hpp"
 #include "server/control_link.hpp"
+#include "server/event_log.hpp"
 #include "server/policy.hpp"
 #include "server/server_context.hpp"
 #include "server/session_limits.hpp"
@@ -244,6 +246,20 @@ private:
     std::uint64_t transfer_bytes_ = 0;
     std::shared_ptr<net::idle_timer> data_watchdog_;  // DATACTTIME for the running transfer
     std::string transfer_what_;
+
+    // JSONLOG and METRICS (event_log.hpp, metrics.hpp; written in session.cpp)
+    metrics& counters() const { return ctx_->shared->counters; }
+    bool events_on() const { return ctx_->shared->jsonlog.enabled(); }
+    // An event with this session's number, client address and user (when logged in).
+    json_event event(std::string_view name) const;
+    void record(const json_event& e) const { ctx_->shared->jsonlog.write(e.text()); }
+    // A refused login: counted, and logged as an event with its reason (the client only ever
+    // hears "Login incorrect" or the limit it met).
+    void login_refused(login_refusal reason, std::string_view user, std::string_view detail);
+    // A refused data connection (or the command that asked for one): counted, and an event.
+    void data_refused(data_refusal reason, std::string_view detail, std::uint64_t count = 1);
+    std::chrono::steady_clock::time_point connected_at_ = std::chrono::steady_clock::now();
+    std::string advertised_;  // the address and port of the last PASV/EPSV reply, for the event log
 };
 
 }  // namespace ferry::server

@@ -53,6 +53,11 @@ std::size_t session_limits::passive_of(const std::string& user) const {
     return it == passive_per_user_.end() ? 0 : it->second;
 }
 
+std::size_t session_limits::passive_in_use() const {
+    std::lock_guard lock(mutex_);
+    return passive_total_;
+}
+
 unsigned session_limits::passive_share(std::uint16_t low, std::uint16_t high) {
     if (low == 0 || high < low) return 0;
     const unsigned span = static_cast<unsigned>(high - low) + 1;
@@ -105,6 +110,7 @@ bool session_slot::take_passive(unsigned share) {
         return false;
     }
     ++n;
+    ++limits_->passive_total_;
     passive_ = true;
     return true;
 }
@@ -113,6 +119,7 @@ void session_slot::drop_passive() {
     if (!limits_ || !passive_) return;
     std::lock_guard lock(limits_->mutex_);
     decrement(limits_->passive_per_user_, user_);
+    --limits_->passive_total_;
     passive_ = false;
 }
 

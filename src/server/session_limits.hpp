@@ -45,6 +45,9 @@ public:
     std::size_t total() const;
     std::size_t sessions_of(const std::string& user) const;
     std::size_t passive_of(const std::string& user) const;
+    // Passive listeners (PASV/EPSV) held now by every session: the METRICS gauge
+    // ferry_passive_ports_in_use, read at each scrape.
+    std::size_t passive_in_use() const;
 
     // PASV listeners one user may hold at once: a quarter of PASSIVEDATAPORTS (at least 4, or the
     // whole range when it is smaller), so that one user cannot take every port while others get
@@ -55,6 +58,7 @@ private:
     friend class session_slot;
     mutable std::mutex mutex_;
     std::size_t total_ = 0;
+    std::size_t passive_total_ = 0;
     std::map<std::string, std::size_t> per_host_;
     std::map<std::string, std::size_t> per_user_;
     std::map<std::string, std::size_t> passive_per_user_;

@@ -84,7 +84,8 @@ void resolve_relative_names(config::server_settings& s, const std::string& confi
         if (!p.empty() && fs::path(p).is_relative()) p = (base / p).string();
     };
     for (std::string* p : {&s.users, &s.keyring, &s.cafile, &s.certmap, &s.crlfile}) rel(*p);
-    if (s.xferlog != "-") rel(s.xferlog);
+    for (std::string* p : {&s.xferlog, &s.jsonlog})
+        if (*p != "-") rel(*p);
 }
 
 confinement_paths paths_after_start(const config::server_settings& s, const std::vector<std::string>& homes,
@@ -98,8 +99,9 @@ confinement_paths paths_after_start(const config::server_settings& s, const std:
         to.push_back(p.string());
     };
     for (const auto& h : homes) add(out.read_write, h);
-    // XFERLOG's folder: SIGHUP creates the file anew there after logrotate moved it away.
-    if (!s.xferlog.empty() && s.xferlog != "-") add(out.read_write, fs::absolute(s.xferlog).parent_path());
+    // The log files' folders: SIGHUP creates the files anew there after logrotate moved them away.
+    for (const std::string* log : {&s.xferlog, &s.jsonlog})
+        if (!log->empty() && *log != "-") add(out.read_write, fs::absolute(*log).parent_path());
     if (!s.system_users.value.empty()) add(out.read_write, s.system_homes);
     auto folder_of = [&](const fs::path& file) {
         fs::path dir = file.parent_path();

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <optional>
 
 #include "net/delivery.hpp"
 #include "proto/ascii.hpp"
@@ -111,9 +112,11 @@ asio::awaitable<std::error_code> session::accept_passive(tcp::socket& sock) {
     if (passive_peer_must_match(cfg_)) required = peer_addr();
     std::size_t refused = 0;
     std::error_code ec = co_await link_->accept_data(sock, required, refused);
-    if (refused)
+    if (refused) {
         ctx_->log->warn("[{}] refused {} data connection(s) from an address other than {} (PASSIVEDATACONN NOREDIRECT)",
                         id_, refused, peer_addr().to_string());
+        data_refused(data_refusal::stealing, "a passive data connection from an address other than the client's", refused);
+    }
     co_return ec;
 }
 
@@ -121,14 +124,18 @@ asio::awaitable<std::error_code> session::protect_data(net::data_channel& data, 
     std::error_code ec = co_await data.protect_as_server(*tls_, tickets);
     if (ec) {
         why = "TLS handshake on the data connection failed: " + data.tls_error();
+        metrics::add(counters().tls_handshakes_failed);
+        data_refused(data_refusal::tls_failed, why);
         co_return ec;
     }
     // SECURITY: data connection stealing: under SECURE_SESSION_REUSE REQUIRED only a client
     // that holds this session's TLS secrets (it resumes our session) gets the data.
     if (auto refused = check_data_session_reuse(cfg_, session_tag_, data.stream().resumed_session_tag())) {
         why = *refused;
+        data_refused(data_refusal::reuse_required, why);
         co_return make_error_code(std::errc::permission_denied);
     }
+    metrics::add(counters().tls_handshakes[static_cast<std::size_t>(tls_link::data)][data.stream().session_reused()]);
     co_return std::error_code{};
 }
 
@@ -184,10 +191,12 @@ asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<n
         if (early_ == e) early_.reset();
         data_mode_ = data_mode::none;
         if (e->ec) {
-            if (e->abandoned)
+            if (e->abandoned) {
                 why = abort_requested_ ? "aborted"
                       : e->channel      ? "the data connection's TLS handshake did not finish in time"
                                        : "no data connection arrived in time";
+                if (!abort_requested_) data_refused(data_refusal::timeout, why);
+            }
             else
                 why = e->why;
             if (e->channel) e->channel->close();
@@ -200,13 +209,16 @@ asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<n
     if (data_mode_ == data_mode::passive) {
         ec = co_await accept_passive(sock);
         if (ec) why = abort_requested_ ? "aborted" : "no data connection arrived in time";
+        if (ec && !abort_requested_) data_refused(data_refusal::timeout, why);
     } else {
         connecting_ = &sock;
         ec = co_await link_->connect_data(sock, cfg_.active_from_port_20, active_target_);
         connecting_ = nullptr;
         const std::string target = active_target_.address().to_string() + " port " + std::to_string(active_target_.port());
-        if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
+        if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
             why = abort_requested_ ? "aborted" : "no answer from " + target + " in time (is active mode blocked? use passive mode)";
+            if (!abort_requested_) data_refused(data_refusal::timeout, why);
+        }
         else if (ec)
             why = "cannot connect to " + target + ": " + ec.message();
     }
@@ -240,6 +252,7 @@ asio::awaitable<void> session::begin_transfer(std::shared_ptr<transfer_request> 
         co_return;
     }
     if (auto r = check_data_protection(cfg_, sec_)) {
+        data_refused(data_refusal::policy, r->text);
         drop_passive();
         data_mode_ = data_mode::none;
         co_await reply(r->code, r->text);
@@ -280,6 +293,17 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     bool stalled = false;
     std::unique_ptr<net::data_channel> data;
     bool resumed = false;
+    std::string data_tls, data_cipher;  // for the event log
+    std::uint64_t rate = 0;             // bytes/s, 0: not paced
+    struct throttled_transfer {         // METRICS: the throttled_transfers gauge while paced
+        metrics& m;
+        explicit throttled_transfer(metrics& c) : m(c) { metrics::add(m.throttled_transfers, 1); }
+        ~throttled_transfer() { metrics::add(m.throttled_transfers, -1); }
+        throttled_transfer(const throttled_transfer&) = delete;
+        throttled_transfer& operator=(const throttled_transfer&) = delete;
+    };
+    std::optional<throttled_transfer> throttled;
+    const data_mode mode = data_mode_;
     bool drain_beside = false;  // our side is closed; the client's close is awaited beside the session
     // DATACTTIME bounds both the wait for the connection and any stall once data moves.
     auto watchdog = data_watchdog_ = net::idle_timer::start(link_->executor(), std::chrono::seconds(cfg_.data_timeout_seconds),
@@ -319,12 +343,16 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
         ctx_->log->info("[{}] data connection failed: {}", id_, why);
     } else {
         resumed = data->stream().session_reused();
+        if (data->secure() && events_on()) {
+            data_tls = data->stream().protocol();
+            data_cipher = data->stream().cipher();
+        }
         data->set_ascii(req->ascii && req->kind != transfer_kind::listing);
         // DOWNLOADRATE / UPLOADRATE, or the user's own download= / upload=; listings are not limited.
-        if (req->kind == transfer_kind::retr)
-            data->pace(user_ && user_->download_rate ? *user_->download_rate : cfg_.download_rate);
-        if (req->kind == transfer_kind::stor)
-            data->pace(user_ && user_->upload_rate ? *user_->upload_rate : cfg_.upload_rate);
+        if (req->kind == transfer_kind::retr) rate = user_ && user_->download_rate ? *user_->download_rate : cfg_.download_rate;
+        if (req->kind == transfer_kind::stor) rate = user_ && user_->upload_rate ? *user_->upload_rate : cfg_.upload_rate;
+        data->pace(rate);
+        if (rate) throttled.emplace(counters());
         data->on_moved([this, watchdog](std::size_t n) {
             transfer_bytes_ += n;
             watchdog->touch();  // DATACTTIME measures stalls, not the transfer's length
@@ -451,8 +479,38 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
                         req->kind == transfer_kind::listing ? std::string("-") : proto::printable(req->path), transfer_bytes_, secs,
                         secs > 0 ? transfer_bytes_ / secs / 1e6 : 0.0, sec_.prot_private ? "PROT P" : "PROT C",
                         resumed ? "resumed" : "-", final_code, note);
-        // XFERLOG: uploads and downloads (listings are not transfers there); complete only when
-        // the transfer ended with 226 and nothing was put back afterwards.
+        // Complete only when the transfer ended with 226 and nothing was put back afterwards.
+        const bool complete = final_code == code::closing_data && note.empty();
+        const auto direction = req->kind == transfer_kind::stor   ? transfer_direction::upload
+                               : req->kind == transfer_kind::retr ? transfer_direction::download
+                                                                  : transfer_direction::listing;
+        const auto protection = sec_.prot_private ? data_protection::tls : data_protection::clear;
+        auto& m = counters();
+        metrics::add(m.transfers[static_cast<std::size_t>(direction)][static_cast<std::size_t>(protection)]);
+        metrics::add(m.transfer_bytes[static_cast<std::size_t>(direction)][static_cast<std::size_t>(protection)],
+                     transfer_bytes_);
+        if (!complete) metrics::add(m.transfers_incomplete);
+        if (events_on()) {
+            auto e = event("transfer");
+            e.str("direction", name_of(direction));
+            if (req->kind != transfer_kind::listing)
+                e.str("path", req->unique && final_code == code::closing_data ? req->upload.final_name() : req->path);
+            e.num("bytes", transfer_bytes_).real("seconds", secs).num("code", static_cast<std::uint64_t>(final_code));
+            e.str("result", complete ? "complete" : aborted || final_code == code::transfer_aborted ? "aborted" : "failed");
+            if (!complete) e.str("detail", final_text + std::string(note));
+            e.str("type", req->ascii ? "A" : "I").str("protection", name_of(protection));
+            if (!data_tls.empty()) e.str("data_tls", data_tls).str("data_cipher", data_cipher).flag("data_resumed", resumed);
+            e.str("control", sec_.control_secure ? link_->tls_protocol() : sec_.control_cleared ? "cleared" : "clear");
+            e.flag("ccc", sec_.control_cleared);
+            e.str("data", mode == data_mode::active ? "active" : "passive");
+            if (mode == data_mode::active)
+                e.str("active_target", active_target_.address().to_string() + ":" + std::to_string(active_target_.port()));
+            else if (!advertised_.empty())
+                e.str("advertised", advertised_);
+            if (rate) e.num("rate_limit", rate);
+            record(e);
+        }
+        // XFERLOG: uploads and downloads (listings are not transfers there).
         auto& xferlog = ctx_->shared->xferlog;
         if (req->kind != transfer_kind::listing && xferlog.enabled()) {
             xferlog_entry e;
@@ -465,8 +523,8 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
             e.ascii = req->ascii;
             e.incoming = req->kind == transfer_kind::stor;
             e.user = user_ ? user_->name : pending_user_;
-            e.complete = final_code == code::closing_data && note.empty();
-            xferlog.write(e);
+            e.complete = complete;
+            xferlog.write(format_xferlog_line(e));
         }
     };
     watchdog->stop();

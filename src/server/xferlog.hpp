@@ -12,7 +12,6 @@
 // control characters, so that a file name cannot forge a line).
 #include <cstdint>
 #include <ctime>
-#include <mutex>
 #include <string>
 
 namespace ferry::server {
@@ -31,27 +30,5 @@ struct xferlog_entry {
 
 // One line, without its newline. Pure: the unit tests check it field by field.
 std::string format_xferlog_line(const xferlog_entry& e);
-
-// The log file: lines appended with one write(2) each, from any thread. open() again (SIGHUP)
-// switches to a fresh descriptor for the same or another path, so that logrotate's renamed file
-// is left alone; when it fails the old descriptor stays.
-class xferlog_writer {
-public:
-    xferlog_writer() = default;
-    xferlog_writer(const xferlog_writer&) = delete;
-    xferlog_writer& operator=(const xferlog_writer&) = delete;
-    ~xferlog_writer();
-
-    // path: a file (created 0600 if missing, appended to), "-" for standard output, or empty
-    // for no log. On failure returns false with "path: why" in error.
-    bool open(const std::string& path, std::string& error);
-    bool enabled() const;
-    void write(const xferlog_entry& e);
-
-private:
-    mutable std::mutex mutex_;
-    int fd_ = -1;
-    bool owned_ = false;  // false for standard output
-};
 
 }  // namespace ferry::server

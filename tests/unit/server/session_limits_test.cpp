@@ -80,6 +80,28 @@ TEST(session_limits, one_user_holds_at_most_its_share_of_passive_ports) {
     EXPECT_EQ(l.passive_of("alice"), 0u);
 }
 
+// METRICS' ferry_passive_ports_in_use: every session's listener, whatever closes it.
+TEST(session_limits, passive_in_use_counts_every_listener_held) {
+    session_limits l;
+    std::string why;
+    auto a = l.admit("h", 0, 0, why), b = l.admit("h", 0, 0, why);
+    a.enter_user("alice", 0, why);
+    b.enter_user("bob", 0, why);
+    EXPECT_EQ(l.passive_in_use(), 0u);
+    EXPECT_TRUE(a.take_passive(0));
+    EXPECT_TRUE(a.take_passive(0));  // still its one listener
+    EXPECT_TRUE(b.take_passive(0));
+    EXPECT_EQ(l.passive_in_use(), 2u);
+    a.drop_passive();
+    a.drop_passive();
+    EXPECT_EQ(l.passive_in_use(), 1u);
+    EXPECT_TRUE(a.take_passive(0));
+    a.leave_user();  // REIN
+    EXPECT_EQ(l.passive_in_use(), 1u);
+    b = session_slot();  // closed
+    EXPECT_EQ(l.passive_in_use(), 0u);
+}
+
 TEST(session_limits, counts_stay_exact_across_threads) {
     session_limits l;
     std::vector<std::thread> threads;
@@ -96,4 +118,5 @@ TEST(session_limits, counts_stay_exact_across_threads) {
     EXPECT_EQ(l.total(), 0u);
     EXPECT_EQ(l.sessions_of("alice"), 0u);
     EXPECT_EQ(l.passive_of("alice"), 0u);
+    EXPECT_EQ(l.passive_in_use(), 0u);
 }

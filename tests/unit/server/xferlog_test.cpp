@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "temp_dir.hpp"
+#include "server/line_log.hpp"
 #include "server/xferlog.hpp"
 
 using ferry::server::format_xferlog_line;
@@ -74,15 +75,15 @@ TEST(Xferlog, NoSpacesOrNewlinesInFields) {
 // The writer appends lines; open() again switches to a new file (logrotate moved the old one).
 TEST(Xferlog, WriterAppendsAndReopens) {
     temp_dir d;
-    ferry::server::xferlog_writer w;
+    ferry::server::line_log w;
     std::string error;
     EXPECT_FALSE(w.enabled());
-    ASSERT_TRUE(w.open((d.path / "xferlog").string(), error)) << error;
-    w.write(sample());
+    ASSERT_TRUE(w.open((d.path / "xferlog").string(), "transfer log", error)) << error;
+    w.write(format_xferlog_line(sample()));
     std::filesystem::rename(d.path / "xferlog", d.path / "xferlog.1");
-    ASSERT_TRUE(w.open((d.path / "xferlog").string(), error)) << error;
-    w.write(sample());
-    w.write(sample());
+    ASSERT_TRUE(w.open((d.path / "xferlog").string(), "transfer log", error)) << error;
+    w.write(format_xferlog_line(sample()));
+    w.write(format_xferlog_line(sample()));
     auto lines = [](const std::filesystem::path& p) {
         std::ifstream in(p);
         std::string l;
@@ -92,7 +93,7 @@ TEST(Xferlog, WriterAppendsAndReopens) {
     };
     EXPECT_EQ(lines(d.path / "xferlog.1"), 1);
     EXPECT_EQ(lines(d.path / "xferlog"), 2);
-    EXPECT_FALSE(w.open((d.path / "missing" / "xferlog").string(), error));
-    w.write(sample());  // the failed open kept the current file
+    EXPECT_FALSE(w.open((d.path / "missing" / "xferlog").string(), "transfer log", error));
+    w.write(format_xferlog_line(sample()));  // the failed open kept the current file
     EXPECT_EQ(lines(d.path / "xferlog"), 3);
 }
