@@ -2,7 +2,6 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/ip/v6_only.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
@@ -11,6 +10,7 @@
 #include <exception>
 
 #include "net/deadline.hpp"
+#include "net/listen.hpp"
 #include "server/metrics_request.hpp"
 
 namespace ferry::server {
@@ -31,16 +31,8 @@ std::shared_ptr<metrics_endpoint> metrics_endpoint::open(asio::io_context& io, c
         return nullptr;
     }
     auto e = std::make_shared<metrics_endpoint>(io, std::move(shared), std::move(log));
-    e->acceptor_.open(ep.protocol(), ec);
-    if (!ec) e->acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec && ep.address().is_v6()) e->acceptor_.set_option(asio::ip::v6_only(false), ec);
-    if (!ec) e->acceptor_.bind(ep, ec);
-    if (!ec) e->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-        error = "cannot listen on " + at.host + " port " + std::to_string(at.port) + " (METRICS): " + ec.message() +
-                (at.port < 1024 && ec == asio::error::access_denied
-                     ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-                     : "");
+    if ((ec = net::listen_on(e->acceptor_, ep))) {
+        error = net::listen_failure(at.host, at.port, "METRICS", ec);
         return nullptr;
     }
     return e;

@@ -6,7 +6,6 @@
 #include <asio/detached.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/ip/v6_only.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
@@ -22,6 +21,7 @@
 #include <optional>
 
 #include "net/address_policy.hpp"
+#include "net/listen.hpp"
 #include "server/session.hpp"
 
 namespace ferry::server {
@@ -71,16 +71,8 @@ bool server::start(std::string& error) {
             return false;
         }
         auto l = std::make_unique<listener>(listener{tcp::acceptor(accept_ctx_), implicit});
-        l->acceptor.open(ep.protocol(), ec);
-        if (!ec) l->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-        if (!ec && ep.address().is_v6()) l->acceptor.set_option(asio::ip::v6_only(false), ec);
-        if (!ec) l->acceptor.bind(ep, ec);
-        if (!ec) l->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-        if (ec) {
-            error = "cannot listen on " + host + " port " + std::to_string(port) + (implicit ? " (TLSPORT)" : "") +
-                    ": " + ec.message() + (port < 1024 && ec == asio::error::access_denied
-                                               ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-                                               : "");
+        if ((ec = net::listen_on(l->acceptor, ep))) {
+            error = net::listen_failure(host, port, implicit ? "TLSPORT" : "", ec);
             return false;
         }
         listeners_.push_back(std::move(l));
