@@ -55,6 +55,7 @@ std::vector<effective_value> effective_values(const server_settings& s) {
     v["PAMSERVICE"] = {s.pam_service};
     v["SYSTEMHOMES"] = {s.system_homes};
     v["SYSTEMMINUID"] = {u(s.system_min_uid)};
+    v["HASHCOMMANDS"] = {s.hash_commands ? "TRUE" : "FALSE"};
     v["SANDBOX"] = {s.sandbox ? "ON" : "OFF"};
     v["MAXSESSIONS"] = {u(s.max_sessions)};
     v["MAXSESSIONSPERHOST"] = {u(s.max_sessions_per_host)};

@@ -130,6 +130,18 @@ const std::vector<schema_entry> server_statements = {
      [](server_settings& s, const statement& st, std::string& err) {
          return want_args(st, 1, 1, "a rate in bytes a second", err) && rate(st, 0, s.upload_rate, err);
      }},
+    {"HASHCOMMANDS", side::server, "TRUE | FALSE", "TRUE",
+     "TRUE answers HASH (SHA-256, SHA-512, SHA-1, MD5 chosen with OPTS HASH, a byte range with RANG) and the "
+     "older XSHA256, XSHA512, XSHA1, XMD5 and XCRC: a client can check what arrived without downloading it "
+     "again. Digests are computed a few at a time, off the event threads, and remembered per file (device, "
+     "inode, size, times) so an unchanged file is read once. FALSE refuses them with 502.", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "TRUE or FALSE", err)) return false;
+         int c = choice(st, 0, {"TRUE", "FALSE"}, err);
+         if (c < 0) return false;
+         s.hash_commands = c == 0;
+         return true;
+     }},
     {"SHUTDOWNGRACE", side::server, "seconds", "30",
      "On SIGTERM (or SIGINT) new connections are refused at once and running transfers get this long to "
      "finish; then ferryd exits 0. 0 stops at once.",

@@ -72,6 +72,7 @@ struct server_settings {
     // Landlock and seccomp confine them.
     located run_as;                        // RUNAS: empty means "ferry" if that user exists
     bool sandbox = true;                   // SANDBOX ON | OFF
+    bool hash_commands = true;             // HASHCOMMANDS: HASH, XSHA*, XMD5, XCRC
     // System users (PAM), beside the virtual users file.
     located system_users;                  // SYSTEMUSERS ON | OFF: value "ON" when on
     std::string pam_service = "ferryd";    // PAMSERVICE

@@ -10,10 +10,15 @@ char to_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a
 bool parse_command(std::string_view line, command& out) {
     auto sp = line.find(' ');
     std::string_view verb = line.substr(0, sp);
-    // RFC 959 verbs are 3 or 4 letters; anything else is junk (or an HTTP request sent to us).
-    if (verb.size() < 3 || verb.size() > 4) return false;
-    for (char c : verb)
-        if (!is_ascii_letter(c)) return false;
+    // RFC 959 verbs are 3 or 4 letters; the digest extensions add digits at the end (XMD5,
+    // XSHA256). Anything else is junk (or an HTTP request sent to us).
+    std::size_t letters = 0;
+    while (letters < verb.size() && is_ascii_letter(verb[letters])) ++letters;
+    if (letters < 3 || letters > 4) return false;
+    std::size_t digits = verb.size() - letters;
+    if (digits > 3) return false;
+    for (char c : verb.substr(letters))
+        if (c < '0' || c > '9') return false;
     out.verb.clear();
     for (char c : verb) out.verb.push_back(to_upper(c));
     // Only the single separating space is removed: "STOR  a" names the file " a".

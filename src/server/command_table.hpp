@@ -1,6 +1,7 @@
 #pragma once
 // The command table: one row per verb with its policy flags, so that login, TLS and argument
 // checks happen in one place (session::dispatch) and not in each handler.
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -27,5 +28,7 @@ inline constexpr std::string_view read_only_refusal = "Permission denied: this a
 
 const std::vector<command_entry>& commands();
 const command_entry* find_command(std::string_view verb);
+// The FEAT lines of HASH and the X* digests; current: the algorithm OPTS HASH chose (hash_commands.cpp).
+std::vector<std::string> hash_features(tls::digest_algorithm current);
 
 }  // namespace ferry::server

@@ -16,20 +16,14 @@
 #include "proto/reply_code.hpp"
 #include "server/command_table.hpp"
 #include "server/detail/listing_source.hpp"
+#include "server/detail/parse_number.hpp"
 
 namespace ferry::server {
 
 namespace code = proto::code;
 using asio::ip::tcp;
 
-namespace {
-
-bool parse_u64(std::string_view s, std::uint64_t& out) {
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return ec == std::errc() && p == s.data() + s.size() && !s.empty();
-}
-
-}  // namespace
+using detail::parse_u64;
 
 std::string session::vpath(const std::string& arg) const { return vfs::resolve(cwd_, arg); }
 
@@ -288,6 +282,8 @@ void session::end_login() {
     cwd_ = "/";
     pending_user_.clear();
     restart_ = 0;
+    range_.reset();
+    hash_algo_ = tls::digest_algorithm::sha256;
     rename_from_.clear();
     ascii_ = true;
     epsv_all_ = false;
@@ -426,9 +422,15 @@ asio::awaitable<void> session::cmd_syst(const std::string&) { co_await reply(cod
 asio::awaitable<void> session::cmd_feat(const std::string&) {
     std::vector<std::string> features;
     if (tls_ && cfg_.auth_tls) features = {"AUTH TLS", "PBSZ", "PROT"};
-    for (std::string f : {"EPRT", "EPSV", "HOST", "MDTM", "MFMT"}) features.push_back(std::move(f));
+    const auto security = features.size();
+    for (std::string f : {"EPRT", "EPSV", "HOST", "MDTM", "MFMT", "RANG STREAM", "REST STREAM", "SIZE", "TVFS", "UTF8"})
+        features.push_back(std::move(f));
     features.push_back(facts_.feat_line());
-    for (std::string f : {"REST STREAM", "SIZE", "TVFS", "UTF8"}) features.push_back(std::move(f));
+    if (cfg_.hash_commands) {
+        std::vector<std::string> digests = hash_features(hash_algo_);  // named: see cmd_size on GCC 12
+        features.insert(features.end(), digests.begin(), digests.end());
+    }
+    std::sort(features.begin() + static_cast<std::ptrdiff_t>(security), features.end());
     co_await reply(code::system_status, proto::feat_reply_text(features));
 }
 
@@ -436,11 +438,14 @@ asio::awaitable<void> session::cmd_opts(const std::string& arg) {
     std::string a = proto::upper(arg);
     if (a == "UTF8 ON" || a == "UTF8" || a == "UTF-8 ON") {
         co_await reply(code::ok, "UTF8 is always on.");
+    } else if (a == "HASH" || a.rfind("HASH ", 0) == 0) {
+        std::string choice = a.size() > 5 ? arg.substr(5) : std::string();  // named: GCC 12, see cmd_size
+        co_await opts_hash(choice);
     } else if (a.rfind("MLST", 0) == 0) {
         std::string req = arg.size() > 5 ? arg.substr(5) : std::string();
         co_await reply(code::ok, "MLST OPTS " + facts_.select(req));
     } else {
-        co_await reply(code::syntax_error_args, "OPTS supports UTF8 ON and MLST facts.");
+        co_await reply(code::syntax_error_args, "OPTS supports UTF8 ON, MLST facts and HASH [algorithm].");
     }
 }
 
@@ -460,7 +465,7 @@ asio::awaitable<void> session::cmd_help(const std::string& arg) {
         if (++col % 8 == 0)
             text += "\n";
         else if (&e != &commands().back())  // no spaces at the end of the last line
-            text += std::string(5 - e.verb.size(), ' ');
+            text += std::string(e.verb.size() < 5 ? 5 - e.verb.size() : 1, ' ');  // XSHA256: one space
     }
     if (col % 8 != 0) text += "\n";
     text += "Help OK.";
@@ -568,6 +573,7 @@ asio::awaitable<void> session::cmd_rest(const std::string& arg) {
         co_return;
     }
     restart_ = n;
+    range_.reset();  // draft-bryan-ftp-range: REST and RANG replace each other
     co_await reply(code::pending_more_info, "Restarting at " + arg + ". Send RETR or STOR to continue.");
 }
 
@@ -923,6 +929,7 @@ const std::vector<command_entry>& commands() {
         {"EPRT", &session::cmd_eprt, needs_login | needs_arg, "EPRT |family|address|port|"},
         {"EPSV", &session::cmd_epsv, needs_login, "EPSV [1|2|ALL]"},
         {"FEAT", &session::cmd_feat, pre_auth, "FEAT"},
+        {"HASH", &session::cmd_hash, needs_login | needs_arg, "HASH <path>"},
         {"HELP", &session::cmd_help, pre_auth | during_transfer, "HELP [command]"},
         {"HOST", &session::cmd_host, pre_auth | needs_arg, "HOST <name>"},
         {"LIST", &session::cmd_list, needs_login, "LIST [path]"},
@@ -934,7 +941,7 @@ const std::vector<command_entry>& commands() {
         {"MODE", &session::cmd_mode, needs_arg, "MODE S"},
         {"NLST", &session::cmd_nlst, needs_login, "NLST [path]"},
         {"NOOP", &session::cmd_noop, pre_auth | during_transfer, "NOOP"},
-        {"OPTS", &session::cmd_opts, pre_auth | needs_arg, "OPTS UTF8 ON | OPTS MLST facts"},
+        {"OPTS", &session::cmd_opts, pre_auth | needs_arg, "OPTS UTF8 ON | OPTS MLST facts | OPTS HASH [algorithm]"},
         {"PASS", &session::cmd_pass, 0, "PASS <password>"},
         {"PASV", &session::cmd_pasv, needs_login, "PASV"},
         {"PBSZ", &session::cmd_pbsz, needs_arg, "PBSZ 0"},
@@ -942,6 +949,7 @@ const std::vector<command_entry>& commands() {
         {"PROT", &session::cmd_prot, needs_arg, "PROT C|P"},
         {"PWD", &session::cmd_pwd, needs_login, "PWD"},
         {"QUIT", &session::cmd_quit, pre_auth, "QUIT"},
+        {"RANG", &session::cmd_rang, needs_login | needs_arg, "RANG <start> <end> | RANG 1 0"},
         {"REIN", &session::cmd_rein, 0, "REIN"},
         {"REST", &session::cmd_rest, needs_login | needs_arg, "REST <offset>"},
         {"RETR", &session::cmd_retr, needs_login | needs_arg, "RETR <path>"},
@@ -957,11 +965,16 @@ const std::vector<command_entry>& commands() {
         {"SYST", &session::cmd_syst, pre_auth, "SYST"},
         {"TYPE", &session::cmd_type, needs_arg, "TYPE A|I"},
         {"USER", &session::cmd_user, needs_arg, "USER <name>"},
+        {"XCRC", &session::cmd_xcrc, needs_login | needs_arg, "XCRC <path> [<start> <end>]"},
         {"XCUP", &session::cmd_cdup, needs_login, "XCUP"},
         {"XCWD", &session::cmd_cwd, needs_login | needs_arg, "XCWD <path>"},
+        {"XMD5", &session::cmd_xmd5, needs_login | needs_arg, "XMD5 <path> [<start> <end>]"},
         {"XMKD", &session::cmd_mkd, needs_login | writes | needs_arg, "XMKD <path>"},
         {"XPWD", &session::cmd_pwd, needs_login, "XPWD"},
         {"XRMD", &session::cmd_rmd, needs_login | writes | needs_arg, "XRMD <path>"},
+        {"XSHA1", &session::cmd_xsha1, needs_login | needs_arg, "XSHA1 <path> [<start> <end>]"},
+        {"XSHA256", &session::cmd_xsha256, needs_login | needs_arg, "XSHA256 <path> [<start> <end>]"},
+        {"XSHA512", &session::cmd_xsha512, needs_login | needs_arg, "XSHA512 <path> [<start> <end>]"},
     };
     return table;
 }

@@ -169,6 +169,11 @@ std::string format_metrics(const metrics& m) {
     e.sample(read(m.throttled_transfers));
     e.family("ferry_ccc_total", "counter", "Control connections cleared with CCC.");
     e.sample(read(m.ccc_total));
+    e.family("ferry_file_digests_total", "counter",
+             "File digests answered (HASH, XSHA256, XSHA512, XSHA1, XMD5, XCRC) by source: computed (the file "
+             "read) or cached (an unchanged file asked about again).");
+    e.sample(read(m.file_digests[0]), {{"source", "computed"}});
+    e.sample(read(m.file_digests[1]), {{"source", "cached"}});
     return e.take();
 }
 

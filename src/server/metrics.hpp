@@ -52,6 +52,8 @@ struct metrics {
     gauge passive_ports_in_use{0};
     gauge throttled_transfers{0};  // transfers running under DOWNLOADRATE/UPLOADRATE or a user's rate
     counter ccc_total{0};
+    // File digests answered (HASH, XSHA*, XMD5, XCRC): [0] computed, [1] from the digest cache.
+    std::array<counter, 2> file_digests{};
     // Connections refused before a session starts: [0] the descriptor reserve, [1] LOGINATTEMPTS,
     // [2] MAXSESSIONS / MAXSESSIONSPERHOST.
     std::array<counter, 3> connections_refused{};

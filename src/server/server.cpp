@@ -169,7 +169,7 @@ asio::awaitable<void> server::accept_loop(listener& l) {
         }
         auto link = std::make_unique<tcp_control_link>(std::move(sock), cfg.keepalive_seconds);
         auto s = std::make_shared<session>(ctx, std::move(link), l.implicit_tls, next_id_++, std::move(slot),
-                                           worker_pools{*hash_pool_, *disk_pool_});
+                                           worker_pools{*hash_pool_, *disk_pool_, *digest_pool_});
         // The completion handler owns the session until run() ends (no wrapper coroutine: its
         // frame would be one more allocation held by every idle session).
         asio::co_spawn(worker, s->run(), [s](std::exception_ptr e) {
@@ -231,6 +231,8 @@ void server::run(bool handle_signals) {
     const auto cores = static_cast<unsigned>(workers_.size());
     hash_pool_ = std::make_unique<work_pool>("ferryd-hash", std::min(cores, 8u), 10);
     disk_pool_ = std::make_unique<work_pool>("ferryd-disk", 4, 10);
+    // File digests read whole files: two at a time keeps HASH from taking the disk or the CPU.
+    digest_pool_ = std::make_unique<work_pool>("ferryd-digest", 2, 10);
     for (auto& w : workers_) threads_.emplace_back([&w] { w->run(); });
     std::unique_ptr<asio::signal_set> signals;
     // on_signal re-arms the wait with a copy of itself, so it must outlive accept_ctx_.run()
@@ -259,6 +261,7 @@ void server::run(bool handle_signals) {
     threads_.clear();
     hash_pool_->stop();
     disk_pool_->stop();
+    digest_pool_->stop();
 }
 
 void server::reload() {

@@ -19,6 +19,7 @@
 #include "auth/users_file.hpp"
 #include "config/settings.hpp"
 #include "net/name_cache.hpp"
+#include "server/file_digests.hpp"
 #include "server/metrics.hpp"
 #include "server/session_limits.hpp"
 #include "server/warn_limiter.hpp"
@@ -47,6 +48,8 @@ struct server_shared {
     line_log jsonlog;
     // METRICS: counted by every session of every generation, read by the endpoint.
     metrics counters;
+    // HASH and the X* digests: one answer per unchanged file, for every session and generation.
+    digest_cache digests;
 };
 
 struct server_context {

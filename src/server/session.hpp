@@ -22,6 +22,7 @@
 #include "server/server_context.hpp"
 #include "server/session_limits.hpp"
 #include "server/work_pool.hpp"
+#include "tls/digest.hpp"
 #include "tls/stream.hpp"
 #include "vfs/root.hpp"
 
@@ -36,6 +37,7 @@ inline constexpr int control_tickets = 1;
 struct worker_pools {
     work_pool& hash;  // crypt_r
     work_pool& disk;  // listings and other long file-system work
+    work_pool& digest;  // HASH and X* file digests: a few at a time, each may read a whole file
 };
 
 class session : public std::enable_shared_from_this<session> {
@@ -94,6 +96,15 @@ public:
     asio::awaitable<void> cmd_stor(const std::string& arg);
     asio::awaitable<void> cmd_appe(const std::string& arg);
     asio::awaitable<void> cmd_stou(const std::string& arg);
+    // hash_commands.cpp: HASH with OPTS HASH and RANG (draft-bryan-ftpext-hash, draft-bryan-ftp-range)
+    // and the older one-algorithm forms.
+    asio::awaitable<void> cmd_hash(const std::string& arg);
+    asio::awaitable<void> cmd_rang(const std::string& arg);
+    asio::awaitable<void> cmd_xsha1(const std::string& arg);
+    asio::awaitable<void> cmd_xsha256(const std::string& arg);
+    asio::awaitable<void> cmd_xsha512(const std::string& arg);
+    asio::awaitable<void> cmd_xmd5(const std::string& arg);
+    asio::awaitable<void> cmd_xcrc(const std::string& arg);
 
 private:
     friend struct transfer_job;
@@ -107,6 +118,11 @@ private:
     void end_login();
     std::string vpath(const std::string& arg) const;
     std::string describe_error(const std::error_code& ec) const;
+    // hash_commands.cpp
+    asio::awaitable<void> opts_hash(const std::string& choice);
+    asio::awaitable<void> legacy_digest(const std::string& arg, tls::digest_algorithm algo);
+    // A RANG set for RETR or HASH: uploads refuse it (true: refused, reply sent).
+    asio::awaitable<bool> refuse_range_for_upload();
     int error_code_for(const std::error_code& ec) const;
     // Data-connection set-up helpers: each replies itself when it refuses.
     asio::awaitable<bool> refused_after_epsv_all();
@@ -129,12 +145,16 @@ private:
     // pool thread cannot take it, the job does not run and the exception ends the command.
     template <class F>
     asio::awaitable<std::invoke_result_t<F&>> on_disk(F fn) {
-        if (!identity_) return pools_.disk.run(std::move(fn));
+        return on_pool(pools_.disk, std::move(fn));
+    }
+    template <class F>
+    asio::awaitable<std::invoke_result_t<F&>> on_pool(work_pool& pool, F fn) {
+        if (!identity_) return pool.run(std::move(fn));
         auto as_user = [fn = std::move(fn), id = identity_]() mutable {
             sandbox::acting_as guard(*id);
             return fn();
         };
-        return pools_.disk.run(std::move(as_user));
+        return pool.run(std::move(as_user));
     }
     // LOGINTIMEOUT: armed at connect and REIN, disarmed at login.
     void arm_login_timer();
@@ -229,6 +249,9 @@ private:
     security_state sec_;
     bool ascii_ = true;  // RFC 959: TYPE A until the client says otherwise
     std::uint64_t restart_ = 0;
+    // RANG start end (inclusive), for the next RETR or HASH; exclusive with REST.
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> range_;
+    tls::digest_algorithm hash_algo_ = tls::digest_algorithm::sha256;  // OPTS HASH
     std::string rename_from_;
     bool epsv_all_ = false;
     proto::mlst_facts facts_;

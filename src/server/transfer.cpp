@@ -670,8 +670,10 @@ asio::awaitable<void> session::cmd_retr(const std::string& arg) {
     req->kind = transfer_kind::retr;
     req->path = vpath(arg);
     req->ascii = ascii_;
-    req->offset = restart_;
+    req->offset = range_ ? range_->first : restart_;
     restart_ = 0;
+    const auto range = range_;
+    range_.reset();
     struct opened {
         vfs::unique_fd file;
         std::uint64_t size = 0;
@@ -692,13 +694,20 @@ asio::awaitable<void> session::cmd_retr(const std::string& arg) {
     }
     req->file = std::move(o.file);
     req->size = o.size;
+    // RANG's end is inclusive; a range past the end of the file stops there.
+    if (range && range->second < req->size) req->size = range->second + 1;
+    if (range && req->offset >= o.size && o.size > 0) {
+        co_await reply(code::file_unavailable, "Range start " + std::to_string(req->offset) +
+                                                   " is beyond the end of the file (" + std::to_string(o.size) + " bytes).");
+        co_return;
+    }
     if (req->offset > req->size) {
         co_await reply(code::file_unavailable, "Restart offset " + std::to_string(req->offset) +
                                                    " is beyond the end of the file (" + std::to_string(req->size) + " bytes).");
         co_return;
     }
-    if (req->offset > 0 && req->ascii) {
-        co_await reply(code::file_unavailable, "REST is supported in binary mode only; send TYPE I.");
+    if ((req->offset > 0 || range) && req->ascii) {
+        co_await reply(code::file_unavailable, "REST and RANG are supported in binary mode only; send TYPE I.");
         co_return;
     }
     co_await begin_transfer(req);
@@ -730,6 +739,7 @@ vfs::root::write_mode mode_for(bool append, bool unique, std::uint64_t restart) 
 }  // namespace
 
 asio::awaitable<void> session::cmd_stor(const std::string& arg) {
+    if (co_await refuse_range_for_upload()) co_return;
     auto req = std::make_shared<transfer_request>();
     req->kind = transfer_kind::stor;
     req->path = vpath(arg);
@@ -758,6 +768,7 @@ asio::awaitable<void> session::cmd_stor(const std::string& arg) {
 }
 
 asio::awaitable<void> session::cmd_appe(const std::string& arg) {
+    if (co_await refuse_range_for_upload()) co_return;
     auto req = std::make_shared<transfer_request>();
     req->kind = transfer_kind::stor;
     req->path = vpath(arg);
@@ -775,6 +786,7 @@ asio::awaitable<void> session::cmd_appe(const std::string& arg) {
 }
 
 asio::awaitable<void> session::cmd_stou(const std::string& arg) {
+    if (co_await refuse_range_for_upload()) co_return;
     auto req = std::make_shared<transfer_request>();
     req->kind = transfer_kind::stor;
     req->ascii = ascii_;

@@ -180,6 +180,9 @@ def test_reuse_required_refusal_and_logrotate(ferryd_factory, tmp_path):
             replies.append(c.reply().code)
         assert replies[-1] == 522, replies
     wait_until(lambda: of(events(path), "refusal", reason="reuse_required"), "the reuse refusal", WAIT)
+    # The session's end is logged after the socket closes; count only once every session has ended.
+    wait_until(lambda: len(of(events(path), "session_end")) == len(of(events(path), "session_start")),
+               "every session's end to be logged", WAIT)
 
     rotated = tmp_path / "events.json.1"
     path.rename(rotated)

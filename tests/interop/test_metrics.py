@@ -102,6 +102,7 @@ def test_a_fresh_server_exposes_every_family_typed_and_at_zero(ferryd_factory):
         "ferry_data_connections_refused": "counter",
         "ferry_passive_ports_in_use": "gauge", "ferry_throttled_transfers": "gauge",
         "ferry_ccc": "counter", "ferry_connections_refused": "counter",
+        "ferry_file_digests": "counter",
     }, m.text
     for f in m.families.values():
         assert f.documentation, f"{f.name} has no HELP"
@@ -116,6 +117,8 @@ def test_a_fresh_server_exposes_every_family_typed_and_at_zero(ferryd_factory):
     for reason in ("password", "user_options", "certificate", "lockout", "limits", "policy"):
         assert m("ferry_login_refusals_total", reason=reason) == 0
     assert m("ferry_logins_total", result="ok") == 0
+    for source in ("computed", "cached"):
+        assert m("ferry_file_digests_total", source=source) == 0
     assert m("ferry_logins_total", result="refused") == 0
     for s in ("full", "resumed"):  # the probe's implicit TLS handshake is a control one
         assert m("ferry_tls_handshakes_total", connection="control", session=s) >= 0

@@ -92,6 +92,7 @@ def others_answer_while(srv, mount, start, event: str) -> RawControl:
     ("SIZE slow/data.txt", "getattr /data.txt", 213),  # TYPE A: stat, then read the whole file
     ("MDTM slow/data.txt", "getattr /data.txt", 213),
     ("MLST slow/data.txt", "getattr /data.txt", 250),
+    ("HASH slow/data.txt", "getattr /data.txt", 213),  # on the digest pool, like the disk pool's jobs
     ("CWD slow/sub", "getattr /sub", 250),
     ("RNFR slow/data.txt", "getattr /data.txt", 350),
     # The mount is read-only: these are refused, but only once the folder or file was found.

@@ -40,6 +40,8 @@ TEST(command, rejects_bad_verbs) {
     EXPECT_FALSE(parse_command("CD x", c));
     EXPECT_FALSE(parse_command("STORE x", c));
     EXPECT_FALSE(parse_command("US3R x", c));
+    EXPECT_FALSE(parse_command("XSHA2560 x", c));  // digits only at the end, at most three
+    EXPECT_FALSE(parse_command("X256 x", c));
     EXPECT_FALSE(parse_command("USER\tx", c));
     EXPECT_FALSE(parse_command("\xff\xf4\xff\xf2", c));
     EXPECT_FALSE(parse_command("\xe4" "BOR", c));  // Latin-1 letter: not ASCII
@@ -58,4 +60,13 @@ TEST(command, upper_trims_and_upcases) {
     EXPECT_EQ(ferry::proto::upper("\tssl"), "SSL");
     EXPECT_EQ(ferry::proto::upper(""), "");
     EXPECT_EQ(ferry::proto::upper("a b"), "A B");
+}
+
+TEST(command, digest_verbs_end_in_digits) {
+    command c;
+    ASSERT_TRUE(parse_command("xsha256 my file", c));
+    EXPECT_EQ(c.verb, "XSHA256");
+    EXPECT_EQ(c.arg, "my file");
+    ASSERT_TRUE(parse_command("XMD5 f", c));
+    EXPECT_EQ(c.verb, "XMD5");
 }

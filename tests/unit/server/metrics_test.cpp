@@ -112,10 +112,12 @@ TEST(metrics, a_fresh_server_shows_every_series_at_zero) {
         {"ferry_throttled_transfers", "gauge"},
         {"ferry_ccc_total", "counter"},
         {"ferry_connections_refused_total", "counter"},
+        {"ferry_file_digests_total", "counter"},
     };
     EXPECT_EQ(types, expected);
 
     EXPECT_TRUE(has_line(text, "ferry_sessions_open 0"));
+    EXPECT_TRUE(has_line(text, "ferry_file_digests_total{source=\"cached\"} 0"));
     EXPECT_TRUE(has_line(text, "ferry_logins_total{result=\"ok\"} 0"));
     EXPECT_TRUE(has_line(text, "ferry_logins_total{result=\"refused\"} 0"));
     // All six direction/protection pairs, also at zero: the dashboard's series exist from the start.
