@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import zlib
 
 import pytest
@@ -196,3 +197,40 @@ def test_hashcommands_false_refuses_and_hides_them(ferryd_factory):
         assert " RANG STREAM" in feat.splitlines(), feat  # RANG still limits RETR
         for command in ("HASH f", "XSHA256 f", "XCRC f", "OPTS HASH SHA-1"):
             c.expect(command, 502)
+
+
+@pytest.fixture(scope="module")
+def proftpd_digest(pki):
+    """ProFTPD with mod_digest (its HASH, XSHA256, ... implementation) serving DATA as data.bin."""
+    import peers
+    workdir = peers.make_workdir("ferry-hash-proftpd-")  # one the peers' session user can enter
+    home = workdir / "home"
+    home.mkdir()
+    (home / "data.bin").write_bytes(DATA)
+    try:
+        p = peers.start("proftpd", pki["cert"], pki["dir"] / "key.pem", home, USER, PASSWORD, 0, 0, 0, workdir,
+                        extra=["LoadModule mod_digest.c", "DigestEngine on", "DigestAlgorithms all"])
+    except peers.PeerError as exc:
+        pytest.fail(f"proftpd did not start: {exc}", pytrace=False)
+    yield p
+    p.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.mark.parametrize("algo", ["SHA-256", "SHA-512", "SHA-1", "MD5"])
+def test_hash_replies_match_proftpd_mod_digest_word_for_word(hashing, proftpd_digest, algo):
+    """The same file on ferryd and on ProFTPD (mod_digest): the same 213 reply, so a client
+    written for one reads the other."""
+    srv, _ = hashing
+    lines = []
+    for port in (srv.port, proftpd_digest.port):
+        with RawControl(port) as c:
+            c.login_tls(USER, PASSWORD)
+            c.expect(f"OPTS HASH {algo}", 200)
+            r = c.expect("HASH data.bin", 213)
+            lines.append(r.lines[-1])
+            # ProFTPD's X forms answer "250-Computing ..." then the hex; the last line is the digest.
+            verb = {"SHA-256": "XSHA256", "SHA-512": "XSHA512", "SHA-1": "XSHA1", "MD5": "XMD5"}[algo]
+            lines.append(c.expect(f"{verb} data.bin", 250).lines[-1][4:].lower())
+    assert lines[0] == lines[2], lines
+    assert lines[1] == lines[3], lines
