@@ -147,7 +147,10 @@ std::optional<std::string> parse_hash_reply(int code, std::string_view text, std
     std::string algo;
     for (char c : word()) algo += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     if (algo != "SHA-256") return std::nullopt;
-    if (word() != "0-" + std::to_string(size)) return std::nullopt;
+    // The draft's range is inclusive (0-<size-1>); some servers name the end (0-<size>).
+    std::string_view range = word();
+    if (range != "0-" + std::to_string(size) && !(size > 0 && range == "0-" + std::to_string(size - 1)))
+        return std::nullopt;
     std::string hex;
     for (char c : word()) hex += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (hex.size() != 64) return std::nullopt;

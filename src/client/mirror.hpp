@@ -31,8 +31,8 @@ std::optional<mirror_request> parse_mirror_words(const std::vector<std::string>&
 // tree through a link). Names that are not safe_name are left out with a warning.
 std::vector<tree_entry> walk_local(const std::string& root, bool follow_inside, std::vector<std::string>& warnings);
 
-// "213 SHA-256 0-1234 <hex> path": the hex digest (lowercase) when the reply is a SHA-256 of
-// the whole file of this size; nullopt otherwise.
+// "213 SHA-256 0-1234 <hex> path" (or "0-1233", the draft's inclusive end): the hex digest
+// (lowercase) when the reply is a SHA-256 of the whole file of this size; nullopt otherwise.
 // Whether this build can compute a local SHA-256 (--verify, checksum comparisons).
 bool mirror_verify_available();
 

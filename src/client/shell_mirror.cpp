@@ -85,7 +85,7 @@ public:
     }
     outcome open(const std::string& path, std::uint64_t& offset) {
         // SECURITY: path escape: a link planted under the temporary name is not followed.
-        fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+        fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);  // read back by --verify
         if (fd_ < 0) return outcome::fail(errc::local_file_error, sys_error("cannot write " + path));
         struct stat st;
         if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode))
@@ -282,6 +282,7 @@ asio::awaitable<outcome> shell::mirror_transfer(session& s, mirror_job& job, con
                 good = remote_hex == *local_hex;
             }
             if (good) co_return f.finish(a.mtime, local);
+            if (attempt == 1) ::unlink(part.c_str());  // known bad: nothing to resume
         }
         job.notes.push_back(a.path + ": the SHA-256 differs from the server's" +
                             std::string(attempt == 0 ? "; transferring it again" : ""));

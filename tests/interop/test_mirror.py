@@ -268,8 +268,10 @@ def test_interrupted_mirror_resumes(pki, peer_workdir, ferry, big_file, tmp_path
 EVIL_NAMES = ["../evil", "..", ".", "/tmp/abs-evil", "a/../../evil2", "x\x1b]0;t\x07y"]
 
 
-class HostileMlsd(threading.Thread):
-    """A scripted FTPS server whose MLSD listings name paths outside the mirror's folder."""
+class Scripted(threading.Thread):
+    """A small scripted FTPS server (explicit AUTH TLS, MLSD); subclasses say what it lists."""
+
+    feat = "211-Features:\r\n EPSV\r\n MLST type*;size*;modify*;\r\n211 End"
 
     def __init__(self, pki):
         super().__init__(daemon=True)
@@ -280,6 +282,7 @@ class HostileMlsd(threading.Thread):
         self.port = self.listener.getsockname()[1]
         self.stop = False
         self.retrieved: list[str] = []
+        self.commands: list[str] = []
 
     def run(self):
         while not self.stop:
@@ -295,22 +298,19 @@ class HostileMlsd(threading.Thread):
                 conn.close()
 
     def listing(self, cwd: str) -> list[str]:
-        fact = "size=5;modify=20200101000000;"
-        if cwd == "/tree":
-            lines = [f"type=file;{fact} {n}" for n in EVIL_NAMES]
-            lines += [f"type=file;{fact} ok.txt", "type=dir;modify=20200101000000; sub",
-                      "type=cdir; .", "type=pdir; .."]
-            return lines
-        if cwd == "/tree/sub":
-            return [f"type=file;{fact} ../../evil3", f"type=file;{fact} fine.txt",
-                    "type=OS.unix=symlink;modify=20200101000000; link"]
         return []
+
+    def content(self, path: str) -> bytes:
+        return b"EVIL\n"
+
+    def hash_reply(self, path: str) -> str:
+        return "502 no HASH"
 
     def session(self, conn):
         conn.settimeout(30)
         f = conn
         send = lambda s: f.sendall(s.encode("utf-8", "surrogateescape") + b"\r\n")  # noqa: E731
-        send("220 hostile ready")
+        send("220 scripted ready")
         buf = b""
         data_listener = None
         prot_p = False
@@ -324,6 +324,7 @@ class HostileMlsd(threading.Thread):
             line, buf = buf.split(b"\r\n", 1)
             cmd, _, arg = line.decode("utf-8", "replace").partition(" ")
             cmd = cmd.upper()
+            self.commands.append(f"{cmd} {arg}".strip())
             if cmd == "AUTH":
                 send("234 go")
                 f = self.ctx.wrap_socket(conn, server_side=True)
@@ -332,7 +333,7 @@ class HostileMlsd(threading.Thread):
             elif cmd == "PASS":
                 send("230 in")
             elif cmd == "FEAT":
-                send("211-Features:\r\n EPSV\r\n MLST type*;size*;modify*;\r\n211 End")
+                send(self.feat)
             elif cmd == "PWD":
                 send(f'257 "{cwd}"')
             elif cmd == "CWD":
@@ -341,6 +342,10 @@ class HostileMlsd(threading.Thread):
             elif cmd == "PROT":
                 prot_p = arg.strip().upper() == "P"
                 send("200 ok")
+            elif cmd == "HASH":
+                send(self.hash_reply(arg))
+            elif cmd == "OPTS" and arg.upper().startswith("HASH"):
+                send("200 SHA-256")
             elif cmd in ("EPSV", "PASV"):
                 data_listener = socket.create_server((HOST, 0))
                 data_listener.settimeout(30)
@@ -357,7 +362,7 @@ class HostileMlsd(threading.Thread):
                 if prot_p:
                     d = self.ctx.wrap_socket(d, server_side=True)
                 if cmd == "RETR":
-                    d.sendall(b"EVIL\n")
+                    d.sendall(self.content(arg))
                 else:
                     d.sendall("\r\n".join(self.listing(cwd)).encode("utf-8") + b"\r\n")
                 if prot_p:
@@ -372,32 +377,107 @@ class HostileMlsd(threading.Thread):
                 send("200 ok")
 
 
-def test_hostile_listing_writes_nothing_outside(pki, ferry_bin, tmp_path):
-    s = HostileMlsd(pki)
-    s.start()
-    try:
-        work = tmp_path / "work"
-        work.mkdir()
-        dst = work / "inner" / "dest"
-        dst.parent.mkdir()
-        f = Ferry(ferry_bin, work)
-        before = {p for p in tmp_path.rglob("*")}
-        r = f("--insecure", "mirror", f"ftp://u:p@{HOST}:{s.port}/tree", dst)
-        assert r.rc == 0, str(r)
-        written = {p for p in tmp_path.rglob("*")} - before
-        outside = [p for p in written if dst not in p.parents and p != dst]
-        assert not outside, f"written outside LOCALDIR: {outside}\n{r}"
-        assert sorted(p.relative_to(dst).as_posix() for p in written if p.is_file()) == \
-            ["ok.txt", "sub/fine.txt"], str(r)
-        assert not Path("/tmp/abs-evil").exists()
-        assert all(x.endswith(("/tree/ok.txt", "/tree/sub/fine.txt")) for x in s.retrieved), s.retrieved
-        assert "../evil" in r.err and "symbolic link" in r.err, "no warning about the skipped names\n" + str(r)
-        assert "\x1b" not in r.err, "the escape sequence reached the terminal"
-    finally:
+class HostileMlsd(Scripted):
+    """MLSD listings that name paths outside the mirror's folder."""
+
+    def listing(self, cwd: str) -> list[str]:
+        fact = "size=5;modify=20200101000000;"
+        if cwd == "/tree":
+            lines = [f"type=file;{fact} {n}" for n in EVIL_NAMES]
+            lines += [f"type=file;{fact} ok.txt", "type=dir;modify=20200101000000; sub",
+                      "type=cdir; .", "type=pdir; .."]
+            return lines
+        if cwd == "/tree/sub":
+            return [f"type=file;{fact} ../../evil3", f"type=file;{fact} fine.txt",
+                    "type=OS.unix=symlink;modify=20200101000000; link"]
+        return []
+
+
+@pytest.fixture
+def scripted(pki):
+    servers = []
+
+    def start(cls):
+        s = cls(pki)
+        s.start()
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
         s.stop = True
         try:
-            s.listener.shutdown(socket.SHUT_RDWR)
+            s.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() in the thread
         except OSError:
             pass
         s.listener.close()
         s.join(timeout=10)
+
+
+def test_hostile_listing_writes_nothing_outside(scripted, ferry_bin, tmp_path):
+    s = scripted(HostileMlsd)
+    work = tmp_path / "work"
+    work.mkdir()
+    dst = work / "inner" / "dest"
+    dst.parent.mkdir()
+    f = Ferry(ferry_bin, work)
+    before = {p for p in tmp_path.rglob("*")}
+    r = f("--insecure", "mirror", f"ftp://u:p@{HOST}:{s.port}/tree", dst)
+    assert r.rc == 0, str(r)
+    written = {p for p in tmp_path.rglob("*")} - before
+    outside = [p for p in written if dst not in p.parents and p != dst]
+    assert not outside, f"written outside LOCALDIR: {outside}\n{r}"
+    assert sorted(p.relative_to(dst).as_posix() for p in written if p.is_file()) == \
+        ["ok.txt", "sub/fine.txt"], str(r)
+    assert not Path("/tmp/abs-evil").exists()
+    assert all(x.endswith(("/tree/ok.txt", "/tree/sub/fine.txt")) for x in s.retrieved), s.retrieved
+    assert "../evil" in r.err and "symbolic link" in r.err, "no warning about the skipped names\n" + str(r)
+    assert "\x1b" not in r.err, "the escape sequence reached the terminal"
+
+
+# --------------------------------------------------------------------------
+# --verify
+
+VERIFY_FILES = {"good.txt": b"good\n" * 10, "flaky.txt": b"flaky\n" * 20, "bad.txt": b"bad\n" * 30}
+
+
+class HashServer(Scripted):
+    """HASH in FEAT; flaky.txt's first HASH is wrong, bad.txt's always."""
+
+    feat = "211-Features:\r\n EPSV\r\n MLST type*;size*;modify*;\r\n HASH SHA-256*;SHA-1\r\n211 End"
+
+    def __init__(self, pki):
+        super().__init__(pki)
+        self.hashes: dict[str, int] = {}
+
+    def listing(self, cwd: str) -> list[str]:
+        if cwd != "/v":
+            return []
+        return [f"type=file;size={len(b)};modify=20200101000000; {n}" for n, b in VERIFY_FILES.items()]
+
+    def content(self, path: str) -> bytes:
+        return VERIFY_FILES[path.rsplit("/", 1)[-1]]
+
+    def hash_reply(self, path: str) -> str:
+        name = path.rsplit("/", 1)[-1]
+        data = VERIFY_FILES[name]
+        self.hashes[name] = self.hashes.get(name, 0) + 1
+        digest = hashlib.sha256(data).hexdigest()
+        if name == "bad.txt" or (name == "flaky.txt" and self.hashes[name] == 1):
+            digest = hashlib.sha256(b"something else").hexdigest()
+        return f"213 SHA-256 0-{len(data)} {digest} {path}"
+
+
+def test_verify_retries_a_mismatch_once_then_fails_the_file(scripted, ferry_bin, tmp_path):
+    s = scripted(HashServer)
+    dst = tmp_path / "copy"
+    r = Ferry(ferry_bin, tmp_path)("--insecure", "mirror", "--verify", f"ftp://u:p@{HOST}:{s.port}/v", dst)
+    assert r.rc == 1, str(r)
+    assert "OPTS HASH SHA-256" in s.commands
+    assert summary(r)[0] == 2 and summary(r)[4] == 1, str(r)
+    assert (dst / "good.txt").read_bytes() == VERIFY_FILES["good.txt"]
+    assert (dst / "flaky.txt").read_bytes() == VERIFY_FILES["flaky.txt"]
+    assert not (dst / "bad.txt").exists() and not (dst / ".bad.txt.ferry-part").exists()
+    assert s.retrieved.count("/v/flaky.txt") == 2 and s.retrieved.count("/v/good.txt") == 1
+    assert s.retrieved.count("/v/bad.txt") == 2 and s.hashes["bad.txt"] == 2
+    assert "bad.txt" in r.err.split("failed:")[-1], str(r)
