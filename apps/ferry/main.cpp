@@ -106,6 +106,7 @@ int main(int argc, char** argv) {
     mirror->add_flag("--delete", mr.plan.delete_extra, "Remove files and folders the source does not have");
     mirror->add_flag("-n,--dry-run", mr.dry_run, "Print what would be done; change nothing");
     mirror->add_flag("--verify", mr.verify, "Compare each file's SHA-256 with the server's (HASH) after the transfer");
+    mirror->add_flag("-c,--checksum", mr.plan.checksum, "Same size, other time: compare SHA-256 (HASH) instead of transferring");
     mirror->add_option("--exclude", mr.plan.exclude, "Leave out paths or names matching GLOB (repeatable)")
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     mirror->add_option("--include", mr.plan.include, "Only files matching GLOB (repeatable)")

@@ -30,6 +30,7 @@ std::optional<mirror_request> parse_mirror_words(const std::vector<std::string>&
         else if (w == "--delete") r.plan.delete_extra = true;
         else if (w == "--dry-run" || w == "-n") r.dry_run = true;
         else if (w == "--verify") r.verify = true;
+        else if (w == "--checksum" || w == "-c") r.plan.checksum = true;
         else if (w == "--exclude" || w == "--include") {
             const std::string* v = value(w.c_str());
             if (!v) return std::nullopt;

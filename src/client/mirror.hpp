@@ -21,7 +21,7 @@ struct mirror_request {
     unsigned parallel = 1;    // -P N sessions
 };
 
-// The words of `mirror [-R] [--delete] [--dry-run] [--verify] [--exclude G] [--include G]
+// The words of `mirror [-R] [--delete] [--dry-run] [--verify] [--checksum] [--exclude G] [--include G]
 // [-P N] SOURCE DEST` (SOURCE is the local folder with -R). nullopt + error on bad usage.
 std::optional<mirror_request> parse_mirror_words(const std::vector<std::string>& words, std::string& error);
 

@@ -302,8 +302,17 @@ asio::awaitable<outcome> shell::mirror_compare(session& s, mirror_job& job, cons
         co_return outcome::ok();
     }
     auto local_hex = local_sha256(fd, a.size, error);
-    ::close(fd);
     same = local_hex && *local_hex == remote_hex;
+    // The same bytes: give the copy the source's time, so that the next run skips it outright.
+    if (same && !job.req.upload) {
+        struct timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(a.mtime), 0}};
+        ::futimens(fd, times);
+    }
+    ::close(fd);
+    if (same && job.req.upload && s.has_feature("MFMT")) {
+        proto::reply rep;
+        co_await s.raw("MFMT " + proto::format_timeval(a.mtime) + " " + remote_join(job.base, a.path), rep);
+    }
     co_return outcome::ok();
 }
 

@@ -481,3 +481,18 @@ def test_verify_retries_a_mismatch_once_then_fails_the_file(scripted, ferry_bin,
     assert s.retrieved.count("/v/flaky.txt") == 2 and s.retrieved.count("/v/good.txt") == 1
     assert s.retrieved.count("/v/bad.txt") == 2 and s.hashes["bad.txt"] == 2
     assert "bad.txt" in r.err.split("failed:")[-1], str(r)
+
+
+def test_checksum_mode_skips_same_bytes_with_another_time(scripted, ferry_bin, tmp_path):
+    s = scripted(HashServer)
+    dst = tmp_path / "copy"
+    dst.mkdir()
+    (dst / "good.txt").write_bytes(VERIFY_FILES["good.txt"])                   # same bytes, other time
+    (dst / "flaky.txt").write_bytes(b"X" * len(VERIFY_FILES["flaky.txt"]))     # same size, other bytes
+    r = Ferry(ferry_bin, tmp_path)("--insecure", "mirror", "--checksum", f"ftp://u:p@{HOST}:{s.port}/v", dst)
+    assert r.rc == 0, str(r)
+    assert summary(r)[:3] == (2, len(VERIFY_FILES["flaky.txt"]) + len(VERIFY_FILES["bad.txt"]), 1), str(r)
+    assert "/v/good.txt" not in s.retrieved
+    assert int((dst / "good.txt").stat().st_mtime) == 1577836800  # 20200101000000, the listing's time
+    for name, data in VERIFY_FILES.items():
+        assert (dst / name).read_bytes() == data

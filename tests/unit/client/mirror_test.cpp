@@ -38,11 +38,11 @@ TEST(mirror_words, download_upload_and_options) {
     EXPECT_FALSE(r->upload);
     EXPECT_EQ(r->remote_root, "remote dir");
     EXPECT_EQ(r->local_root, "local");
-    r = parse_mirror_words({"-R", "--delete", "--exclude", "*.o", "--include", "*.c", "-P", "4", "--verify", "--dry-run",
+    r = parse_mirror_words({"-R", "--delete", "--exclude", "*.o", "--include", "*.c", "-P", "4", "--verify", "--dry-run", "-c",
                             "src", "dst"},
                            error);
     ASSERT_TRUE(r);
-    EXPECT_TRUE(r->upload && r->plan.delete_extra && r->verify && r->dry_run);
+    EXPECT_TRUE(r->upload && r->plan.delete_extra && r->verify && r->dry_run && r->plan.checksum);
     EXPECT_EQ(r->local_root, "src");
     EXPECT_EQ(r->remote_root, "dst");
     EXPECT_EQ(r->parallel, 4u);
