@@ -496,3 +496,45 @@ def test_checksum_mode_skips_same_bytes_with_another_time(scripted, ferry_bin, t
     assert int((dst / "good.txt").stat().st_mtime) == 1577836800  # 20200101000000, the listing's time
     for name, data in VERIFY_FILES.items():
         assert (dst / name).read_bytes() == data
+
+
+def test_progress_line_on_a_terminal(pki, peer_workdir, ferry, tmp_path):
+    """On a terminal: one line redrawn in place (files, bytes, rate, ETA); the summary after it."""
+    import pty
+
+    kind = "pure-ftpd"
+    p = _start_peer(kind, pki, peer_workdir, f"{kind}-mirror-progress", **THROTTLE[kind])
+    t = _peer_target(p)
+    try:
+        tree = t.home / "prog"
+        tree.mkdir()
+        (tree / "a.bin").write_bytes(os.urandom(3 * MIB))
+        (tree / "b.bin").write_bytes(os.urandom(MIB))
+        t.chown_home()
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(ferry.argv("--insecure", "mirror", t.url("prog"), tmp_path / "copy"),
+                                cwd=ferry.workdir, env=ferry.env, stdin=subprocess.DEVNULL,
+                                stdout=slave, stderr=subprocess.PIPE)
+        os.close(slave)
+        out = b""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(master)
+        proc.wait(timeout=30)
+        text = out.decode(errors="replace")
+        assert proc.returncode == 0, text + proc.stderr.read().decode(errors="replace")
+        frames = [f for f in text.split("\r") if f.startswith("mirror: ")]
+        assert frames, f"no progress line: {text!r}"
+        assert any(re.search(r"mirror: [01]/2 files .*MiB/4\.0 MiB .*/s .*ETA \d+:\d\d", f) for f in frames), text
+        assert "\n" not in "".join(frames).strip(), "the progress line scrolled"
+        # The line is wiped before the summary, which starts at the line's beginning.
+        assert re.search(r"\r *\r2 files transferred, 4194304 bytes", text), repr(text[-300:])
+    finally:
+        p.stop()
