@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <asio/signal_set.hpp>
 #include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -473,10 +475,24 @@ int shell::cmd_mirror(const mirror_request& r) {
         }
     std::size_t running = sessions.size();
     std::exception_ptr ep;
+    asio::signal_set sigs(io_);
+    if (interactive_) {
+        // Ctrl-C at the prompt ends the mirror (and its connections), not the program.
+        sigs.add(SIGINT);
+        sigs.async_wait([&](std::error_code e, int) {
+            if (e) return;
+            std::fputs("\nferry: interrupted; closing the connections\n", stderr);
+            job.next = job.queue.size();
+            for (session* x : sessions) x->interrupt();
+        });
+    }
     for (session* x : sessions)
         asio::co_spawn(io_, mirror_worker(*x, job), [&](std::exception_ptr e) {
             if (e) ep = e;
-            --running;
+            if (--running == 0) {
+                std::error_code ignored;
+                sigs.cancel(ignored);
+            }
         });
     io_.restart();
     io_.run();
