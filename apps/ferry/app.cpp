@@ -330,8 +330,8 @@ int app::mirror(client::mirror_request r) {
     return rc;
 }
 
-std::unique_ptr<client::session> app::open_extra_session() {
-    if (!last_url_ || !sess_) return nullptr;
+asio::awaitable<std::unique_ptr<client::session>> app::open_extra_session() {
+    if (!last_url_ || !sess_) co_return nullptr;
     client::session_hooks h;
     h.trace = [this](std::string_view s) {
         if (verbose_) std::fprintf(stderr, "%s\n", proto::printable(s).c_str());
@@ -343,16 +343,16 @@ std::unique_ptr<client::session> app::open_extra_session() {
         return !fp.empty() && pc.fingerprint == fp;
     };
     auto x = std::make_unique<client::session>(io_.get_executor(), sess_->settings(), trust_, std::move(h));
-    outcome o = run(x->open(last_url_->host, last_url_->port, last_url_->implicit_tls));
-    if (o) o = run(x->login(last_user_, last_password_));
-    if (o && opts_.ccc) o = run(x->clear_command_channel());
+    outcome o = co_await x->open(last_url_->host, last_url_->port, last_url_->implicit_tls);
+    if (o) o = co_await x->login(last_user_, last_password_);
+    if (o && opts_.ccc) o = co_await x->clear_command_channel();
     if (!o) {
         std::fprintf(stderr, "ferry: mirror: cannot open another session (%s); going on with fewer\n",
                      proto::printable(o.message).c_str());
-        run_void(x->quit());
-        return nullptr;
+        co_await x->quit();
+        co_return nullptr;
     }
-    return x;
+    co_return x;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ private:
     int connect(const client::ftp_url& u, bool enter_directory) override;
     std::optional<std::string> ask_password(const std::string& prompt) override;
     std::unique_ptr<client::progress_display> show_progress(const std::string& name, bool enabled) override;
-    std::unique_ptr<client::session> open_extra_session() override;
+    asio::awaitable<std::unique_ptr<client::session>> open_extra_session() override;
 
     void make_session();
     bool credentials(const client::ftp_url& u, std::string& user, std::string& password, std::string& error);

@@ -81,9 +81,9 @@ protected:
     int cmd_put(const std::string& local, const std::string& remote, bool resume);
     // mirror (shell_mirror.cpp) on the logged-in session.
     int cmd_mirror(const mirror_request& r);
-    // mirror -P: another session to the same server, logged in like the first; nullptr when
-    // none can be opened (the mirror then uses fewer sessions).
-    virtual std::unique_ptr<session> open_extra_session() { return nullptr; }
+    // mirror -P and reconnections: another session to the same server, logged in like the
+    // first; nullptr when none can be opened (the mirror then uses fewer sessions).
+    virtual asio::awaitable<std::unique_ptr<session>> open_extra_session() { co_return nullptr; }
 
     asio::io_context io_;
     config::client_settings settings_;
@@ -113,9 +113,11 @@ private:
                                                 std::vector<std::string>& warnings);
     asio::awaitable<std::string> mirror_remote_hash(session& s, const std::string& path, std::uint64_t size,
                                                     std::string& note);
-    asio::awaitable<outcome> mirror_transfer(session& s, mirror_job& job, const mirror_action& a);
+    // verified_bad: the failure is --verify's verdict, not worth another session.
+    asio::awaitable<outcome> mirror_transfer(session& s, mirror_job& job, const mirror_action& a, bool& verified_bad);
     asio::awaitable<outcome> mirror_compare(session& s, mirror_job& job, const mirror_action& a, bool& same);
-    asio::awaitable<void> mirror_worker(session& s, mirror_job& job);
+    asio::awaitable<void> mirror_worker(session* s, mirror_job& job);
+    asio::awaitable<session*> mirror_reconnect(mirror_job& job);
 
     std::vector<command> commands_;
     bool quit_ = false;

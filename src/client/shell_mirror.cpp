@@ -165,6 +165,9 @@ struct shell::mirror_job {
     std::uint64_t files = 0, bytes = 0, skipped = 0, deleted = 0;
     std::vector<std::string> failed;
     std::vector<std::string> notes;
+    std::vector<std::unique_ptr<session>> owned;  // -P sessions and reconnections
+    std::vector<session*> active;                 // what Ctrl-C interrupts
+    bool interrupted = false;
 };
 
 asio::awaitable<outcome> shell::mirror_walk_remote(session& s, const std::string& base, std::vector<tree_entry>& out,
@@ -233,7 +236,8 @@ asio::awaitable<std::string> shell::mirror_remote_hash(session& s, const std::st
     co_return std::string();
 }
 
-asio::awaitable<outcome> shell::mirror_transfer(session& s, mirror_job& job, const mirror_action& a) {
+asio::awaitable<outcome> shell::mirror_transfer(session& s, mirror_job& job, const mirror_action& a, bool& verified_bad) {
+    verified_bad = false;
     const mirror_request& r = job.req;
     const std::string remote = remote_join(job.base, a.path);
     const std::string local = r.local_root + "/" + a.path;
@@ -262,7 +266,10 @@ asio::awaitable<outcome> shell::mirror_transfer(session& s, mirror_job& job, con
             std::string error;
             auto local_hex = fd >= 0 ? local_sha256(fd, f.size(), error) : std::nullopt;
             if (fd >= 0) ::close(fd);
-            if (remote_hex.empty() || !local_hex) co_return outcome::fail(errc::transfer_failed, "--verify: " + (note.empty() ? error : note));
+            if (remote_hex.empty() || !local_hex) {
+                verified_bad = true;
+                co_return outcome::fail(errc::transfer_failed, "--verify: " + (note.empty() ? error : note));
+            }
             if (remote_hex == *local_hex) co_return outcome::ok();
         } else {
             part_file f;
@@ -280,7 +287,10 @@ asio::awaitable<outcome> shell::mirror_transfer(session& s, mirror_job& job, con
                 std::string remote_hex = co_await mirror_remote_hash(s, remote, size, note);
                 std::string error;
                 auto local_hex = local_sha256(f.fd(), size, error);
-                if (remote_hex.empty() || !local_hex) co_return outcome::fail(errc::transfer_failed, "--verify: " + (note.empty() ? error : note));
+                if (remote_hex.empty() || !local_hex) {
+                    verified_bad = true;
+                    co_return outcome::fail(errc::transfer_failed, "--verify: " + (note.empty() ? error : note));
+                }
                 good = remote_hex == *local_hex;
             }
             if (good) co_return f.finish(a.mtime, local);
@@ -289,6 +299,7 @@ asio::awaitable<outcome> shell::mirror_transfer(session& s, mirror_job& job, con
         job.notes.push_back(a.path + ": the SHA-256 differs from the server's" +
                             std::string(attempt == 0 ? "; transferring it again" : ""));
     }
+    verified_bad = true;
     co_return outcome::fail(errc::transfer_failed, "the SHA-256 still differs from the server's after a second transfer");
 }
 
@@ -318,16 +329,48 @@ asio::awaitable<outcome> shell::mirror_compare(session& s, mirror_job& job, cons
     co_return outcome::ok();
 }
 
-asio::awaitable<void> shell::mirror_worker(session& s, mirror_job& job) {
+asio::awaitable<session*> shell::mirror_reconnect(mirror_job& job) {
+    if (job.interrupted) co_return nullptr;
+    std::unique_ptr<session> x = co_await open_extra_session();
+    if (!x) co_return nullptr;
+    if (job.req.verify && x->has_feature("HASH")) {
+        proto::reply rep;
+        co_await x->raw("OPTS HASH SHA-256", rep);  // the server's default may be another algorithm
+    }
+    job.owned.push_back(std::move(x));
+    job.active.push_back(job.owned.back().get());
+    co_return job.owned.back().get();
+}
+
+namespace {
+// Worth a second try on a new session: the connection or the data connection failed, not the
+// server's refusal of the file (5xx) nor a local error. Servers with single-use TLS 1.3 tickets
+// (ProFTPD, vsftpd) refuse data connections once a session's tickets are spent on uploads.
+bool worth_reconnecting(const outcome& o, const session& s) {
+    if (!s.logged_in()) return true;
+    if (o.reply_code / 100 == 5 || o.ec == make_error_code(errc::local_file_error)) return false;
+    return o.reply_code == 421 || o.reply_code == 425 || o.reply_code == 426 ||
+           o.ec == make_error_code(errc::data_connection_failed) || o.ec == make_error_code(errc::transfer_failed) ||
+           o.ec == make_error_code(errc::tls_failed) || o.ec == make_error_code(errc::timeout) ||
+           o.ec == make_error_code(errc::connection_closed);
+}
+}  // namespace
+
+asio::awaitable<void> shell::mirror_worker(session* s, mirror_job& job) {
     while (job.next < job.queue.size()) {
         const mirror_action& a = *job.queue[job.next++];
-        if (!s.logged_in()) {
-            job.failed.push_back(a.path + ": the session was lost");
-            continue;
+        if (!s->logged_in()) {
+            session* fresh = co_await mirror_reconnect(job);
+            if (!fresh) {
+                job.failed.push_back(a.path + ": the session was lost");
+                job.progress.file_done();
+                continue;
+            }
+            s = fresh;
         }
         if (a.kind == action_kind::compare) {
             bool same = false;
-            co_await mirror_compare(s, job, a, same);
+            co_await mirror_compare(*s, job, a, same);
             if (same) {
                 ++job.skipped;
                 job.progress.add(a.size);
@@ -335,7 +378,23 @@ asio::awaitable<void> shell::mirror_worker(session& s, mirror_job& job) {
                 continue;
             }
         }
-        outcome o = co_await mirror_transfer(s, job, a);
+        bool verified_bad = false;
+        outcome o = co_await mirror_transfer(*s, job, a, verified_bad);
+        if (!o && !verified_bad && worth_reconnecting(o, *s)) {
+            if (session* fresh = co_await mirror_reconnect(job)) {
+                s = fresh;
+                mirror_action again = a;
+                again.resume_offset = 0;
+                if (!job.req.upload) {
+                    // Continue what the first attempt wrote.
+                    struct stat st;
+                    if (::stat((job.req.local_root + "/" + part_path(a.path)).c_str(), &st) == 0 &&
+                        static_cast<std::uint64_t>(st.st_size) < a.size)
+                        again.resume_offset = static_cast<std::uint64_t>(st.st_size);
+                }
+                o = co_await mirror_transfer(*s, job, again, verified_bad);
+            }
+        }
         job.progress.file_done();
         if (o) {
             ++job.files;
@@ -405,7 +464,7 @@ int shell::cmd_mirror(const mirror_request& r) {
     for (const auto& w : warnings) warn("warning: " + w);
     for (const auto& w : plan.warnings) warn("warning: " + w);
 
-    mirror_job job{r, base, {}, 0, {}, 0, 0, 0, 0, {}, {}};
+    mirror_job job{r, base, {}, 0, {}, 0, 0, 0, 0, {}, {}, {}, {}, false};
     std::uint64_t to_move = 0, transfers = 0, removals = 0, skips = 0;
     for (const auto& a : plan.actions) {
         if (a.kind == action_kind::transfer || a.kind == action_kind::compare) {
@@ -459,21 +518,16 @@ int shell::cmd_mirror(const mirror_request& r) {
     job.progress.enabled = progress_;
     job.progress.files_total = job.queue.size();
     job.progress.bytes_total = to_move;
-    std::vector<std::unique_ptr<session>> extra;
-    const std::size_t want = std::min<std::size_t>(r.parallel, job.queue.size());
-    for (std::size_t i = 1; i < want; ++i) {
-        auto x = open_extra_session();
-        if (!x) break;
-        extra.push_back(std::move(x));
+    job.active.push_back(&s);
+    if (r.verify && s.has_feature("HASH")) {
+        proto::reply rep;
+        run(s.raw("OPTS HASH SHA-256", rep));  // the server's default may be another algorithm
     }
-    std::vector<session*> sessions{&s};
-    for (auto& x : extra) sessions.push_back(x.get());
-    for (session* x : sessions)
-        if (r.verify && x->has_feature("HASH")) {
-            proto::reply rep;
-            run(x->raw("OPTS HASH SHA-256", rep));  // the server's default may be another algorithm
-        }
-    std::size_t running = sessions.size();
+    const std::size_t want = std::min<std::size_t>(r.parallel, job.queue.size());
+    for (std::size_t i = 1; i < want; ++i)
+        if (!run(mirror_reconnect(job))) break;
+    const std::vector<session*> workers = job.active;
+    std::size_t running = workers.size();
     std::exception_ptr ep;
     asio::signal_set sigs(io_);
     if (interactive_) {
@@ -482,12 +536,13 @@ int shell::cmd_mirror(const mirror_request& r) {
         sigs.async_wait([&](std::error_code e, int) {
             if (e) return;
             std::fputs("\nferry: interrupted; closing the connections\n", stderr);
+            job.interrupted = true;
             job.next = job.queue.size();
-            for (session* x : sessions) x->interrupt();
+            for (session* x : job.active) x->interrupt();
         });
     }
-    for (session* x : sessions)
-        asio::co_spawn(io_, mirror_worker(*x, job), [&](std::exception_ptr e) {
+    for (session* x : workers)
+        asio::co_spawn(io_, mirror_worker(x, job), [&](std::exception_ptr e) {
             if (e) ep = e;
             if (--running == 0) {
                 std::error_code ignored;
@@ -498,7 +553,7 @@ int shell::cmd_mirror(const mirror_request& r) {
     io_.run();
     if (ep) std::rethrow_exception(ep);
     job.progress.finish();
-    for (auto& x : extra) run_void(x->quit());
+    for (auto& x : job.owned) run_void(x->quit());
     if (was_ascii) run(s.set_ascii(true));
 
     for (const auto& n : job.notes) warn(n);

@@ -538,3 +538,20 @@ def test_progress_line_on_a_terminal(pki, peer_workdir, ferry, tmp_path):
         assert re.search(r"\r *\r2 files transferred, 4194304 bytes", text), repr(text[-300:])
     finally:
         p.stop()
+
+
+def test_mirror_up_to_each_server(server, ferry, big, tmp_path):
+    """Upload mirror: the server's folder holds the same bytes; times too where it has MFMT."""
+    src = tmp_path / "up tree"
+    make_tree(src, big)
+    r = ferry("-v", "--insecure", "mirror", "-R", src, server.url("uploaded"), target=server)
+    assert r.rc == 0, explain(server, r)
+    assert summary(r)[0] == 6
+    remote = server.home / "uploaded"
+    got = snapshot(remote)
+    want = snapshot(src)
+    assert {k: v[:2] for k, v in got.items()} == {k: v[:2] for k, v in want.items()}, explain(server, r)
+    if r.sent("MFMT"):
+        assert got == want, "MFMT was sent but the times differ" + explain(server, r)
+        again = ferry("--insecure", "mirror", "-R", src, server.url("uploaded"), target=server)
+        assert again.rc == 0 and summary(again)[:3] == (0, 0, 6), explain(server, again)
