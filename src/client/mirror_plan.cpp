@@ -149,7 +149,7 @@ mirror_plan plan_mirror(std::vector<tree_entry> source, std::vector<tree_entry> 
             continue;
         }
         if (s.type == tree_type::symlink) {
-            plan.warnings.push_back("skipped " + s.path + ": a symbolic link");
+            plan.warnings.push_back("skipped " + s.path + ": a symbolic link, not followed");
             if (dest.count(s.path)) consumed.insert(s.path);  // left alone, not deleted
             continue;
         }

@@ -147,6 +147,25 @@ def test_mirror_up_to_ferryd(fd, ferry, big, tmp_path):
     assert snapshot(fd.home / "up") == snapshot(src)
 
 
+def test_upload_follows_links_inside_the_tree_only(fd, ferry, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_bytes(b"secret\n")
+    src = tmp_path / "linked"
+    (src / "real").mkdir(parents=True)
+    (src / "real" / "data.txt").write_bytes(b"data\n")
+    (src / "alias.txt").symlink_to("real/data.txt")           # inside: sent as a file
+    (src / "out-dir").symlink_to(outside)                     # outside: not followed
+    (src / "out-file.txt").symlink_to(outside / "secret.txt")
+    r = ferry("--insecure", "mirror", "-R", src, fd.url("linked"), target=fd)
+    assert r.rc == 0, explain(fd, r)
+    remote = fd.home / "linked"
+    assert sorted(p.relative_to(remote).as_posix() for p in remote.rglob("*")) == \
+        ["alias.txt", "real", "real/data.txt"], explain(fd, r)
+    assert (remote / "alias.txt").read_bytes() == b"data\n"
+    assert "out-dir" in r.err and "out-file.txt" in r.err, "no note about the links left out" + explain(fd, r)
+
+
 def test_delete_and_dry_run(fd, ferry, big, tmp_path):
     src = fd.home / "del"
     make_tree(src, big)
