@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <asio/signal_set.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <chrono>
@@ -175,6 +176,7 @@ asio::awaitable<outcome> shell::mirror_walk_remote(session& s, const std::string
     // The listing of each folder is read inside it (CWD, then MLSD/LIST without an argument):
     // some servers take LIST's argument as options or patterns.
     const bool mdtm = !s.has_feature("MLST") && s.has_feature("MDTM");
+    constexpr long max_depth = 64;
     std::vector<std::string> dirs{""};
     for (std::size_t i = 0; i < dirs.size(); ++i) {
         const std::string rel = dirs[i];
@@ -200,6 +202,12 @@ asio::awaitable<outcome> shell::mirror_walk_remote(session& s, const std::string
             }
             using k = proto::file_info::kind;
             if (e.info.type == k::dir) {
+                // A server that lists a link to a parent folder as a folder would be walked forever.
+                if (std::count(child.begin(), child.end(), '/') >= max_depth) {
+                    warnings.push_back("skipped the remote folder " + proto::printable(child) + ": more than " +
+                                       std::to_string(max_depth) + " levels deep (a loop?)");
+                    continue;
+                }
                 out.push_back({child, tree_type::dir, 0, e.info.mtime});
                 dirs.push_back(child);
             } else if (e.info.type == k::link) {

@@ -574,3 +574,20 @@ def test_mirror_up_to_each_server(server, ferry, big, tmp_path):
         assert got == want, "MFMT was sent but the times differ" + explain(server, r)
         again = ferry("--insecure", "mirror", "-R", src, server.url("uploaded"), target=server)
         assert again.rc == 0 and summary(again)[:3] == (0, 0, 6), explain(server, again)
+
+
+class LoopingServer(Scripted):
+    """Every folder lists a file and a folder "loop": a link to itself, reported as a folder."""
+
+    def listing(self, cwd: str) -> list[str]:
+        return ["type=file;size=5;modify=20200101000000; f.txt", "type=dir;modify=20200101000000; loop"]
+
+
+def test_a_folder_loop_on_the_server_ends(scripted, ferry_bin, tmp_path):
+    s = scripted(LoopingServer)
+    dst = tmp_path / "copy"
+    r = Ferry(ferry_bin, tmp_path)("--insecure", "mirror", f"ftp://u:p@{HOST}:{s.port}/top", dst, timeout=120)
+    assert r.rc == 0, str(r)
+    assert "levels deep" in r.err
+    assert (dst / "f.txt").read_bytes() == b"EVIL\n"
+    assert summary(r)[0] == 65  # f.txt at the top and in each of the 64 levels
