@@ -323,6 +323,12 @@ int app::mirror(client::mirror_request r) {
     auto u = client::parse_url(r.remote_root, false, error);
     if (!u) return fail(outcome::fail(client::errc::protocol_error, error), exit_usage);
     r.remote_root = u->path;
+    std::error_code ec;
+    if (r.upload ? !fs::is_directory(r.local_root, ec)
+                 : fs::exists(fs::symlink_status(r.local_root, ec)) && !fs::is_directory(r.local_root, ec)) {
+        std::fprintf(stderr, "ferry mirror: %s is not a local folder\n", r.local_root.c_str());
+        return exit_usage;
+    }
     progress_ = !opts_.no_progress && stdout_is_tty();
     if (int rc = connect(*u, false)) return rc;
     int rc = cmd_mirror(r);

@@ -216,6 +216,14 @@ def test_bad_usage_is_a_clear_error(ferry, tmp_path):
     assert r.rc == 2 and "--parallel" in r.err and "range 1 to 16" in r.err
     r = ferry("mirror", "ftp://127.0.0.1:1/x")
     assert r.rc == 2
+    # Checked before connecting (port 1 would give exit status 3).
+    r = ferry("mirror", "-R", tmp_path / "missing", "ftp://127.0.0.1:1/x")
+    assert r.rc == 2 and "is not a local folder" in r.err, r
+    (tmp_path / "file").write_text("x")
+    r = ferry("mirror", "ftp://127.0.0.1:1/x", tmp_path / "file")
+    assert r.rc == 2 and "is not a local folder" in r.err, r
+    r = ferry("mirror", "http://127.0.0.1/x", tmp_path / "d")
+    assert r.rc == 2 and "ftp" in r.err, r
 
 
 def test_failed_files_are_listed_with_a_nonzero_status(fd, ferry, tmp_path):
