@@ -108,8 +108,10 @@ int main(int argc, char** argv) {
     mirror->add_flag("--verify", mr.verify, "Compare each file's SHA-256 with the server's (HASH) after the transfer");
     mirror->add_flag("-c,--checksum", mr.plan.checksum, "Same size, other time: compare SHA-256 (HASH) instead of transferring");
     mirror->add_option("--exclude", mr.plan.exclude, "Leave out paths or names matching GLOB (repeatable)")
+        ->allow_extra_args(false)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     mirror->add_option("--include", mr.plan.include, "Only files matching GLOB (repeatable)")
+        ->allow_extra_args(false)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     mirror->add_option("-P,--parallel", mr.parallel, "Transfers at once, each over its own session (1-16)")
         ->check(CLI::Range(1, 16));
