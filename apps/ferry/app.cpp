@@ -242,6 +242,9 @@ int app::connect(const client::ftp_url& u, bool enter_directory) {
         run_void(sess_->quit());
         return fail(o, exit_connection);
     }
+    last_url_ = u;
+    last_user_ = user;
+    last_password_ = password;
     if (opts_.ccc) {
         if (o = run(sess_->clear_command_channel()); !o) {
             run_void(sess_->quit());
@@ -313,6 +316,49 @@ int app::ls(const std::string& url_text, bool long_format, bool raw) {
     int rc = cmd_ls(args, raw);
     disconnect();
     return rc;
+}
+
+int app::mirror(client::mirror_request r) {
+    std::string error;
+    auto u = client::parse_url(r.remote_root, false, error);
+    if (!u) return fail(outcome::fail(client::errc::protocol_error, error), exit_usage);
+    r.remote_root = u->path;
+    std::error_code ec;
+    if (r.upload ? !fs::is_directory(r.local_root, ec)
+                 : fs::exists(fs::symlink_status(r.local_root, ec)) && !fs::is_directory(r.local_root, ec)) {
+        std::fprintf(stderr, "ferry mirror: %s is not a local folder\n", r.local_root.c_str());
+        return exit_usage;
+    }
+    progress_ = !opts_.no_progress && stdout_is_tty();
+    if (int rc = connect(*u, false)) return rc;
+    int rc = cmd_mirror(r);
+    disconnect();
+    return rc;
+}
+
+asio::awaitable<std::unique_ptr<client::session>> app::open_extra_session() {
+    if (!last_url_ || !sess_) co_return nullptr;
+    client::session_hooks h;
+    h.trace = [this](std::string_view s) {
+        if (verbose_) std::fprintf(stderr, "%s\n", proto::printable(s).c_str());
+    };
+    h.warn = [](std::string_view s) { std::fprintf(stderr, "ferry: warning: %s\n", proto::printable(s).c_str()); };
+    // The first session accepted this server (or its fingerprint): the same certificate only.
+    std::string fp = sess_->server_fingerprint();
+    h.accept_untrusted = [fp](const tls::peer_check& pc, const std::string&, std::string&) {
+        return !fp.empty() && pc.fingerprint == fp;
+    };
+    auto x = std::make_unique<client::session>(io_.get_executor(), sess_->settings(), trust_, std::move(h));
+    outcome o = co_await x->open(last_url_->host, last_url_->port, last_url_->implicit_tls);
+    if (o) o = co_await x->login(last_user_, last_password_);
+    if (o && opts_.ccc) o = co_await x->clear_command_channel();
+    if (!o) {
+        std::fprintf(stderr, "ferry: mirror: cannot open another session (%s); going on with fewer\n",
+                     proto::printable(o.message).c_str());
+        co_await x->quit();
+        co_return nullptr;
+    }
+    co_return x;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -48,6 +48,8 @@ public:
     int put(const std::string& local, const std::string& url, bool resume);
     int ls(const std::string& url, bool long_format, bool raw);
     int probe(const std::string& url);
+    // mirror: r's remote_root is the URL (its path is the remote folder).
+    int mirror(client::mirror_request r);
     // Batch (stdin not a terminal, or -b FILE) or interactive; url (may be empty) opens first.
     int session_mode(const std::string& url);
 
@@ -55,6 +57,7 @@ private:
     int connect(const client::ftp_url& u, bool enter_directory) override;
     std::optional<std::string> ask_password(const std::string& prompt) override;
     std::unique_ptr<client::progress_display> show_progress(const std::string& name, bool enabled) override;
+    asio::awaitable<std::unique_ptr<client::session>> open_extra_session() override;
 
     void make_session();
     bool credentials(const client::ftp_url& u, std::string& user, std::string& password, std::string& error);
@@ -62,6 +65,9 @@ private:
 
     options opts_;
     client::trust_options trust_;
+    // The last login, for open_extra_session (mirror -P).
+    std::optional<client::ftp_url> last_url_;
+    std::string last_user_, last_password_;
 };
 
 }  // namespace ferry::cli

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
         "  ferry get URL [LOCAL]        download a file (LOCAL '-' = standard output)\n"
         "  ferry put LOCAL URL          upload a file (URL ending in / keeps the local name)\n"
         "  ferry ls URL                 list a folder\n"
+        "  ferry mirror URL LOCALDIR    make LOCALDIR a copy of a remote folder (-R LOCALDIR URL: upload)\n"
         "  ferry probe URL              find which data connection method gets through the firewalls\n"
         "  ferry [URL]                  interactive at a terminal; otherwise commands from standard input\n"
         "  ferry -b FILE [URL]          commands from FILE (batch; stops at the first failure)\n\n"
@@ -98,7 +99,32 @@ int main(int argc, char** argv) {
     auto* probe = app.add_subcommand("probe", "Try EPSV, PASV, PASV ignoring its address, EPRT, PORT and CCC; print what works");
     probe->add_option("URL", probe_url, "ftp:// or ftps:// URL (its folder is listed with each method)")->required();
 
-    CLI11_PARSE(app, argc, argv);
+    client::mirror_request mr;
+    std::string mirror_from, mirror_to;
+    auto* mirror = app.add_subcommand("mirror", "Make LOCALDIR a copy of the remote folder URL (-R: URL a copy of LOCALDIR)");
+    mirror->add_flag("-R,--reverse", mr.upload, "Upload: ferry mirror -R LOCALDIR URL");
+    mirror->add_flag("--delete", mr.plan.delete_extra, "Remove files and folders the source does not have");
+    mirror->add_flag("-n,--dry-run", mr.dry_run, "Print what would be done; change nothing");
+    mirror->add_flag("--verify", mr.verify, "Compare each file's SHA-256 with the server's (HASH) after the transfer");
+    mirror->add_flag("-c,--checksum", mr.plan.checksum, "Same size, other time: compare SHA-256 (HASH) instead of transferring");
+    mirror->add_option("--exclude", mr.plan.exclude, "Leave out paths or names matching GLOB (repeatable)")
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    mirror->add_option("--include", mr.plan.include, "Only files matching GLOB (repeatable)")
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    mirror->add_option("-P,--parallel", mr.parallel, "Transfers at once, each over its own session (1-16)")
+        ->check(CLI::Range(1, 16));
+    mirror->add_option("FROM", mirror_from, "URL of the remote folder (LOCALDIR with -R)")->required();
+    mirror->add_option("TO", mirror_to, "Local folder (URL with -R)")->required();
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        // --help and --version exit 0; a bad command line is a usage error (exit status 2).
+        int rc = app.exit(e);
+        return rc == 0 ? cli::exit_ok : cli::exit_usage;
+    }
 
     if (help_config) {
         fmt::print("{}", config::describe(config::side::client));
@@ -118,6 +144,11 @@ int main(int argc, char** argv) {
     if (put->parsed()) return a.put(put_local, put_url, put_resume);
     if (ls->parsed()) return a.ls(ls_url, ls_long, ls_raw);
     if (probe->parsed()) return a.probe(probe_url);
+    if (mirror->parsed()) {
+        mr.local_root = mr.upload ? mirror_from : mirror_to;
+        mr.remote_root = mr.upload ? mirror_to : mirror_from;
+        return a.mirror(mr);
+    }
     if (url.empty() && o.batch_file.empty() && !cli::stdin_is_tty()) {
         // Batch from standard input without a URL is fine: the job may 'open' itself.
     }

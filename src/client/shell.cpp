@@ -181,6 +181,17 @@ std::vector<command> shell::make_commands() {
          [this](const command_call& c) { return c.args.empty() ? usage("mget PATTERN...") : cmd_mget(c.args); }},
         {"mput", {}, "mput PATTERN...", "upload the local files matching the patterns", true,
          [this](const command_call& c) { return c.args.empty() ? usage("mput PATTERN...") : cmd_mput(c.args); }},
+        {"mirror", {}, "mirror [-R] [--delete] [-n] [--verify] [-c] [--exclude G] [--include G] [-P N] FROM TO",
+         "make TO a copy of the folder FROM: REMOTEDIR LOCALDIR, or with -R LOCALDIR REMOTEDIR", true,
+         [this](const command_call& c) {
+             std::string error;
+             auto r = parse_mirror_words(c.args, error);
+             if (!r) {
+                 std::fprintf(stderr, "ferry: mirror: %s\n", error.c_str());
+                 return usage("mirror [-R] [--delete] [--dry-run] [--verify] [--checksum] [--exclude GLOB] [--include GLOB] [-P N] FROM TO");
+             }
+             return cmd_mirror(*r);
+         }},
         {"mkdir", {"mkd"}, "mkdir FOLDER", "create a remote folder", true,
          [this](const command_call& c) { return c.args.size() != 1 ? usage("mkdir FOLDER") : cmd_simple("MKD " + c.args[0]); }},
         {"rmdir", {"rmd"}, "rmdir FOLDER", "remove a remote folder", true,

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "client/command_table.hpp"
+#include "client/mirror.hpp"
 #include "client/session.hpp"
 #include "client/url.hpp"
 #include "config/client_settings.hpp"
@@ -78,6 +79,11 @@ protected:
     int cmd_ls(const std::vector<std::string>& args, bool raw);
     int cmd_get(const std::string& remote, const std::string& local, bool resume);
     int cmd_put(const std::string& local, const std::string& remote, bool resume);
+    // mirror (shell_mirror.cpp) on the logged-in session.
+    int cmd_mirror(const mirror_request& r);
+    // mirror -P and reconnections: another session to the same server, logged in like the
+    // first; nullptr when none can be opened (the mirror then uses fewer sessions).
+    virtual asio::awaitable<std::unique_ptr<session>> open_extra_session() { co_return nullptr; }
 
     asio::io_context io_;
     config::client_settings settings_;
@@ -102,6 +108,16 @@ private:
     int cmd_locsite(const std::string& rest);
     int cmd_prot(const command_call& c);
     int cmd_raw(const command_call& c);
+    struct mirror_job;
+    asio::awaitable<outcome> mirror_walk_remote(session& s, const std::string& base, std::vector<tree_entry>& out,
+                                                std::vector<std::string>& warnings);
+    asio::awaitable<std::string> mirror_remote_hash(session& s, const std::string& path, std::uint64_t size,
+                                                    std::string& note);
+    // verified_bad: the failure is --verify's verdict, not worth another session.
+    asio::awaitable<outcome> mirror_transfer(session& s, mirror_job& job, const mirror_action& a, bool& verified_bad);
+    asio::awaitable<outcome> mirror_compare(session& s, mirror_job& job, const mirror_action& a, bool& same);
+    asio::awaitable<void> mirror_worker(session* s, mirror_job& job);
+    asio::awaitable<session*> mirror_reconnect(mirror_job& job);
 
     std::vector<command> commands_;
     bool quit_ = false;
