@@ -265,7 +265,7 @@ int app::connect(const client::ftp_url& u, bool enter_directory) {
 // ---------------------------------------------------------------------------------------------
 // One-shot commands
 
-int app::get(const std::string& url_text, const std::string& local, bool resume) {
+int app::get(const std::string& url_text, const std::string& local, bool resume, unsigned segments) {
     std::string error;
     auto u = client::parse_url(url_text, false, error);
     if (!u) return fail(outcome::fail(client::errc::protocol_error, error), exit_usage);
@@ -275,7 +275,7 @@ int app::get(const std::string& url_text, const std::string& local, bool resume)
     }
     progress_ = !opts_.no_progress && stdout_is_tty() && local != "-";
     if (int rc = connect(*u, false)) return rc;
-    int rc = cmd_get(u->path, local, resume);
+    int rc = cmd_get(u->path, local, resume, segments);
     disconnect();
     return rc;
 }
@@ -353,7 +353,7 @@ asio::awaitable<std::unique_ptr<client::session>> app::open_extra_session() {
     if (o) o = co_await x->login(last_user_, last_password_);
     if (o && opts_.ccc) o = co_await x->clear_command_channel();
     if (!o) {
-        std::fprintf(stderr, "ferry: mirror: cannot open another session (%s); going on with fewer\n",
+        std::fprintf(stderr, "ferry: cannot open another session (%s); going on with fewer\n",
                      proto::printable(o.message).c_str());
         co_await x->quit();
         co_return nullptr;

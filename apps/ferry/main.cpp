@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
 
     CLI::App app{
         "ferry: a client for FTPS servers (FTP over TLS).\n\n"
-        "  ferry get URL [LOCAL]        download a file (LOCAL '-' = standard output)\n"
+        "  ferry get URL [LOCAL]        download a file (LOCAL '-' = standard output; --segments N)\n"
         "  ferry put LOCAL URL          upload a file (URL ending in / keeps the local name)\n"
         "  ferry ls URL                 list a folder\n"
         "  ferry mirror URL LOCALDIR    make LOCALDIR a copy of a remote folder (-R LOCALDIR URL: upload)\n"
@@ -80,6 +80,11 @@ int main(int argc, char** argv) {
     get->add_option("URL", get_url, "ftp:// or ftps:// URL of the file")->required();
     get->add_option("LOCAL", get_local, "Local file or folder; '-' writes to standard output");
     get->add_flag("-c,--resume", get_resume, "Resume a partial download (LOCAL.ferry-part or LOCAL) with REST");
+    unsigned get_segments = 1;
+    get->add_option("--segments", get_segments,
+                    "Fetch N byte ranges at once over N sessions (RANG), for long fat links; one stream where the "
+                    "server lacks RANG")
+        ->check(CLI::Range(1u, client::max_segments));
 
     std::string put_local, put_url;
     bool put_resume = false;
@@ -140,7 +145,7 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "ferry: {}\n", error);
         return cli::exit_usage;
     }
-    if (get->parsed()) return a.get(get_url, get_local, get_resume);
+    if (get->parsed()) return a.get(get_url, get_local, get_resume, get_segments);
     if (put->parsed()) return a.put(put_local, put_url, put_resume);
     if (ls->parsed()) return a.ls(ls_url, ls_long, ls_raw);
     if (probe->parsed()) return a.probe(probe_url);

@@ -32,6 +32,7 @@ std::vector<byte_range> split_ranges(std::uint64_t size, unsigned n, std::uint64
 
 bool range_sink::write(const char* data, std::size_t n, std::string& error) {
     if (n > range_.end - pos_) {
+        overflowed_ = true;
         error = "the server sent more than the range asked for (it may not honour RANG)";
         return false;
     }
@@ -53,6 +54,7 @@ namespace {
 
 struct shared_state {
     std::vector<std::uint64_t> done;
+    bool range_ignored = false;
     std::vector<outcome> results;
     std::size_t running = 0;
     progress_fn progress;
@@ -66,7 +68,10 @@ asio::awaitable<void> fetch_range(session& s, std::string remote, int fd, byte_r
     outcome o = outcome::ok();
     if (r.end > r.start) {
         std::string rang = "RANG " + std::to_string(r.start) + " " + std::to_string(r.end - 1);
-        o = co_await s.simple(rang);
+        proto::reply rep;
+        o = co_await s.raw(rang, rep);
+        if (o && rep.code != 350)  // draft-bryan-ftp-range: 350, like REST
+            o = outcome::fail(errc::server_refused, rang + ": the server replied " + rep.text(), rep.code);
     }
     if (o) {
         auto progress = [st, i](std::uint64_t done, std::uint64_t) {
@@ -77,6 +82,7 @@ asio::awaitable<void> fetch_range(session& s, std::string remote, int fd, byte_r
         };
         o = co_await s.retrieve(remote, sink, 0, r.end - r.start, progress);
     }
+    if (sink.overflowed() || (o && !sink.complete())) st->range_ignored = true;
     if (o && !sink.complete())
         o = outcome::fail(errc::transfer_failed, "range " + std::to_string(r.start) + "-" + std::to_string(r.end) +
                                                      " of " + remote + " ended after " +
@@ -87,7 +93,9 @@ asio::awaitable<void> fetch_range(session& s, std::string remote, int fd, byte_r
 }  // namespace
 
 asio::awaitable<outcome> segmented_get(std::vector<session*> sessions, const std::string& remote,
-                                       const std::string& local, std::uint64_t size, progress_fn progress) {
+                                       const std::string& local, std::uint64_t size, progress_fn progress,
+                                       bool& range_ignored) {
+    range_ignored = false;
     const std::vector<byte_range> ranges = split_ranges(size, static_cast<unsigned>(sessions.size()));
     const std::string part = local + ".ferry-segments";
     // SECURITY: a symlink planted under the temporary name is not followed.
@@ -116,6 +124,7 @@ asio::awaitable<outcome> segmented_get(std::vector<session*> sessions, const std
     std::error_code ec;
     if (st->running > 0) co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 
+    range_ignored = st->range_ignored;
     outcome result = outcome::ok();  // the first range's failure, if any
     for (const outcome& o : st->results)
         if (!o) {

@@ -32,17 +32,22 @@ public:
     bool write(const char* data, std::size_t n, std::string& error) override;
     std::uint64_t written() const { return pos_ - range_.start; }
     bool complete() const { return pos_ == range_.end; }
+    bool overflowed() const { return overflowed_; }
 
 private:
     int fd_;
     byte_range range_;
     std::uint64_t pos_;
+    bool overflowed_ = false;
 };
 
 // Downloads remote (size bytes) to local over the given sessions, logged in and in binary mode,
 // one range each (fewer when the file is small). The temporary file is "<local>.ferry-segments";
 // it is removed when any range fails. progress gets the bytes of all ranges together.
+// range_ignored: a range came back longer or shorter than asked although the transfer ended
+// well (ProFTPD 1.3.8 sends other bytes than its 350 promises): the caller may fetch it whole.
 asio::awaitable<outcome> segmented_get(std::vector<session*> sessions, const std::string& remote,
-                                       const std::string& local, std::uint64_t size, progress_fn progress);
+                                       const std::string& local, std::uint64_t size, progress_fn progress,
+                                       bool& range_ignored);
 
 }  // namespace ferry::client

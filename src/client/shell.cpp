@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -12,6 +13,7 @@
 
 #include "client/data_io.hpp"
 #include "client/listing_format.hpp"
+#include "client/segmented_get.hpp"
 #include "client/shell_words.hpp"
 #include "config/schema.hpp"
 #include "proto/printable.hpp"
@@ -38,6 +40,14 @@ std::vector<std::string> without_resume_flag(const std::vector<std::string>& arg
 }
 
 }  // namespace
+
+bool parse_segments(const std::string& text, unsigned& out) {
+    unsigned long n = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc() || p != text.data() + text.size() || n < 1 || n > max_segments) return false;
+    out = static_cast<unsigned>(n);
+    return true;
+}
 
 std::string read_password_file(const std::string& path, std::string& error) {
     std::ifstream in(path);
@@ -168,8 +178,9 @@ std::vector<command> shell::make_commands() {
              std::printf("%s\n", fs::current_path().string().c_str());
              return exit_ok;
          }},
-        {"get", {"recv"}, "get [-c] REMOTE [LOCAL]",
-         "download (-c resumes a partial download); LOCAL '-' is standard output", true,
+        {"get", {"recv"}, "get [-c] [--segments N] REMOTE [LOCAL]",
+         "download (-c resumes a partial download; --segments N fetches N ranges at once over N sessions where "
+         "the server has RANG); LOCAL '-' is standard output", true,
          [this](const command_call& c) { return cmd_transfer(c, true, false); }},
         {"reget", {}, "reget REMOTE [LOCAL]", "resume a partial download (get -c)", true,
          [this](const command_call& c) { return cmd_transfer(c, true, true); }},
@@ -407,8 +418,14 @@ int shell::cmd_raw(const command_call& c) {
 
 int shell::cmd_transfer(const command_call& c, bool download, bool resume) {
     auto names = without_resume_flag(c.args, resume);
-    if (names.empty() || names.size() > 2) return usage(download ? "get [-c] REMOTE [LOCAL]" : "put [-c] LOCAL [REMOTE]");
-    if (download) return cmd_get(names[0], names.size() > 1 ? names[1] : "", resume);
+    unsigned segments = 1;
+    if (download && names.size() >= 2 && names[0] == "--segments") {
+        if (!parse_segments(names[1], segments)) return usage("get [-c] [--segments N] REMOTE [LOCAL]");
+        names.erase(names.begin(), names.begin() + 2);
+    }
+    if (names.empty() || names.size() > 2)
+        return usage(download ? "get [-c] [--segments N] REMOTE [LOCAL]" : "put [-c] LOCAL [REMOTE]");
+    if (download) return cmd_get(names[0], names.size() > 1 ? names[1] : "", resume, segments);
     return cmd_put(names[0], names.size() > 1 ? names[1] : base_name(names[0]), resume);
 }
 
@@ -443,7 +460,7 @@ int shell::cmd_ls(const std::vector<std::string>& args, bool raw) {
     return exit_ok;
 }
 
-int shell::cmd_get(const std::string& remote, const std::string& local_arg, bool resume) {
+int shell::cmd_get(const std::string& remote, const std::string& local_arg, bool resume, unsigned segments) {
     session& s = *sess_;
     std::string local = local_arg.empty() ? base_name(remote) : local_arg;
     if (local.empty() || local == "/" || local == "." || local == "..") {
@@ -464,6 +481,14 @@ int shell::cmd_get(const std::string& remote, const std::string& local_arg, bool
     auto bar = show_progress(base_name(remote), progress_);
     auto progress = [&bar](std::uint64_t d, std::uint64_t t) { bar->update(d, t); };
 
+    if (segments > 1 && local != "-" && !resume) {
+        if (s.ascii() || !have_size || !s.has_feature("RANG")) {
+            info("One stream: --segments needs TYPE I, SIZE and RANG (draft-bryan-ftp-range), which " + s.host() +
+                 " does not offer");
+        } else if (std::optional<int> rc = get_segmented(remote, local, total, segments, started, *bar)) {
+            return *rc;
+        }
+    }
     if (local == "-") {
         if (resume) {
             std::fprintf(stderr, "ferry: cannot resume a download to standard output\n");
@@ -504,6 +529,34 @@ int shell::cmd_get(const std::string& remote, const std::string& local_arg, bool
     struct stat st {};
     ::stat(local.c_str(), &st);
     report_moved(remote, local, static_cast<std::uint64_t>(st.st_size) - offset, started);
+    return exit_ok;
+}
+
+std::optional<int> shell::get_segmented(const std::string& remote, const std::string& local, std::uint64_t size,
+                                        unsigned segments, std::chrono::steady_clock::time_point started,
+                                        progress_display& bar) {
+    std::vector<std::unique_ptr<session>> extra;
+    // Each range needs a session of its own: a file smaller than a range each gets fewer.
+    const std::size_t want = split_ranges(size, segments).size();
+    while (extra.size() + 1 < want) {
+        std::unique_ptr<session> x = run(open_extra_session());
+        if (!x) break;
+        extra.push_back(std::move(x));
+    }
+    std::vector<session*> sessions{sess_.get()};
+    for (auto& x : extra) sessions.push_back(x.get());
+    auto progress = [&bar](std::uint64_t d, std::uint64_t t) { bar.update(d, t); };
+    bool range_ignored = false;
+    outcome o = run(segmented_get(sessions, remote, local, size, progress, range_ignored));
+    if (o || !range_ignored) bar.finish();
+    for (auto& x : extra) run_void(x->quit());
+    if (!o && range_ignored && sess_->logged_in()) {
+        std::fprintf(stderr, "ferry: %s did not send the byte ranges it was asked for (RANG); fetching %s as one stream\n",
+                     sess_->host().c_str(), proto::printable(remote).c_str());
+        return std::nullopt;
+    }
+    if (!o) return fail(o);
+    report_moved(remote, local + " (" + std::to_string(sessions.size()) + " segments)", size, started);
     return exit_ok;
 }
 

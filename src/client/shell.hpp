@@ -42,6 +42,10 @@ public:
 // The first line of a password file, without its line end; empty + error when unreadable.
 std::string read_password_file(const std::string& path, std::string& error);
 
+// --segments N: 1 to max_segments.
+inline constexpr unsigned max_segments = 16;
+bool parse_segments(const std::string& text, unsigned& out);
+
 class shell {
 public:
     shell();
@@ -77,7 +81,9 @@ protected:
 
     // The commands the one-shot modes reuse.
     int cmd_ls(const std::vector<std::string>& args, bool raw);
-    int cmd_get(const std::string& remote, const std::string& local, bool resume);
+    // segments > 1: ranges over that many sessions at once (segmented_get.hpp) where the server
+    // offers RANG; one stream otherwise.
+    int cmd_get(const std::string& remote, const std::string& local, bool resume, unsigned segments = 1);
     int cmd_put(const std::string& local, const std::string& remote, bool resume);
     // mirror (shell_mirror.cpp) on the logged-in session.
     int cmd_mirror(const mirror_request& r);
@@ -103,6 +109,10 @@ private:
     int cmd_transfer(const command_call& c, bool download, bool resume);
     int cmd_mget(const std::vector<std::string>& patterns);
     int cmd_mput(const std::vector<std::string>& patterns);
+    // nullopt: the server ignored the ranges and the caller fetches the file as one stream.
+    std::optional<int> get_segmented(const std::string& remote, const std::string& local, std::uint64_t size,
+                                     unsigned segments, std::chrono::steady_clock::time_point started,
+                                     progress_display& bar);
     int cmd_simple(const std::string& line);
     int cmd_ascii(bool on);
     int cmd_locsite(const std::string& rest);
