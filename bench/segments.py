@@ -2,16 +2,17 @@
 """Segmented download benchmark (issue 16): `ferry get --segments N` against one stream over a
 link with added delay, as on a long fat network.
 
-Two network namespaces made here (and removed at the end) joined by one veth link whose both
-ends delay every packet by --delay/2 ms with netem (so the round trip gains --delay ms);
-ferryd in one serves a file of --size bytes (default 1 GiB, random), ferry in the other
-fetches it with PROT P, once as one stream and once with --segments N, alternating over
+Three network namespaces made here (and removed at the end): client, router, server. The router
+sends every packet it forwards through a delay line (bench/delay_link.cpp, a TUN device: this
+VM's kernel has no netem) that holds it --delay/2 ms, so the round trip gains --delay ms;
+ferryd in the server namespace serves a file of --size bytes (default 1 GiB, random), ferry in the other
+in the client namespace fetches it with PROT P, once as one stream and once with --segments N, alternating over
 --runs runs; every copy is compared with the file (SHA-256). Writes PREFIX.md and PREFIX.json
 (default bench/results/segments).
 
     sudo bench/segments.py [--size 1G] [--segments 4] [--delay 50] [--runs 3]
 
-Needs root (namespaces, tc), a built ferryd and ferry. Addresses are inside the namespaces only.
+Needs root (namespaces, TUN), a built ferryd, ferry and delay_link (cmake --build build). Addresses are inside the namespaces only.
 """
 from __future__ import annotations
 
@@ -34,8 +35,8 @@ sys.path.insert(0, str(HERE))
 import netlab  # noqa: E402
 from bench import PASSWORD, USER, make_pki, parse_size  # noqa: E402
 
-SERVER, CLIENT, PORT = "10.77.0.1", "10.77.0.2", 2121
-TC = "/usr/sbin/tc" if os.path.exists("/usr/sbin/tc") else "/sbin/tc"
+CLIENT, CLIENT_GW, SERVER_GW, SERVER, PORT = "10.77.1.2", "10.77.1.1", "10.77.2.1", "10.77.2.2", 2121
+MTU = 9000
 
 
 def file_sha256(path: Path) -> str:
@@ -54,10 +55,11 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--ferryd", default=os.environ.get("FERRYD") or str(REPO / "build/ferryd"))
     ap.add_argument("--ferry", default=os.environ.get("FERRY") or str(REPO / "build/ferry"))
+    ap.add_argument("--delay-link", default=str(REPO / "build/bench/delay_link"))
     ap.add_argument("--out", default=str(HERE / "results" / "segments"))
     cfg = ap.parse_args()
     if os.geteuid() != 0:
-        print("bench/segments.py: run as root (network namespaces, tc)", file=sys.stderr)
+        print("bench/segments.py: run as root (network namespaces, TUN)", file=sys.stderr)
         return 2
     work = Path(tempfile.mkdtemp(prefix="ferry-segments-bench-"))
     lab = netlab.Lab(work / "lab")
@@ -77,14 +79,37 @@ def main() -> int:
         (work / "password").write_text(PASSWORD + "\n")
         (work / "password").chmod(0o600)
 
-        lab.add_ns("s")
+        # client c -- router r -- server s; r forwards every packet through the delay line.
         lab.add_ns("c")
-        lab.link("s", "eth0", "c", "eth0")
-        lab.addr("s", "eth0", f"{SERVER}/24")
+        lab.add_ns("r", router=True)
+        lab.add_ns("s")
+        lab.link("c", "eth0", "r", "lan")
+        lab.link("r", "wan", "s", "eth0")
         lab.addr("c", "eth0", f"{CLIENT}/24")
-        for short in ("s", "c"):
-            netlab.sh([netlab.IP, "netns", "exec", lab.ns(short), TC, "qdisc", "add", "dev", "eth0", "root",
-                       "netem", "delay", f"{cfg.delay / 2:g}ms", "limit", "100000"])
+        lab.addr("r", "lan", f"{CLIENT_GW}/24")
+        lab.addr("r", "wan", f"{SERVER_GW}/24")
+        lab.addr("s", "eth0", f"{SERVER}/24")
+        lab.route("c", "default", CLIENT_GW)
+        lab.route("s", "default", SERVER_GW)
+        ready = work / "delay-ready"
+        lab.spawn("r", [cfg.delay_link, f"{cfg.delay / 2:g}", "dly0", str(ready)], name="delay")
+        deadline = time.monotonic() + 10
+        while not ready.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the delay line did not start")
+            time.sleep(0.05)
+        r = lab.ns("r")
+        for argv in (["link", "set", "dly0", "up", "txqueuelen", "100000"],
+                     ["rule", "add", "iif", "lan", "lookup", "100", "pref", "100"],
+                     ["rule", "add", "iif", "wan", "lookup", "100", "pref", "101"],
+                     ["route", "add", "default", "dev", "dly0", "table", "100"]):
+            netlab.sh([netlab.IP, "-n", r, *argv])
+        for key in ("net.ipv4.conf.all.rp_filter", "net.ipv4.conf.dly0.rp_filter"):
+            lab.sysctl("r", key, "0")
+        # Large packets: a few thousand a second through the Python delay line, not a hundred thousand.
+        for short, ifs in (("c", ["eth0"]), ("r", ["lan", "wan", "dly0"]), ("s", ["eth0"])):
+            for ifname in ifs:
+                netlab.sh([netlab.IP, "-n", lab.ns(short), "link", "set", ifname, "mtu", str(MTU)])
         lab.spawn("s", [cfg.ferryd, "--config", str(work / "ferryd.conf")], name="ferryd", cwd=work)
         lab.wait_greeting("s", SERVER, PORT, deadline=15)
 
@@ -111,7 +136,8 @@ def main() -> int:
         one = med["one stream"]
         md = [f"# Segmented download: ferry get --segments {cfg.segments} against one stream", "",
               f"{datetime.date.today()}, {os.cpu_count()} cores; ferryd and ferry in two network namespaces joined "
-              f"by a veth link with netem adding {cfg.delay:g} ms to the round trip ({cfg.delay / 2:g} ms each way); "
+              f"through a router namespace whose delay line (a TUN device) adds {cfg.delay:g} ms to the round trip "
+              f"({cfg.delay / 2:g} ms each way; MTU {MTU}); "
               f"PROT P, a {cfg.size / 2**20:.0f} MiB file written to disk and checked by SHA-256; wall time of ferry "
               f"(connect and login included), medians of {cfg.runs} runs. `bench/segments.py`.", "",
               "| download | s | MB/s | against one stream |", "|---|---|---|---|"]

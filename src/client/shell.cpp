@@ -4,6 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
@@ -535,14 +540,10 @@ int shell::cmd_get(const std::string& remote, const std::string& local_arg, bool
 std::optional<int> shell::get_segmented(const std::string& remote, const std::string& local, std::uint64_t size,
                                         unsigned segments, std::chrono::steady_clock::time_point started,
                                         progress_display& bar) {
-    std::vector<std::unique_ptr<session>> extra;
-    // Each range needs a session of its own: a file smaller than a range each gets fewer.
+    // Each range needs a session of its own: a file smaller than a range each gets fewer. They
+    // log in at once: one after the other, a long link's round trips would add up.
     const std::size_t want = split_ranges(size, segments).size();
-    while (extra.size() + 1 < want) {
-        std::unique_ptr<session> x = run(open_extra_session());
-        if (!x) break;
-        extra.push_back(std::move(x));
-    }
+    std::vector<std::unique_ptr<session>> extra = run(open_extra_sessions(want - 1));
     std::vector<session*> sessions{sess_.get()};
     for (auto& x : extra) sessions.push_back(x.get());
     auto progress = [&bar](std::uint64_t d, std::uint64_t t) { bar.update(d, t); };
@@ -558,6 +559,27 @@ std::optional<int> shell::get_segmented(const std::string& remote, const std::st
     if (!o) return fail(o);
     report_moved(remote, local + " (" + std::to_string(sessions.size()) + " segments)", size, started);
     return exit_ok;
+}
+
+asio::awaitable<void> shell::open_one_extra(std::shared_ptr<std::vector<std::unique_ptr<session>>> into, std::size_t i) {
+    (*into)[i] = co_await open_extra_session();
+}
+
+asio::awaitable<std::vector<std::unique_ptr<session>>> shell::open_extra_sessions(std::size_t n) {
+    auto ex = co_await asio::this_coro::executor;
+    auto opened = std::make_shared<std::vector<std::unique_ptr<session>>>(n);
+    auto left = std::make_shared<std::size_t>(n);
+    asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
+    for (std::size_t i = 0; i < n; ++i)
+        asio::co_spawn(ex, open_one_extra(opened, i), [left, &all_done](std::exception_ptr) {
+            if (--*left == 0) all_done.cancel();
+        });
+    std::error_code ec;
+    if (n > 0) co_await all_done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    std::vector<std::unique_ptr<session>> out;
+    for (auto& x : *opened)
+        if (x) out.push_back(std::move(x));
+    co_return out;
 }
 
 int shell::cmd_put(const std::string& local, const std::string& remote, bool resume) {

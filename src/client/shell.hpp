@@ -109,6 +109,9 @@ private:
     int cmd_transfer(const command_call& c, bool download, bool resume);
     int cmd_mget(const std::vector<std::string>& patterns);
     int cmd_mput(const std::vector<std::string>& patterns);
+    // n more logged-in sessions to the same server, opened at once (fewer when some fail).
+    asio::awaitable<std::vector<std::unique_ptr<session>>> open_extra_sessions(std::size_t n);
+    asio::awaitable<void> open_one_extra(std::shared_ptr<std::vector<std::unique_ptr<session>>> into, std::size_t i);
     // nullopt: the server ignored the ranges and the caller fetches the file as one stream.
     std::optional<int> get_segmented(const std::string& remote, const std::string& local, std::uint64_t size,
                                      unsigned segments, std::chrono::steady_clock::time_point started,
