@@ -33,9 +33,6 @@ std::vector<tree_entry> walk_local(const std::string& root, bool follow_inside, 
 
 // "213 SHA-256 0-1234 <hex> path" (or "0-1233", the draft's inclusive end): the hex digest
 // (lowercase) when the reply is a SHA-256 of the whole file of this size; nullopt otherwise.
-// Whether this build can compute a local SHA-256 (--verify, checksum comparisons).
-bool mirror_verify_available();
-
 std::optional<std::string> parse_hash_reply(int code, std::string_view text, std::uint64_t size);
 
 }  // namespace ferry::client

@@ -134,10 +134,17 @@ mirror_plan plan_mirror(std::vector<tree_entry> source, std::vector<tree_entry> 
         consumed.insert(dir);
     };
 
+    std::set<std::string> seen;
     for (const auto& s : source) {
         // SECURITY: path escape: a hostile listing's "../x", "a/../../x" or "/etc/x" never becomes a local path.
         if (!safe_relative_path(s.path)) {
             plan.warnings.push_back("skipped the source's name '" + s.path + "': not a safe relative path");
+            continue;
+        }
+        // A listing that names an entry twice (a hostile or broken server) gets it once: two
+        // transfers of one path would write one temporary file at once (fuzz_mirror_plan).
+        if (!seen.insert(s.path).second) {
+            plan.warnings.push_back("skipped the source's second entry named '" + s.path + "'");
             continue;
         }
         if (std::any_of(blocked.begin(), blocked.end(), [&](const std::string& b) { return under(s.path, b); }))

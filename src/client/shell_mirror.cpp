@@ -19,10 +19,7 @@
 #include "proto/listing.hpp"
 #include "proto/printable.hpp"
 
-#if __has_include("tls/digest.hpp")
 #include "tls/digest.hpp"
-#define FERRY_MIRROR_HAVE_DIGEST 1
-#endif
 
 namespace fs = std::filesystem;
 
@@ -130,7 +127,6 @@ private:
 };
 
 std::optional<std::string> local_sha256(int fd, std::uint64_t size, std::string& error) {
-#ifdef FERRY_MIRROR_HAVE_DIGEST
     std::error_code ec;
     std::string hex = tls::digest_file(fd, tls::digest_algorithm::sha256, 0, size, ec);
     if (ec) {
@@ -138,23 +134,9 @@ std::optional<std::string> local_sha256(int fd, std::uint64_t size, std::string&
         return std::nullopt;
     }
     return hex;
-#else
-    (void)fd;
-    (void)size;
-    error = "--verify is not available in this build (no digest support)";
-    return std::nullopt;
-#endif
 }
 
 }  // namespace
-
-bool mirror_verify_available() {
-#ifdef FERRY_MIRROR_HAVE_DIGEST
-    return true;
-#else
-    return false;
-#endif
-}
 
 // Everything the transfer workers share; they run on one thread (io_), so no locking.
 struct shell::mirror_job {
@@ -418,7 +400,6 @@ int shell::cmd_mirror(const mirror_request& r) {
         std::fflush(stdout);
         std::fprintf(stderr, "ferry: mirror: %s\n", proto::printable(w).c_str());
     };
-    if (r.verify && !mirror_verify_available()) warn("--verify is not available in this build; transfers are not verified");
     if (r.verify && !s.has_feature("HASH")) warn("the server has no HASH command (FEAT): transfers are not verified");
     if (r.plan.checksum && !s.has_feature("HASH")) warn("the server has no HASH command: same-size files are transferred");
     const bool was_ascii = s.ascii();

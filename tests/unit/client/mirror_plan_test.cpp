@@ -185,3 +185,19 @@ TEST(mirror_plan, glob_matching) {
     EXPECT_FALSE(selected(o, "a/b/c", tree_type::file));  // a folder named b is excluded, with its contents
     EXPECT_TRUE(selected(o, "a/bc", tree_type::file));
 }
+
+TEST(mirror_plan, a_path_listed_twice_is_planned_once) {
+    // Found by fuzz_mirror_plan: a server listing one name twice got two transfers of one path,
+    // which -P would run at once into one temporary file.
+    std::vector<tree_entry> src{{"g", tree_type::file, 9, 9}, {"g", tree_type::file, 9, 9}, {"d", tree_type::dir, 0, 0},
+                                {"d", tree_type::dir, 0, 0}};
+    auto plan = plan_mirror(src, {}, {});
+    int transfers = 0, mkdirs = 0;
+    for (const auto& a : plan.actions) {
+        transfers += a.kind == action_kind::transfer;
+        mkdirs += a.kind == action_kind::mkdir;
+    }
+    EXPECT_EQ(transfers, 1);
+    EXPECT_EQ(mkdirs, 1);
+    EXPECT_EQ(plan.warnings.size(), 2u);
+}
