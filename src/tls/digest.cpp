@@ -63,7 +63,7 @@ std::optional<digest_algorithm> parse_digest_name(std::string_view name) {
     return std::nullopt;
 }
 
-digest::digest(digest_algorithm a) : algo_(a), ctx_(nullptr, no_ctx) {
+digest::digest(digest_algorithm a) : ctx_(nullptr, no_ctx) {
     if (const EVP_MD* md = md_of(a)) {
         ctx_ = {EVP_MD_CTX_new(), EVP_MD_CTX_free};
         if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), md, nullptr) != 1) throw std::runtime_error("EVP_DigestInit_ex failed");

@@ -34,9 +34,8 @@ public:
     std::string hex_final();
 
 private:
-    digest_algorithm algo_;
     std::unique_ptr<evp_md_ctx_st, void (*)(evp_md_ctx_st*)> ctx_;
-    std::uint32_t crc_ = 0xFFFFFFFFu;
+    std::uint32_t crc_ = 0xFFFFFFFFu;  // CRC-32 when ctx_ is empty
 };
 
 // The digest of bytes [start, end) of an open file, read with pread (the offset of fd is left

@@ -132,8 +132,8 @@ class HostileServer(threading.Thread):
 def hostile(pki):
     servers = []
 
-    def start(**kw):
-        s = HostileServer(pki, **kw)
+    def start(cls=None, **kw):  # cls: another scripted server class taking pki (test_mirror.py)
+        s = (cls or HostileServer)(pki, **kw)
         s.start()
         servers.append(s)
         return s

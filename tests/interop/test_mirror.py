@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import HOST
+from test_client_hostile_server import hostile  # noqa: F401  (fixture)
 from test_client_peers import (  # noqa: F401  (fixtures)
     FERRYD_OVERRIDES, KINDS, MIB, THROTTLE, Ferry, _peer_target, _start_peer, explain, ferry,
     ferry_bin, peer_workdir, server)
@@ -421,24 +422,9 @@ class HostileMlsd(Scripted):
 
 
 @pytest.fixture
-def scripted(pki):
-    servers = []
-
-    def start(cls):
-        s = cls(pki)
-        s.start()
-        servers.append(s)
-        return s
-
-    yield start
-    for s in servers:
-        s.stop = True
-        try:
-            s.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() in the thread
-        except OSError:
-            pass
-        s.listener.close()
-        s.join(timeout=10)
+def scripted(hostile):
+    """Starts a scripted server class (stopped at the test's end): the hostile server's fixture."""
+    return hostile
 
 
 def test_hostile_listing_writes_nothing_outside(scripted, ferry_bin, tmp_path):

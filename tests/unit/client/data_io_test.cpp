@@ -7,20 +7,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "temp_dir.hpp"
+
 using namespace ferry::client;
 namespace fs = std::filesystem;
 
 namespace {
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        path = fs::path(testing::TempDir()) / ("ferry-io-" + std::to_string(::getpid()) + "-" +
-                                               testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_dir() { fs::remove_all(path); }
-};
 std::string slurp(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
     std::ostringstream ss;
@@ -31,7 +23,7 @@ void write(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios:
 }  // namespace
 
 TEST(download_file, replaces_the_target_only_on_commit) {
-    temp_dir d;
+    temp_dir d("ferry-io");
     fs::path target = d.path / "file.txt";
     write(target, "old content");
     download_file f;
@@ -47,7 +39,7 @@ TEST(download_file, replaces_the_target_only_on_commit) {
 }
 
 TEST(download_file, failed_download_keeps_old_file_and_partial_data) {
-    temp_dir d;
+    temp_dir d("ferry-io");
     fs::path target = d.path / "file.txt";
     write(target, "old content");
     {
@@ -73,7 +65,7 @@ TEST(download_file, failed_download_keeps_old_file_and_partial_data) {
 }
 
 TEST(download_file, empty_partial_is_removed) {
-    temp_dir d;
+    temp_dir d("ferry-io");
     fs::path target = d.path / "nothing.bin";
     download_file f;
     std::uint64_t offset;
@@ -84,7 +76,7 @@ TEST(download_file, empty_partial_is_removed) {
 }
 
 TEST(download_file, resume_continues_a_partial_target) {
-    temp_dir d;
+    temp_dir d("ferry-io");
     fs::path target = d.path / "big.bin";
     write(target, "12345");
     download_file f;
@@ -98,7 +90,7 @@ TEST(download_file, resume_continues_a_partial_target) {
 }
 
 TEST(download_file, folder_target_is_refused) {
-    temp_dir d;
+    temp_dir d("ferry-io");
     download_file f;
     std::uint64_t offset;
     auto o = f.open(d.path.string(), false, offset);
@@ -107,7 +99,7 @@ TEST(download_file, folder_target_is_refused) {
 }
 
 TEST(upload_file, offset_and_size) {
-    temp_dir d;
+    temp_dir d("ferry-io");
     fs::path p = d.path / "up.txt";
     write(p, "abcdef");
     upload_file f;

@@ -7,20 +7,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "temp_dir.hpp"
+
 using namespace ferry::client;
 namespace fs = std::filesystem;
 
 namespace {
-struct temp_dir {
-    fs::path path;
-    temp_dir() {
-        path = fs::path(testing::TempDir()) / ("ferry-mirror-" + std::to_string(::getpid()) + "-" +
-                                               testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(path);
-        fs::create_directories(path);
-    }
-    ~temp_dir() { fs::remove_all(path); }
-};
 
 std::vector<std::string> described(std::vector<tree_entry> v) {
     std::sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.path < b.path; });
@@ -73,7 +65,7 @@ TEST(mirror_hash_reply, whole_file_sha256_only) {
 }
 
 TEST(mirror_walk_local, links_inside_are_followed_outside_ones_are_not) {
-    temp_dir t;
+    temp_dir t("ferry-mirror");
     fs::create_directories(t.path / "tree/sub");
     fs::create_directories(t.path / "outside");
     std::ofstream(t.path / "tree/sub/f") << "x";
