@@ -265,7 +265,7 @@ int app::connect(const client::ftp_url& u, bool enter_directory) {
 // ---------------------------------------------------------------------------------------------
 // One-shot commands
 
-int app::get(const std::string& url_text, const std::string& local, bool resume, unsigned segments) {
+int app::get(const std::string& url_text, const std::string& local, bool resume, unsigned segments, bool verify) {
     std::string error;
     auto u = client::parse_url(url_text, false, error);
     if (!u) return fail(outcome::fail(client::errc::protocol_error, error), exit_usage);
@@ -275,7 +275,7 @@ int app::get(const std::string& url_text, const std::string& local, bool resume,
     }
     progress_ = !opts_.no_progress && stdout_is_tty() && local != "-";
     if (int rc = connect(*u, false)) return rc;
-    int rc = cmd_get(u->path, local, resume, segments);
+    int rc = cmd_get(u->path, local, resume, segments, verify);
     disconnect();
     return rc;
 }

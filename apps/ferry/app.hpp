@@ -44,7 +44,7 @@ public:
     // Settings from the defaults, the config file, --set and the flags; false + message on error.
     bool configure(std::string& error);
 
-    int get(const std::string& url, const std::string& local, bool resume, unsigned segments = 1);
+    int get(const std::string& url, const std::string& local, bool resume, unsigned segments = 1, bool verify = false);
     int put(const std::string& local, const std::string& url, bool resume);
     int ls(const std::string& url, bool long_format, bool raw);
     int probe(const std::string& url);

@@ -85,6 +85,9 @@ int main(int argc, char** argv) {
                     "Fetch N byte ranges at once over N sessions (RANG), for long fat links; one stream where the "
                     "server lacks RANG")
         ->check(CLI::Range(1u, client::max_segments));
+    bool get_verify = false;
+    get->add_flag("--verify", get_verify,
+                  "Compare the file's SHA-256 with the server's (HASH) before keeping it; a difference fails");
 
     std::string put_local, put_url;
     bool put_resume = false;
@@ -145,7 +148,7 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "ferry: {}\n", error);
         return cli::exit_usage;
     }
-    if (get->parsed()) return a.get(get_url, get_local, get_resume, get_segments);
+    if (get->parsed()) return a.get(get_url, get_local, get_resume, get_segments, get_verify);
     if (put->parsed()) return a.put(put_local, put_url, put_resume);
     if (ls->parsed()) return a.ls(ls_url, ls_long, ls_raw);
     if (probe->parsed()) return a.probe(probe_url);

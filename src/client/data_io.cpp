@@ -78,6 +78,14 @@ outcome download_file::commit() {
     return outcome::ok();
 }
 
+void download_file::discard() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+    }
+    if (!part_.empty()) ::unlink(part_.c_str());
+}
+
 std::string download_file::abandon() {
     if (fd_ >= 0) {
         ::close(fd_);

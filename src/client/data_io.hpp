@@ -53,6 +53,8 @@ public:
     // After a failure: keeps a non-empty temporary file for a later resume, removes an empty
     // one. Returns a note for the user ("partial download kept in X") or empty.
     std::string abandon();
+    // After a download found bad (--verify): removes the temporary file, keeps the target.
+    void discard();
     const std::string& part_path() const { return part_; }
 
 private:

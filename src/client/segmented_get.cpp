@@ -94,7 +94,7 @@ asio::awaitable<void> fetch_range(session& s, std::string remote, int fd, byte_r
 
 asio::awaitable<outcome> segmented_get(std::vector<session*> sessions, const std::string& remote,
                                        const std::string& local, std::uint64_t size, progress_fn progress,
-                                       bool& range_ignored) {
+                                       bool& range_ignored, file_check check) {
     range_ignored = false;
     const std::vector<byte_range> ranges = split_ranges(size, static_cast<unsigned>(sessions.size()));
     const std::string part = local + ".ferry-segments";
@@ -139,6 +139,13 @@ asio::awaitable<outcome> segmented_get(std::vector<session*> sessions, const std
     if (!closed) {
         ::unlink(part.c_str());
         co_return outcome::fail(errc::local_file_error, "cannot write " + part);
+    }
+    if (check) {
+        outcome checked = co_await check(part);
+        if (!checked) {
+            ::unlink(part.c_str());
+            co_return checked;
+        }
     }
     if (std::rename(part.c_str(), local.c_str()) != 0) {
         const int e = errno;

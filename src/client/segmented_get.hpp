@@ -5,6 +5,7 @@
 // window, or a shaper per flow); N streams can, as lftp's `pget -n` does.
 #include <asio/awaitable.hpp>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -46,8 +47,11 @@ private:
 // it is removed when any range fails. progress gets the bytes of all ranges together.
 // range_ignored: a range came back longer or shorter than asked although the transfer ended
 // well (ProFTPD 1.3.8 sends other bytes than its 350 promises): the caller may fetch it whole.
+// check (when set) sees the whole temporary file before it is renamed; a failure keeps the
+// target as it was (get --verify: the server's HASH).
+using file_check = std::function<asio::awaitable<outcome>(const std::string& path)>;
 asio::awaitable<outcome> segmented_get(std::vector<session*> sessions, const std::string& remote,
                                        const std::string& local, std::uint64_t size, progress_fn progress,
-                                       bool& range_ignored);
+                                       bool& range_ignored, file_check check = {});
 
 }  // namespace ferry::client

@@ -1,5 +1,6 @@
 #include "client/shell.hpp"
 
+#include <fcntl.h>
 #include <glob.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "client/data_io.hpp"
 #include "client/listing_format.hpp"
 #include "client/segmented_get.hpp"
+#include "tls/digest.hpp"
 #include "client/shell_words.hpp"
 #include "config/schema.hpp"
 #include "proto/printable.hpp"
@@ -183,9 +185,10 @@ std::vector<command> shell::make_commands() {
              std::printf("%s\n", fs::current_path().string().c_str());
              return exit_ok;
          }},
-        {"get", {"recv"}, "get [-c] [--segments N] REMOTE [LOCAL]",
+        {"get", {"recv"}, "get [-c] [--segments N] [--verify] REMOTE [LOCAL]",
          "download (-c resumes a partial download; --segments N fetches N ranges at once over N sessions where "
-         "the server has RANG); LOCAL '-' is standard output", true,
+         "the server has RANG; --verify compares the server's SHA-256 (HASH) before keeping the file); LOCAL '-' "
+         "is standard output", true,
          [this](const command_call& c) { return cmd_transfer(c, true, false); }},
         {"reget", {}, "reget REMOTE [LOCAL]", "resume a partial download (get -c)", true,
          [this](const command_call& c) { return cmd_transfer(c, true, true); }},
@@ -424,13 +427,19 @@ int shell::cmd_raw(const command_call& c) {
 int shell::cmd_transfer(const command_call& c, bool download, bool resume) {
     auto names = without_resume_flag(c.args, resume);
     unsigned segments = 1;
-    if (download && names.size() >= 2 && names[0] == "--segments") {
-        if (!parse_segments(names[1], segments)) return usage("get [-c] [--segments N] REMOTE [LOCAL]");
+    bool verify = false;
+    constexpr const char* get_usage = "get [-c] [--segments N] [--verify] REMOTE [LOCAL]";
+    while (download && !names.empty() && (names[0] == "--segments" || names[0] == "--verify")) {
+        if (names[0] == "--verify") {
+            verify = true;
+            names.erase(names.begin());
+            continue;
+        }
+        if (names.size() < 2 || !parse_segments(names[1], segments)) return usage(get_usage);
         names.erase(names.begin(), names.begin() + 2);
     }
-    if (names.empty() || names.size() > 2)
-        return usage(download ? "get [-c] [--segments N] REMOTE [LOCAL]" : "put [-c] LOCAL [REMOTE]");
-    if (download) return cmd_get(names[0], names.size() > 1 ? names[1] : "", resume, segments);
+    if (names.empty() || names.size() > 2) return usage(download ? get_usage : "put [-c] LOCAL [REMOTE]");
+    if (download) return cmd_get(names[0], names.size() > 1 ? names[1] : "", resume, segments, verify);
     return cmd_put(names[0], names.size() > 1 ? names[1] : base_name(names[0]), resume);
 }
 
@@ -465,7 +474,8 @@ int shell::cmd_ls(const std::vector<std::string>& args, bool raw) {
     return exit_ok;
 }
 
-int shell::cmd_get(const std::string& remote, const std::string& local_arg, bool resume, unsigned segments) {
+int shell::cmd_get(const std::string& remote, const std::string& local_arg, bool resume, unsigned segments,
+                   bool verify) {
     session& s = *sess_;
     std::string local = local_arg.empty() ? base_name(remote) : local_arg;
     if (local.empty() || local == "/" || local == "." || local == "..") {
@@ -490,11 +500,15 @@ int shell::cmd_get(const std::string& remote, const std::string& local_arg, bool
         if (s.ascii() || !have_size || !s.has_feature("RANG")) {
             info("One stream: --segments needs TYPE I, SIZE and RANG (draft-bryan-ftp-range), which " + s.host() +
                  " does not offer");
-        } else if (std::optional<int> rc = get_segmented(remote, local, total, segments, started, *bar)) {
+        } else if (std::optional<int> rc = get_segmented(remote, local, total, segments, started, *bar, verify)) {
             return *rc;
         }
     }
     if (local == "-") {
+        if (verify) {
+            std::fprintf(stderr, "ferry: --verify checks a local file before keeping it, not standard output\n");
+            return exit_usage;
+        }
         if (resume) {
             std::fprintf(stderr, "ferry: cannot resume a download to standard output\n");
             return exit_usage;
@@ -530,6 +544,14 @@ int shell::cmd_get(const std::string& remote, const std::string& local_arg, bool
         if (!note.empty()) o.message += "; " + note;
         return fail(o);
     }
+    if (verify) {
+        struct stat part {};
+        ::stat(file.part_path().c_str(), &part);
+        if (auto v = run(verify_download(s, remote, file.part_path(), static_cast<std::uint64_t>(part.st_size))); !v) {
+            file.discard();
+            return fail(v);
+        }
+    }
     if (auto c = file.commit(); !c) return fail(c);
     struct stat st {};
     ::stat(local.c_str(), &st);
@@ -539,7 +561,7 @@ int shell::cmd_get(const std::string& remote, const std::string& local_arg, bool
 
 std::optional<int> shell::get_segmented(const std::string& remote, const std::string& local, std::uint64_t size,
                                         unsigned segments, std::chrono::steady_clock::time_point started,
-                                        progress_display& bar) {
+                                        progress_display& bar, bool verify) {
     // Each range needs a session of its own: a file smaller than a range each gets fewer. They
     // log in at once: one after the other, a long link's round trips would add up.
     const std::size_t want = split_ranges(size, segments).size();
@@ -548,7 +570,10 @@ std::optional<int> shell::get_segmented(const std::string& remote, const std::st
     for (auto& x : extra) sessions.push_back(x.get());
     auto progress = [&bar](std::uint64_t d, std::uint64_t t) { bar.update(d, t); };
     bool range_ignored = false;
-    outcome o = run(segmented_get(sessions, remote, local, size, progress, range_ignored));
+    file_check check;
+    if (verify)
+        check = [this, remote, size](const std::string& path) { return verify_download(*sess_, remote, path, size); };
+    outcome o = run(segmented_get(sessions, remote, local, size, progress, range_ignored, check));
     if (o || !range_ignored) bar.finish();
     for (auto& x : extra) run_void(x->quit());
     if (!o && range_ignored && sess_->logged_in()) {
@@ -559,6 +584,34 @@ std::optional<int> shell::get_segmented(const std::string& remote, const std::st
     if (!o) return fail(o);
     report_moved(remote, local + " (" + std::to_string(sessions.size()) + " segments)", size, started);
     return exit_ok;
+}
+
+asio::awaitable<outcome> shell::verify_download(session& s, const std::string& remote, const std::string& path,
+                                               std::uint64_t size) {
+    if (!s.has_feature("HASH")) {
+        info("--verify: " + s.host() + " has no HASH; the download is not verified");
+        co_return outcome::ok();
+    }
+    std::string note;
+    // SHA-256 whatever the server's default: OPTS HASH once, then HASH.
+    proto::reply rep;
+    if (auto o = co_await s.raw("OPTS HASH SHA-256", rep); !o) co_return o;
+    const std::string remote_hex = co_await mirror_remote_hash(s, remote, size, note);
+    if (remote_hex.empty()) co_return outcome::fail(errc::transfer_failed, "--verify: " + note);
+    std::error_code ec;
+    std::string local_hex;
+    if (int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW); fd >= 0) {
+        local_hex = tls::digest_file(fd, tls::digest_algorithm::sha256, 0, size, ec);
+        ::close(fd);
+    } else {
+        ec = {errno, std::generic_category()};
+    }
+    if (ec) co_return outcome::fail(errc::local_file_error, "--verify: cannot read " + path + ": " + ec.message());
+    if (local_hex != remote_hex)
+        co_return outcome::fail(errc::transfer_failed, "--verify: the SHA-256 of the download differs from the server's (" +
+                                                           remote_hex + "); the download was not kept");
+    info("--verify: SHA-256 " + local_hex + " matches the server's");
+    co_return outcome::ok();
 }
 
 asio::awaitable<void> shell::open_one_extra(std::shared_ptr<std::vector<std::unique_ptr<session>>> into, std::size_t i) {

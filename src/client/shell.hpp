@@ -83,7 +83,12 @@ protected:
     int cmd_ls(const std::vector<std::string>& args, bool raw);
     // segments > 1: ranges over that many sessions at once (segmented_get.hpp) where the server
     // offers RANG; one stream otherwise.
-    int cmd_get(const std::string& remote, const std::string& local, bool resume, unsigned segments = 1);
+    int cmd_get(const std::string& remote, const std::string& local, bool resume, unsigned segments = 1,
+                bool verify = false);
+    // get --verify: the server's SHA-256 of remote (HASH) against the local file at path; ok with
+    // a note when the server has no HASH.
+    asio::awaitable<outcome> verify_download(session& s, const std::string& remote, const std::string& path,
+                                             std::uint64_t size);
     int cmd_put(const std::string& local, const std::string& remote, bool resume);
     // mirror (shell_mirror.cpp) on the logged-in session.
     int cmd_mirror(const mirror_request& r);
@@ -115,7 +120,7 @@ private:
     // nullopt: the server ignored the ranges and the caller fetches the file as one stream.
     std::optional<int> get_segmented(const std::string& remote, const std::string& local, std::uint64_t size,
                                      unsigned segments, std::chrono::steady_clock::time_point started,
-                                     progress_display& bar);
+                                     progress_display& bar, bool verify);
     int cmd_simple(const std::string& line);
     int cmd_ascii(bool on);
     int cmd_locsite(const std::string& rest);

@@ -585,3 +585,21 @@ def test_a_folder_loop_on_the_server_ends(scripted, ferry_bin, tmp_path):
     assert "levels deep" in r.err
     assert (dst / "f.txt").read_bytes() == b"EVIL\n"
     assert summary(r)[0] == 65  # f.txt at the top and in each of the 64 levels
+
+
+def test_get_verify_keeps_the_old_file_when_the_hash_differs(scripted, ferry_bin, tmp_path):
+    """get --verify: the server's SHA-256 (HASH) decides before the download replaces anything."""
+    s = scripted(HashServer)
+    run = Ferry(ferry_bin, tmp_path)
+    dst = tmp_path / "kept.txt"
+    dst.write_bytes(b"the file that was here")
+    r = run("--insecure", "get", "--verify", f"ftp://u:p@{HOST}:{s.port}/v/bad.txt", dst)
+    assert r.rc == 1, str(r)
+    assert "differs from the server's" in r.err, str(r)
+    assert dst.read_bytes() == b"the file that was here"
+    assert not list(tmp_path.glob("*.ferry-*"))
+    good = tmp_path / "good.txt"
+    r = run("--insecure", "get", "--verify", f"ftp://u:p@{HOST}:{s.port}/v/good.txt", good)
+    assert r.rc == 0, str(r)
+    assert good.read_bytes() == VERIFY_FILES["good.txt"]
+    assert "OPTS HASH SHA-256" in s.commands

@@ -68,3 +68,14 @@ def test_bad_segment_counts_are_usage_errors(ferry, tmp_path):
         r = ferry("--insecure", "get", "--segments", n, "ftp://127.0.0.1:1/x", tmp_path / "x")
         assert r.rc == 2, r
         assert not (tmp_path / "x").exists()
+
+
+def test_segments_verified_by_the_servers_hash(server, ferry, payload, tmp_path):
+    if server.kind != "ferryd":
+        pytest.skip("HASH: ferryd (the peers' HASH is tested in test_hash.py and test_mirror.py)")
+    (server.home / "seg.bin").write_bytes(payload)
+    dst = tmp_path / "seg.bin"
+    r = ferry("--insecure", "-v", "get", "--segments", "3", "--verify", server.url("seg.bin"), dst, target=server)
+    assert r.rc == 0, "get --segments --verify failed" + explain(server, r)
+    assert ">>> HASH " in r.err and "matches the server's" in r.err, r.err
+    assert hashlib.sha256(dst.read_bytes()).digest() == hashlib.sha256(payload).digest()
