@@ -118,7 +118,6 @@ mirror_plan plan_mirror(std::vector<tree_entry> source, std::vector<tree_entry> 
     std::set<std::string> consumed;     // destination entries the source accounts for
     std::set<std::string> source_dirs;  // folders that exist on the destination after the plan
     std::vector<std::string> blocked;   // source folders not mirrored: their contents are skipped
-    std::set<std::string> transferred;
 
     // The destination entries at or under dir, children first, as removals.
     auto remove_tree = [&](const std::string& dir) {
@@ -214,7 +213,6 @@ mirror_plan plan_mirror(std::vector<tree_entry> source, std::vector<tree_entry> 
             if (p->second.type == tree_type::file && p->second.size > 0 && p->second.size < s.size)
                 t.resume_offset = p->second.size;
         }
-        transferred.insert(s.path);
         plan.actions.push_back(t);
     }
 
