@@ -349,9 +349,11 @@ asio::awaitable<std::unique_ptr<client::session>> app::open_extra_session() {
         return !fp.empty() && pc.fingerprint == fp;
     };
     auto x = std::make_unique<client::session>(io_.get_executor(), sess_->settings(), trust_, std::move(h));
+    x->resume_control_from(*sess_);  // a resumed handshake where the server allows it
     outcome o = co_await x->open(last_url_->host, last_url_->port, last_url_->implicit_tls);
     if (o) o = co_await x->login(last_user_, last_password_);
     if (o && opts_.ccc) o = co_await x->clear_command_channel();
+    if (o) x->give_spare_ticket_to(*sess_);  // so that the next one can resume too
     if (!o) {
         std::fprintf(stderr, "ferry: cannot open another session (%s); going on with fewer\n",
                      proto::printable(o.message).c_str());

@@ -60,7 +60,7 @@ asio::awaitable<outcome> control_connection::connect(const std::string& host, st
 }
 
 asio::awaitable<outcome> control_connection::start_tls(const tls::client_context& ctx, const std::string& sni,
-                                                      unsigned timeout) {
+                                                      unsigned timeout, tls::session_slot* resume_from) {
     if (!is_open()) co_return outcome::fail(errc::not_connected, "not connected");
     // SECURITY: STARTTLS injection: whatever arrived in clear after 234 was not protected and may
     // come from an attacker; it must not be read later as if it had come over TLS.
@@ -72,7 +72,7 @@ asio::awaitable<outcome> control_connection::start_tls(const tls::client_context
     bool timed_out;
     {
         net::deadline d(stream_->socket(), std::chrono::seconds(timeout));
-        ec = co_await stream_->handshake_client(ctx, sni, nullptr);
+        ec = co_await stream_->handshake_client(ctx, sni, resume_from);
         timed_out = d.fired();
     }
     if (timed_out) co_return outcome::fail(errc::tls_failed, "the TLS handshake timed out after " + std::to_string(timeout) + " s");

@@ -31,7 +31,9 @@ public:
     asio::awaitable<outcome> connect(const std::string& host, std::uint16_t port, unsigned timeout);
     // TLS client handshake on the connection (after 234, or at once for implicit TLS).
     // Bytes received in clear before the handshake are thrown away.
-    asio::awaitable<outcome> start_tls(const tls::client_context& ctx, const std::string& sni, unsigned timeout);
+    // resume_from: a slot whose session the handshake offers (session::resume_control_from).
+    asio::awaitable<outcome> start_tls(const tls::client_context& ctx, const std::string& sni, unsigned timeout,
+                                       tls::session_slot* resume_from = nullptr);
     // CCC after its 200 reply: notify = exchange close_notify (RFC 4217), else drop TLS silently.
     asio::awaitable<outcome> end_tls(bool notify, unsigned timeout);
 

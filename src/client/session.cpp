@@ -11,6 +11,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <cctype>
+#include <utility>
 #include <chrono>
 #include <ctime>
 
@@ -196,7 +197,7 @@ void session::close() {
 
 asio::awaitable<outcome> session::open(const std::string& host, std::uint16_t port, bool implicit_tls) {
     close();
-    slot_.clear();
+    if (!resume_seeded_) slot_.clear();  // resume_control_from put the session to offer there
     host_ = host;
     port_ = port;
     implicit_ = implicit_tls;
@@ -293,8 +294,16 @@ asio::awaitable<outcome> session::read_greeting() {
     co_return outcome::ok();
 }
 
+void session::resume_control_from(session& first) {
+    slot_.seed_from(first.slot_);
+    resume_seeded_ = true;
+}
+
 asio::awaitable<outcome> session::secure_control(bool implicit_tls) {
-    if (auto o = co_await control_.start_tls(*tls_, sni_, settings_.connect_timeout); !o) {
+    tls::session_slot* offer = std::exchange(resume_seeded_, false) ? &slot_ : nullptr;
+    if (offer && !slot_.resumable()) offer = nullptr;
+    if (offer) trace("--- offering the first session's TLS session for resumption");
+    if (auto o = co_await control_.start_tls(*tls_, sni_, settings_.connect_timeout, offer); !o) {
         if (implicit_tls && !settings_.secure_implicit_zos)
             o.message += " (is this an implicit-TLS port? For a z/OS server with SECUREIMPLICITZOS TRUE, set it here too)";
         control_.close();
@@ -305,6 +314,9 @@ asio::awaitable<outcome> session::secure_control(bool implicit_tls) {
         co_return o;
     }
     tls_used_ = true;
+    // A session offered but not resumed belongs to the other connection: its data connections
+    // must not offer it (the server would take them for that connection's).
+    if (offer && !control_.stream().session_reused()) slot_.clear();
     slot_.attach(control_.stream());
     co_return outcome::ok();
 }
@@ -314,8 +326,9 @@ outcome session::check_server_certificate() {
     fingerprint_ = pc.fingerprint;
     tls_description_ = tls::client_context::describe(control_.stream());
     std::string host_port = (host_.find(':') != std::string::npos ? "[" + host_ + "]" : host_) + ":" + std::to_string(port_);
-    trace("--- TLS " + tls_description_ + "; server certificate: " + pc.subject + "; issuer: " + pc.issuer +
-          "; valid until " + pc.not_after + "; " + pc.fingerprint);
+    trace("--- TLS " + tls_description_ + (control_.stream().session_reused() ? ", session resumed" : "") +
+          "; server certificate: " + pc.subject + "; issuer: " + pc.issuer + "; valid until " + pc.not_after + "; " +
+          pc.fingerprint);
     if (trust_.insecure) {
         warn("--insecure: the server certificate is NOT verified (" +
              std::string(pc.trusted() ? "it would have passed" : "it would have failed: " +

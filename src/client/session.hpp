@@ -55,6 +55,11 @@ public:
     session(const session&) = delete;
     session& operator=(const session&) = delete;
 
+    // Before open(): the control connection offers one of first's TLS sessions (same server), so
+    // that a second session resumes instead of a full handshake (mirror -P, get --segments).
+    void resume_control_from(session& first);
+    // After login: one of this session's unused tickets to first, for the next resume_control_from.
+    void give_spare_ticket_to(session& first) { slot_.give_spare_to(first.slot_); }
     // Connects and secures the control connection and reads the greeting.
     asio::awaitable<outcome> open(const std::string& host, std::uint16_t port, bool implicit_tls);
     // USER/PASS(/ACCT), then PBSZ 0 + PROT per SECURE_DATACONN, FEAT, OPTS UTF8, TYPE I.
@@ -162,6 +167,7 @@ private:
     std::optional<data_method> forced_;
     std::string last_data_note_, last_pasv_address_;
     bool last_resumed_ = false;
+    bool resume_seeded_ = false;  // resume_control_from: slot_ holds the session to offer
     unsigned noops_pending_ = 0;
     bool interrupted_ = false;
     data_conn* current_ = nullptr;  // the data connection of the running transfer, for interrupt()

@@ -87,6 +87,9 @@ int on_new_session(SSL* ssl, SSL_SESSION* sess) {
     if (!slot) return 0;  // a data connection, or the control handshake before attach()
     slot->add(sess);
     ++slot->tickets_;
+    // A ticket on the control connection after a data connection took one: this server sends
+    // them with its replies (ferryd, with every PASV/EPSV reply), not only after the handshake.
+    if (ssl == slot->control_ && slot->last_) slot->renewing_ = true;
     return 1;  // we keep the reference
 }
 
@@ -211,6 +214,7 @@ void session_slot::clear() {
     if (last_) SSL_SESSION_free(last_);
     last_ = nullptr;
     tickets_ = 0;
+    renewing_ = false;
 }
 
 void session_slot::add(SSL_SESSION* s) {
@@ -220,6 +224,24 @@ void session_slot::add(SSL_SESSION* s) {
         fresh_.erase(fresh_.begin());
     }
     fresh_.push_back(s);
+}
+
+bool session_slot::give_spare_to(session_slot& other) {
+    // Only for a server that sends tickets with its replies: ProFTPD and vsftpd send none after
+    // the handshake, so a control connection that resumed one would leave its data connections
+    // nothing to resume, and they require it. OpenSSL offers a TLS 1.3 session once (it is not
+    // resumable after): the ticket is moved, the oldest (the newest lives longest).
+    if (!fresh_.empty() && (renewing_ || other.renewing_)) {
+        other.fresh_.insert(other.fresh_.begin(), fresh_.front());
+        fresh_.erase(fresh_.begin());
+        return true;
+    }
+    return false;
+}
+
+void session_slot::seed_from(session_slot& first) {
+    clear();
+    first.give_spare_to(*this);
 }
 
 SSL_SESSION* session_slot::take() {

@@ -81,6 +81,15 @@ public:
     // The slot must outlive data's use of the SSL.
     void listen(const stream& data);
     void clear();
+    // Before another control connection to the same server (ferry mirror -P, get --segments):
+    // an unused ticket of `first` for it to offer, so it resumes instead of a full handshake.
+    // Only from a server seen sending tickets with its replies after data connections (ferryd,
+    // with every PASV/EPSV reply), so that both sessions get more; moved, never shared (a server
+    // may accept a ticket once).
+    void seed_from(session_slot& first);
+    // Moves one unused ticket to other (a session to the same server) by the rule above; true if
+    // it did. A second session gives one back to the first, so that the first can seed the next.
+    bool give_spare_to(session_slot& other);
 
     // The session a new data connection should offer (owned by the slot; valid until the next
     // call of take() or clear()); null when there is none.
@@ -97,6 +106,7 @@ private:
     ssl_session_st* last_ = nullptr;      // offered last
     ssl_st* control_ = nullptr;
     int tickets_ = 0;
+    bool renewing_ = false;  // tickets arrive on the control connection after data connections
 };
 
 }  // namespace ferry::tls

@@ -96,6 +96,25 @@ def test_mirror_down_from_each_server(server, ferry, big, tmp_path):
     assert snapshot(dst) == snapshot(src)
 
 
+def test_parallel_mirror_from_each_server(server, ferry, big, tmp_path):
+    """-P 3: the second and third sessions offer the first one's TLS session. Servers that take a
+    ticket once (ProFTPD, vsftpd) must still serve every file; ferryd resumes both (ferry -v says
+    "session resumed" on their control connections)."""
+    src = server.home / "par tree"
+    make_tree(src, big)
+    for i in range(6):
+        (src / f"extra {i}.dat").write_bytes(os.urandom(20_000 + i))
+    server.chown_home()
+    dst = tmp_path / "copy"
+    r = ferry("-v", "--insecure", "mirror", "-P", "3", server.url("par tree"), dst, target=server)
+    assert r.rc == 0, explain(server, r)
+    assert snapshot(dst) == snapshot(src), "the copy differs" + explain(server, r)
+    controls = re.findall(r"^--- TLS (.*); server certificate", r.err, re.M)
+    assert len(controls) == 3, controls
+    if server.kind == "ferryd":
+        assert ["session resumed" in c for c in controls] == [False, True, True], r.err
+
+
 def test_mirror_in_batch_mode(server, ferry, big, tmp_path):
     """The same command at the prompt / in a batch: mirror REMOTEDIR LOCALDIR."""
     src = server.home / "batch tree"
