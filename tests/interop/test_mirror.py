@@ -13,20 +13,17 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import signal
 import socket
-import ssl
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from conftest import HOST
-from test_client_hostile_server import hostile  # noqa: F401  (fixture)
+from test_client_hostile_server import HostileServer, hostile  # noqa: F401  (fixture)
 from test_client_peers import (  # noqa: F401  (fixtures)
-    FERRYD_OVERRIDES, KINDS, MIB, THROTTLE, Ferry, _peer_target, _start_peer, explain, ferry,
+    FERRYD_OVERRIDES, MIB, THROTTLE, Ferry, _peer_target, _start_peer, explain, ferry,
     ferry_bin, peer_workdir, server)
 
 TREE_MTIME = 1_600_000_000 + 7  # 2020-09-13 12:26:47 UTC: not "now", and odd seconds
@@ -315,34 +312,16 @@ def test_interrupted_mirror_resumes(pki, peer_workdir, ferry, big_file, tmp_path
 EVIL_NAMES = ["../evil", "..", ".", "/tmp/abs-evil", "a/../../evil2", "x\x1b]0;t\x07y"]
 
 
-class Scripted(threading.Thread):
-    """A small scripted FTPS server (explicit AUTH TLS, MLSD); subclasses say what it lists."""
+class Scripted(HostileServer):
+    """A small scripted FTPS server (explicit AUTH TLS, MLSD); subclasses say what it lists.
+    The listener and the accept loop are the hostile server's; the dialogue is below."""
 
     feat = "211-Features:\r\n EPSV\r\n MLST type*;size*;modify*;\r\n211 End"
 
     def __init__(self, pki):
-        super().__init__(daemon=True)
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(str(pki["pem"]))
-        self.listener = socket.create_server((HOST, 0))
-        self.listener.settimeout(30)
-        self.port = self.listener.getsockname()[1]
-        self.stop = False
+        super().__init__(pki)
         self.retrieved: list[str] = []
         self.commands: list[str] = []
-
-    def run(self):
-        while not self.stop:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            try:
-                self.session(conn)
-            except (OSError, ssl.SSLError):
-                pass
-            finally:
-                conn.close()
 
     def listing(self, cwd: str) -> list[str]:
         return []

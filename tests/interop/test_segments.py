@@ -15,7 +15,7 @@ import re
 import pytest
 
 from test_client_peers import (  # noqa: F401  (fixtures)
-    MIB, _peer_target, _start_peer, explain, ferry, ferry_bin, peer_workdir, server)
+    MIB, explain, ferry, ferry_bin, peer_workdir, server)
 
 SIZE = 5 * MIB + 12345  # four ranges of at least 1 MiB, not a multiple of anything
 
