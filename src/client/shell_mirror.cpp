@@ -136,6 +136,16 @@ std::optional<std::string> local_sha256(int fd, std::uint64_t size, std::string&
     return hex;
 }
 
+// The remote file's modification time: MFMT where the server has it, else the two-argument
+// MDTM that vsftpd accepts (mdtm_write; other servers answer 5xx). True when the server set it,
+// so that the next mirror sees the same times on both sides and moves nothing.
+asio::awaitable<bool> set_remote_mtime(session& s, const std::string& path, std::int64_t mtime) {
+    proto::reply rep;
+    const std::string verb = s.has_feature("MFMT") ? "MFMT " : "MDTM ";
+    if (auto o = co_await s.raw(verb + proto::format_timeval(mtime) + " " + path, rep); !o) co_return false;
+    co_return rep.code / 100 == 2;
+}
+
 }  // namespace
 
 // Everything the transfer workers share; they run on one thread (io_), so no locking.
@@ -245,11 +255,8 @@ asio::awaitable<outcome> shell::mirror_transfer(session& s, mirror_job& job, con
             last = 0;
             if (auto o = co_await s.store(remote, f, false, 0, progress); !o) co_return o;
             job.bytes += f.size();
-            if (s.has_feature("MFMT")) {
-                proto::reply rep;
-                if (auto o = co_await s.raw("MFMT " + proto::format_timeval(a.mtime) + " " + remote, rep); !o || rep.code / 100 != 2)
-                    job.notes.push_back("could not set the time of " + a.path + " (MFMT)");
-            }
+            if (!co_await set_remote_mtime(s, remote, a.mtime))
+                job.notes.push_back("could not set the time of " + a.path + " (the server has neither MFMT nor MDTM with a time)");
             if (!verify) co_return outcome::ok();
             std::string remote_hex = co_await mirror_remote_hash(s, remote, f.size(), note);
             int fd = ::open(local.c_str(), O_RDONLY | O_CLOEXEC);
@@ -312,10 +319,7 @@ asio::awaitable<outcome> shell::mirror_compare(session& s, mirror_job& job, cons
         ::futimens(fd, times);
     }
     ::close(fd);
-    if (same && job.req.upload && s.has_feature("MFMT")) {
-        proto::reply rep;
-        co_await s.raw("MFMT " + proto::format_timeval(a.mtime) + " " + remote_join(job.base, a.path), rep);
-    }
+    if (same && job.req.upload) co_await set_remote_mtime(s, remote_join(job.base, a.path), a.mtime);
     co_return outcome::ok();
 }
 
