@@ -2,10 +2,13 @@
 client downloading at full speed; the fast one keeps at least 80% of its solo throughput, and
 every slow one keeps being served.
 
-Throughput is compared best against best (of 7 downloads alone, 7 beside the slow sessions): on
-this shared 2-core VM a neighbour's burst can halve any single download whatever ferryd does
-(the same binary measured 56% and 85% by medians in two runs), while a ferryd that let slow
-sessions starve the fast one would slow every download beside them, the best included.
+Throughput is compared second-best against second-best (of 7 downloads alone, 7 beside the slow
+sessions): on this shared 2-core VM a neighbour's burst can halve any single download whatever
+ferryd does (the same binary measured 56% and 85% by medians in two runs), and one download in
+seven can also come out a third faster than the rest (1,347 MB/s against 1,030 and 1,072 in a CI
+run, which failed the best-against-best comparison at 78% with medians at 100%). The second best
+drops one such spike on either side, while a ferryd that let slow sessions starve the fast one
+would still slow every download beside them, the two best included.
 """
 
 from __future__ import annotations
@@ -20,7 +23,11 @@ from conftest import LOAD_DIR, PASSWORD, descriptors, figure, free_port_range, r
 SLOW = 500
 RATE = 1024
 BIG = 1 << 30  # the fast client's file: about a second at full speed
-RUNS = 7  # downloads alone and beside the slow sessions: the best of each is compared
+RUNS = 7  # downloads alone and beside the slow sessions: the second best of each is compared
+
+
+def second_best(speeds: list[float]) -> float:
+    return sorted(speeds)[-2]
 
 
 def fast_download(srv, user: str) -> float:
@@ -66,10 +73,11 @@ def test_slow_clients_do_not_slow_a_fast_one(ferryd_factory, many_users):
             slow.wait(timeout=10)
     assert slow.returncode == 0, err
     result = json.loads(out)
-    share = max(busy) / max(solo)
+    share = second_best(busy) / second_best(solo)
     median_share = statistics.median(busy) / statistics.median(solo)
     figure("slow_clients", slow_sessions=SLOW, slow_rate_bps=RATE,
-           solo_mb_s=round(max(solo) / 1e6), busy_mb_s=round(max(busy) / 1e6), share=f"{share:.0%}",
+           solo_mb_s=round(second_best(solo) / 1e6), busy_mb_s=round(second_best(busy) / 1e6), share=f"{share:.0%}",
+           best_solo_mb_s=round(max(solo) / 1e6), best_busy_mb_s=round(max(busy) / 1e6),
            median_solo_mb_s=round(statistics.median(solo) / 1e6),
            median_busy_mb_s=round(statistics.median(busy) / 1e6), median_share=f"{median_share:.0%}",
            slow_min_bytes=result["min_bytes"], slow_seconds=result["seconds"])
