@@ -56,6 +56,17 @@ class HostileServer(threading.Thread):
             finally:
                 conn.close()
 
+    def send_data(self, data_listener, prot_p: bool, payload: bytes) -> None:
+        """Accepts the data connection, sends payload (TLS with close_notify under PROT P), closes."""
+        d, _ = data_listener.accept()
+        if prot_p:
+            d = self.ctx.wrap_socket(d, server_side=True)
+        d.sendall(payload)
+        if prot_p:
+            d = d.unwrap()
+        d.close()
+        data_listener.close()
+
     def session(self, conn):
         conn.settimeout(30)
         f = conn
@@ -107,19 +118,13 @@ class HostileServer(threading.Thread):
                     send("550 no such file")
                     continue
                 send("150 here")
-                d, _ = data_listener.accept()
-                if prot_p:
-                    d = self.ctx.wrap_socket(d, server_side=True)
                 if cmd == "RETR":
-                    d.sendall(FILES[arg])
+                    payload = FILES[arg]
                 else:
                     lines = [f"-rw-r--r-- 1 ftp ftp {len(b)} Jan 01 2026 {n}" for n, b in FILES.items()]
                     lines.append("drwxr-xr-x 2 ftp ftp 4096 Jan 01 2026 ..")
-                    d.sendall("\r\n".join(lines).encode("utf-8") + b"\r\n")
-                if prot_p:
-                    d = d.unwrap()
-                d.close()
-                data_listener.close()
+                    payload = "\r\n".join(lines).encode("utf-8") + b"\r\n"
+                self.send_data(data_listener, prot_p, payload)
                 send("226 done")
             elif cmd == "QUIT":
                 send("221 bye")

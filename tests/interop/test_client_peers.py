@@ -213,6 +213,28 @@ def ferry(ferry_bin, tmp_path) -> Ferry:
     return Ferry(ferry_bin, tmp_path)
 
 
+def interrupt_when_written(ferry: Ferry, args: list, part: Path, at_least: int, sig: int) -> None:
+    """Runs ferry with args until part holds at_least bytes, then sends it sig and waits; every
+    wait is bounded, and ferry ending before that fails the test."""
+    proc = subprocess.Popen(ferry.argv(*args), cwd=ferry.workdir, env=ferry.env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and proc.poll() is None:
+            if part.exists() and part.stat().st_size >= at_least:
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, f"ferry ended before it could be interrupted: " \
+            f"{proc.returncode}\n{proc.communicate(timeout=10)[1].decode(errors='replace')}"
+        assert part.exists(), f"no {part.name} while transferring"
+        proc.send_signal(sig)
+        proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+
+
 def _put_file(t: Target, rel: str, data: bytes) -> Path:
     p = t.home / rel
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -423,24 +445,7 @@ def test_resume_interrupted_download(kind, pki, peer_workdir, ferry, big_file, t
         _put_file(t, "slow.bin", data)
         dst = tmp_path / "slow.bin"
         part = Path(str(dst) + ".ferry-part")
-        proc = subprocess.Popen(ferry.argv("--insecure", "get", t.url("slow.bin"), dst),
-                                cwd=ferry.workdir, env=ferry.env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and proc.poll() is None:
-                if part.exists() and part.stat().st_size >= MIB:
-                    break
-                time.sleep(0.02)
-            assert proc.poll() is None, f"ferry ended before it could be interrupted: " \
-                f"{proc.returncode}\n{proc.communicate(timeout=10)[1].decode(errors='replace')}"
-            assert part.exists(), "no .ferry-part file while downloading"
-            proc.send_signal(signal.SIGINT)
-            proc.communicate(timeout=20)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate(timeout=10)
+        interrupt_when_written(ferry, ["--insecure", "get", t.url("slow.bin"), dst], part, MIB, signal.SIGINT)
         assert not dst.exists() or dst.stat().st_size < len(data), "download was not interrupted"
         partial = part.stat().st_size if part.exists() else (dst.stat().st_size if dst.exists() else 0)
         assert 0 < partial < len(data), f"partial file has {partial} bytes"

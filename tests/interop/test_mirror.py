@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -23,7 +24,7 @@ import pytest
 from conftest import HOST
 from test_client_hostile_server import HostileServer, hostile  # noqa: F401  (fixture)
 from test_client_peers import (  # noqa: F401  (fixtures)
-    FERRYD_OVERRIDES, MIB, THROTTLE, Ferry, _peer_target, _start_peer, explain, ferry,
+    FERRYD_OVERRIDES, MIB, THROTTLE, Ferry, _peer_target, _start_peer, explain, ferry, interrupt_when_written,
     ferry_bin, peer_workdir, server)
 
 TREE_MTIME = 1_600_000_000 + 7  # 2020-09-13 12:26:47 UTC: not "now", and odd seconds
@@ -276,22 +277,7 @@ def test_interrupted_mirror_resumes(pki, peer_workdir, ferry, big_file, tmp_path
         t.chown_home()
         dst = tmp_path / "copy"
         part = dst / ".big.bin.ferry-part"
-        proc = subprocess.Popen(ferry.argv("--insecure", "mirror", t.url("slow"), dst),
-                                cwd=ferry.workdir, env=ferry.env, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and proc.poll() is None:
-                if part.exists() and part.stat().st_size >= MIB:
-                    break
-                time.sleep(0.02)
-            assert proc.poll() is None, "ferry ended before it could be interrupted"
-            proc.kill()
-            proc.communicate(timeout=20)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate(timeout=10)
+        interrupt_when_written(ferry, ["--insecure", "mirror", t.url("slow"), dst], part, MIB, signal.SIGKILL)
         assert not (dst / "big.bin").exists(), "a half-written file under its final name"
         partial = part.stat().st_size
         assert MIB <= partial < len(data)
@@ -384,17 +370,9 @@ class Scripted(HostileServer):
                 if cmd == "RETR":
                     self.retrieved.append(arg)
                 send("150 here")
-                d, _ = data_listener.accept()
-                if prot_p:
-                    d = self.ctx.wrap_socket(d, server_side=True)
-                if cmd == "RETR":
-                    d.sendall(self.content(arg))
-                else:
-                    d.sendall("\r\n".join(self.listing(cwd)).encode("utf-8") + b"\r\n")
-                if prot_p:
-                    d = d.unwrap()
-                d.close()
-                data_listener.close()
+                payload = (self.content(arg) if cmd == "RETR"
+                           else "\r\n".join(self.listing(cwd)).encode("utf-8") + b"\r\n")
+                self.send_data(data_listener, prot_p, payload)
                 send("226 done")
             elif cmd == "QUIT":
                 send("221 bye")
