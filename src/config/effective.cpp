@@ -81,6 +81,11 @@ std::vector<effective_value> effective_values(const server_settings& s) {
     v["SECURE_PASSWORD"] = {s.password_optional ? "OPTIONAL" : "REQUIRED"};
     v["SECURE_SESSION_REUSE"] = {s.session_reuse_required ? "REQUIRED" : "ALLOWED"};
     v["TLSTIMEOUT"] = {u(s.tls_timeout_seconds)};
+    v["TICKETKEYFILE"] = {s.ticket_key_file.empty() ? "(none: keys made at random by each process)" : s.ticket_key_file};
+    if (s.proxy_from.empty())
+        v["PROXYPROTOCOL"] = {"(off)"};
+    else
+        for (const auto& c : s.proxy_from) v["PROXYPROTOCOL"].push_back("FROM " + c);
     if (s.ciphersuites.empty())
         v["CIPHERSUITE"] = {"(none: the built-in list)"};
     else

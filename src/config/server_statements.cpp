@@ -356,6 +356,20 @@ const std::vector<schema_entry> server_statements = {
          s.passive_addresses.push_back(pa);
          return true;
      }},
+    {"PROXYPROTOCOL", side::server, "FROM cidr", "(off)",
+     "Behind a load balancer (HAProxy send-proxy or send-proxy-v2): connections to the control port, TLSPORT "
+     "and the passive data ports must come from this subnet (repeat for more) and begin with a PROXY protocol "
+     "v1 or v2 header; the client address it names is used for every address check, limit and log. Other "
+     "connections are closed without a reply.", true,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 2, 2, "FROM and a subnet", err) || choice(st, 0, {"FROM"}, err) < 0) return false;
+         if (!is_subnet(st.args[1])) {
+             err = "PROXYPROTOCOL: '" + st.args[1] + "' is not a subnet such as 10.0.0.0/24";
+             return false;
+         }
+         s.proxy_from.push_back(st.args[1]);
+         return true;
+     }},
     {"TLSRFCLEVEL", side::server, "DRAFT | RFC4217 | CCCNONOTIFY", "DRAFT",
      "DRAFT refuses CCC and AUTH after login; RFC4217 accepts CCC (close_notify exchanged) and ends TLS on REIN; "
      "CCCNONOTIFY accepts CCC without the close_notify exchange.", false,
@@ -402,6 +416,15 @@ const std::vector<schema_entry> server_statements = {
          unsigned long v;
          if (!want_args(st, 1, 1, "a number of seconds", err) || !number(st, 0, 0, 86400, v, err)) return false;
          s.tls_timeout_seconds = static_cast<unsigned>(v);
+         return true;
+     }},
+    {"TICKETKEYFILE", side::server, "file", "(none: keys made at random by each process)",
+     "A file of at least 32 secret random bytes (openssl rand 48), readable by root only. Every ferryd with "
+     "the same file derives the same session-ticket keys for each period of 2 x TLSTIMEOUT, so a client "
+     "resumes its TLS session on any node behind a load balancer.", false,
+     [](server_settings& s, const statement& st, std::string& err) {
+         if (!want_args(st, 1, 1, "a file name", err)) return false;
+         s.ticket_key_file = st.args[0];
          return true;
      }},
     {"CIPHERSUITE", side::server, "name", "(TLS 1.2: ECDHE with AES-GCM or ChaCha20-Poly1305 only; TLS 1.3: OpenSSL's, all AEAD)",

@@ -59,6 +59,9 @@ struct server_settings {
     bool active_from_port_20 = true;     // ACTIVEDATAPORT 20 (falls back to ephemeral if not permitted)
     unsigned keepalive_seconds = 0;      // FTPKEEPALIVE; 0 = system default / off
     std::vector<passive_address> passive_addresses;
+    // PROXYPROTOCOL FROM (issue 15): the load balancers' subnets. When set, every control, TLSPORT
+    // and passive data connection must come from one of them and start with a PROXY header.
+    std::vector<std::string> proxy_from;
 
     // Limits (issue 10). 0 means unlimited for the session counts and LOGINATTEMPTS.
     unsigned max_sessions = 2000;          // MAXSESSIONS: control connections in all
@@ -85,6 +88,7 @@ struct server_settings {
     bool password_optional = false;      // SECURE_PASSWORD OPTIONAL
     bool session_reuse_required = false; // SECURE_SESSION_REUSE REQUIRED
     unsigned tls_timeout_seconds = 100;  // TLSTIMEOUT: resumable-session lifetime
+    std::string ticket_key_file;         // TICKETKEYFILE: secret shared by nodes; ticket keys derive from it
     std::vector<located> ciphersuites;   // CIPHERSUITE, in order of preference
     tls_protocol tls_min = tls_protocol::v1_2;
     std::string cafile;                  // CAFILE: CAs trusted for client certificates

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "net/address_policy.hpp"
+#include "net/proxy_protocol.hpp"
 
 namespace ferry::net {
 
@@ -56,6 +57,19 @@ asio::awaitable<std::error_code> passive_listener::accept(tcp::socket& out, std:
         tcp::endpoint peer;
         auto [ec] = co_await acceptor_.async_accept(s, peer, tuple_awaitable);
         if (ec) co_return ec;
+        if (balancers_) {
+            // SECURITY: behind a balancer only it may connect, and its header names the client.
+            proxied_peer relayed;
+            std::string why;
+            if (!trusted_balancer(peer.address(), *balancers_) ||
+                co_await receive_proxy_header(s, proxy_header_timeout, relayed, why)) {
+                ++refused;
+                std::error_code ig;
+                s.close(ig);
+                continue;
+            }
+            peer = relayed.client;
+        }
         // SECURITY: connection stealing: only the control client may connect to its data port.
         if (required_peer && !same_host(peer.address(), *required_peer)) {
             ++refused;

@@ -6,7 +6,9 @@
 #include <asio/ip/tcp.hpp>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <system_error>
+#include <vector>
 
 namespace ferry::net {
 
@@ -23,9 +25,14 @@ public:
     asio::awaitable<std::error_code> accept(asio::ip::tcp::socket& out, std::optional<asio::ip::address> required_peer,
                                             std::size_t& refused);
     void close();
+    // PROXYPROTOCOL: data connections come through these balancers (subnets), each with a PROXY
+    // header naming the client, and required_peer is checked against that client. The vector
+    // outlives the listener (the session's settings).
+    void expect_proxy_from(const std::vector<std::string>* balancers) { balancers_ = balancers; }
 
 private:
     asio::ip::tcp::acceptor acceptor_;
+    const std::vector<std::string>* balancers_ = nullptr;
     std::uint16_t port_ = 0;
 };
 

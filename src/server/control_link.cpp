@@ -13,14 +13,16 @@ namespace ferry::server {
 
 using asio::ip::tcp;
 
-tcp_control_link::tcp_control_link(tcp::socket socket, unsigned keepalive_seconds)
+tcp_control_link::tcp_control_link(tcp::socket socket, unsigned keepalive_seconds, std::optional<tcp::endpoint> client,
+                                   const std::vector<std::string>* balancers)
     : ctl_(std::move(socket)), passive_(ctl_.socket().get_executor()) {
     // A client's close is then seen as a FIN, not as a RST provoked by our alert: an upload
     // ended by FIN is committed only if the client did not die with its 226 unread (transfer.cpp).
     ctl_.set_quiet_eof();
     std::error_code ec;
     auto peer = ctl_.socket().remote_endpoint(ec);
-    peer_ = tcp::endpoint(net::unmapped(peer.address()), peer.port());
+    peer_ = client ? *client : tcp::endpoint(net::unmapped(peer.address()), peer.port());
+    passive_.expect_proxy_from(balancers);
     auto local = ctl_.socket().local_endpoint(ec);
     local_ = tcp::endpoint(net::unmapped(local.address()), local.port());
     ctl_.socket().set_option(tcp::no_delay(true), ec);

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <system_error>
 #include <tuple>
+#include <vector>
 
 #include "net/delivery.hpp"
 #include "net/passive_listener.hpp"
@@ -32,6 +33,8 @@ public:
     virtual asio::any_io_executor executor() = 0;
     virtual asio::ip::tcp::endpoint peer() const = 0;
     virtual asio::ip::tcp::endpoint local() const = 0;
+    // The balancer that relayed the connection (PROXYPROTOCOL), for the log; empty: direct.
+    virtual std::string via() const { return {}; }
 
     // ---- control bytes ----
     virtual asio::awaitable<std::error_code> send(std::string_view wire) = 0;
@@ -90,12 +93,18 @@ public:
 // The real thing: a TCP control connection (TLS by tls::stream) and real data sockets.
 class tcp_control_link final : public control_link {
 public:
-    // keepalive_seconds: FTPKEEPALIVE (0: off).
-    tcp_control_link(asio::ip::tcp::socket socket, unsigned keepalive_seconds);
+    // keepalive_seconds: FTPKEEPALIVE (0: off). Behind a balancer (PROXYPROTOCOL): client is the
+    // address its PROXY header named, and balancers (the session's settings, which outlive the
+    // link) the subnets its data connections must come from, with headers of their own.
+    tcp_control_link(asio::ip::tcp::socket socket, unsigned keepalive_seconds,
+                     std::optional<asio::ip::tcp::endpoint> client = {},
+                     const std::vector<std::string>* balancers = nullptr);
 
     asio::any_io_executor executor() override { return ctl_.socket().get_executor(); }
     asio::ip::tcp::endpoint peer() const override { return peer_; }
     asio::ip::tcp::endpoint local() const override { return local_; }
+    std::string via() const override { return via_; }
+    void set_via(std::string balancer) { via_ = std::move(balancer); }
     asio::awaitable<std::error_code> send(std::string_view wire) override;
     asio::awaitable<std::size_t> receive(char* data, std::size_t size, std::error_code& ec) override;
     asio::awaitable<std::tuple<std::error_code>> wait_readable() override;
@@ -128,6 +137,7 @@ public:
 private:
     tls::stream ctl_;
     asio::ip::tcp::endpoint peer_, local_;  // addresses unmapped (::ffff:a.b.c.d is a.b.c.d)
+    std::string via_;
     net::passive_listener passive_;
 };
 

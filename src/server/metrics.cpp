@@ -158,7 +158,7 @@ std::string format_metrics(const metrics& m) {
     e.family("ferry_connections_refused_total", "counter",
              "Connections refused before a session started, by reason: descriptors (the reserve kept for running "
              "sessions), lockout (LOGINATTEMPTS), limits (MAXSESSIONS, MAXSESSIONSPERHOST).");
-    static const char* const refused_why[] = {"descriptors", "lockout", "limits"};
+    static const char* const refused_why[] = {"descriptors", "lockout", "limits", "proxy"};
     for (std::size_t r = 0; r < m.connections_refused.size(); ++r)
         e.sample(read(m.connections_refused[r]), {{"reason", refused_why[r]}});
 

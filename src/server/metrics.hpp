@@ -55,8 +55,8 @@ struct metrics {
     // File digests answered (HASH, XSHA*, XMD5, XCRC): [0] computed, [1] from the digest cache.
     std::array<counter, 2> file_digests{};
     // Connections refused before a session starts: [0] the descriptor reserve, [1] LOGINATTEMPTS,
-    // [2] MAXSESSIONS / MAXSESSIONSPERHOST.
-    std::array<counter, 3> connections_refused{};
+    // [2] MAXSESSIONS / MAXSESSIONSPERHOST, [3] PROXYPROTOCOL (not a balancer, or no valid header).
+    std::array<counter, 4> connections_refused{};
     // process_start_time_seconds: made with the server_shared at start, milliseconds after exec.
     std::int64_t start_time_seconds = std::chrono::duration_cast<std::chrono::seconds>(
                                           std::chrono::system_clock::now().time_since_epoch())

@@ -22,6 +22,7 @@
 
 #include "net/address_policy.hpp"
 #include "net/listen.hpp"
+#include "net/proxy_protocol.hpp"
 #include "server/session.hpp"
 
 namespace ferry::server {
@@ -33,6 +34,7 @@ namespace {
 std::string metrics_text(const std::optional<config::listen_address>& m) {
     return m ? m->host + " " + std::to_string(m->port) : std::string("(off)");
 }
+std::string endpoint_text(const tcp::endpoint& e) { return e.address().to_string() + ":" + std::to_string(e.port()); }
 }  // namespace
 
 long raise_descriptor_limit() {
@@ -140,52 +142,111 @@ asio::awaitable<void> server::accept_loop(listener& l) {
             continue;
         }
         std::error_code pe;
-        const auto peer_ep = sock.remote_endpoint(pe);
-        const auto peer = net::unmapped(peer_ep.address());
-        const std::string host = net::host_key(peer);
-        const std::string peer_text = peer.to_string() + ":" + std::to_string(peer_ep.port());
-        // SECURITY: descriptor exhaustion: past the reserve, new connections are refused so that
-        // running sessions can still open their data connections and files.
-        if (fd_limit_ > 0 && sock.native_handle() >= fd_limit_ - fd_reserve_) {
-            refuse(sock, l.implicit_tls, "descriptors",
-                   "Server busy: too many open connections; try again later.", peer_text);
+        const auto socket_peer = sock.remote_endpoint(pe);
+        const tcp::endpoint peer(net::unmapped(socket_peer.address()), socket_peer.port());
+        if (!cfg.proxy_from.empty()) {
+            // SECURITY: behind a balancer (PROXYPROTOCOL) only the balancer may connect, and the
+            // client is the one its header names; nobody else gets as much as a reply.
+            if (!net::trusted_balancer(peer.address(), cfg.proxy_from)) {
+                refuse_silently(sock, *ctx, endpoint_text(peer) + ": not from a balancer (PROXYPROTOCOL FROM)");
+                continue;
+            }
+            // Read on the session's thread: a balancer slow to send its header holds up no accept.
+            asio::co_spawn(worker, admit_relayed(std::move(sock), l.implicit_tls, ctx, peer), asio::detached);
             continue;
         }
-        // SECURITY: password guessing across connections (LOGINATTEMPTS).
-        const auto left = ctx_->logins.refused_for(host, std::chrono::steady_clock::now(), cfg.login_attempts,
-                                                   std::chrono::seconds(cfg.login_attempts_seconds));
-        if (left.count() > 0) {
-            refuse(sock, l.implicit_tls, "loginattempts",
-                   "Too many failed logins from your address; try again in " +
-                       std::to_string(std::chrono::ceil<std::chrono::seconds>(left).count()) + " s.",
-                   peer_text);
-            continue;
-        }
-        std::string why;
-        session_slot slot = ctx_->limits.admit(host, cfg.max_sessions, cfg.max_sessions_per_host, why);
-        if (!slot.valid()) {
-            refuse(sock, l.implicit_tls, "maxsessions", why, peer_text);
-            continue;
-        }
-        auto link = std::make_unique<tcp_control_link>(std::move(sock), cfg.keepalive_seconds);
-        auto s = std::make_shared<session>(ctx, std::move(link), l.implicit_tls, next_id_++, std::move(slot),
-                                           worker_pools{*hash_pool_, *disk_pool_, *digest_pool_});
-        // The completion handler owns the session until run() ends (no wrapper coroutine: its
-        // frame would be one more allocation held by every idle session).
-        asio::co_spawn(worker, s->run(), [s](std::exception_ptr e) {
-            // A broken invariant ends the session, never the daemon.
-            if (e) try {
-                    std::rethrow_exception(e);
-                } catch (const std::exception& ex) {
-                    spdlog::error("session ended by an internal error: {}", ex.what());
-                }
-        });
+        admit(std::move(sock), l.implicit_tls, ctx, peer, {});
     }
 }
 
-void server::refuse(tcp::socket& sock, bool implicit_tls, const std::string& kind, const std::string& why,
-                    const std::string& peer) {
-    metrics::add(ctx_->shared->counters.connections_refused[kind == "descriptors" ? 0 : kind == "loginattempts" ? 1 : 2]);
+asio::awaitable<void> server::admit_relayed(tcp::socket sock, bool implicit_tls, std::shared_ptr<const server_context> ctx,
+                                            tcp::endpoint balancer) {
+    net::proxied_peer relayed;
+    std::string why;
+    const auto ec = co_await net::receive_proxy_header(sock, net::proxy_header_timeout, relayed, why);
+    if (ec) {
+        // A health check may connect and close without a word: that is no one to warn about.
+        if (ec == asio::error::eof && why.find("before") != std::string::npos) {
+            std::error_code ig;
+            sock.close(ig);
+        } else {
+            refuse_silently(sock, *ctx, endpoint_text(balancer) + ": " + why);
+        }
+        co_return;
+    }
+    if (stopping_.load()) {  // SIGTERM came while the header was on its way
+        std::error_code ig;
+        sock.close(ig);
+        co_return;
+    }
+    std::optional<tcp::endpoint> via;
+    if (relayed.relayed) via = balancer;
+    admit(std::move(sock), implicit_tls, ctx, relayed.client, via);
+}
+
+void server::admit(tcp::socket sock, bool implicit_tls, const std::shared_ptr<const server_context>& ctx,
+                   const tcp::endpoint& client, std::optional<tcp::endpoint> balancer) {
+    const auto& cfg = ctx->settings;
+    const std::string host = net::host_key(client.address());
+    const std::string peer_text = endpoint_text(client) + (balancer ? " via " + balancer->address().to_string() : "");
+    // SECURITY: descriptor exhaustion: past the reserve, new connections are refused so that
+    // running sessions can still open their data connections and files.
+    if (fd_limit_ > 0 && sock.native_handle() >= fd_limit_ - fd_reserve_) {
+        refuse(sock, *ctx, implicit_tls, "descriptors", "Server busy: too many open connections; try again later.",
+               peer_text);
+        return;
+    }
+    // SECURITY: password guessing across connections (LOGINATTEMPTS).
+    const auto left = ctx->logins.refused_for(host, std::chrono::steady_clock::now(), cfg.login_attempts,
+                                              std::chrono::seconds(cfg.login_attempts_seconds));
+    if (left.count() > 0) {
+        refuse(sock, *ctx, implicit_tls, "loginattempts",
+               "Too many failed logins from your address; try again in " +
+                   std::to_string(std::chrono::ceil<std::chrono::seconds>(left).count()) + " s.",
+               peer_text);
+        return;
+    }
+    std::string why;
+    session_slot slot = ctx->limits.admit(host, cfg.max_sessions, cfg.max_sessions_per_host, why);
+    if (!slot.valid()) {
+        refuse(sock, *ctx, implicit_tls, "maxsessions", why, peer_text);
+        return;
+    }
+    const auto executor = sock.get_executor();
+    std::unique_ptr<tcp_control_link> link;
+    if (balancer)
+        link = std::make_unique<tcp_control_link>(std::move(sock), cfg.keepalive_seconds, client, &cfg.proxy_from);
+    else
+        link = std::make_unique<tcp_control_link>(std::move(sock), cfg.keepalive_seconds, std::nullopt,
+                                                  cfg.proxy_from.empty() ? nullptr : &cfg.proxy_from);
+    if (balancer) link->set_via(balancer->address().to_string());
+    auto s = std::make_shared<session>(ctx, std::move(link), implicit_tls, next_id_++, std::move(slot),
+                                       worker_pools{*hash_pool_, *disk_pool_, *digest_pool_});
+    // The completion handler owns the session until run() ends (no wrapper coroutine: its
+    // frame would be one more allocation held by every idle session).
+    asio::co_spawn(executor, s->run(), [s](std::exception_ptr e) {
+        // A broken invariant ends the session, never the daemon.
+        if (e) try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                spdlog::error("session ended by an internal error: {}", ex.what());
+            }
+    });
+}
+
+void server::refuse_silently(tcp::socket& sock, const server_context& ctx, const std::string& why) {
+    metrics::add(ctx.shared->counters.connections_refused[3]);
+    std::error_code ig;
+    sock.close(ig);
+    std::size_t held = 0;
+    if (ctx.warnings.allow("proxy", held))
+        ctx.log->warn("refused {}{}", why,
+                      held ? fmt::format(" ({} more refused for this reason since the last warning)", held) : "");
+}
+
+void server::refuse(tcp::socket& sock, const server_context& ctx, bool implicit_tls, const std::string& kind,
+                    const std::string& why, const std::string& peer) {
+    metrics::add(ctx.shared->counters.connections_refused[kind == "descriptors" ? 0 : kind == "loginattempts" ? 1 : 2]);
     if (!implicit_tls) {
         // A fresh connection's send buffer is empty: this never blocks and is never partial.
         const std::string line = "421 " + why + "\r\n";
@@ -194,8 +255,8 @@ void server::refuse(tcp::socket& sock, bool implicit_tls, const std::string& kin
     std::error_code ig;
     sock.close(ig);
     std::size_t held = 0;
-    if (ctx_->warnings.allow(kind, held))
-        ctx_->log->warn("refused {}: {}{}", peer, why,
+    if (ctx.warnings.allow(kind, held))
+        ctx.log->warn("refused {}: {}{}", peer, why,
                         held ? fmt::format(" ({} more refused for this reason since the last warning)", held) : "");
 }
 
@@ -215,8 +276,8 @@ void server::refuse_without_descriptors(listener& l) {
     if (!ec) {
         std::error_code pe;
         auto ep = sock.remote_endpoint(pe);
-        refuse(sock, l.implicit_tls, "descriptors", "Server busy: out of file descriptors; try again later.",
-               net::unmapped(ep.address()).to_string() + ":" + std::to_string(ep.port()));
+        refuse(sock, *ctx_, l.implicit_tls, "descriptors", "Server busy: out of file descriptors; try again later.",
+               endpoint_text(tcp::endpoint(net::unmapped(ep.address()), ep.port())));
     }
     spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
@@ -294,7 +355,7 @@ bool server::shut_down(int sig) {
         stop();
         return false;
     }
-    stopping_ = true;
+    stopping_.store(true);
     // New connections are refused at once (the listeners close); running transfers get the grace.
     // METRICS stays open until stop(): a scrape can watch the transfers drain.
     for (auto& l : listeners_) {

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,12 +50,20 @@ private:
     bool shut_down(int sig);
     asio::awaitable<void> finish_transfers(std::chrono::steady_clock::time_point deadline);
     asio::io_context& next_worker();
-    // Why a new connection is refused (421), or empty when it may start a session.
-    std::string admission(asio::ip::tcp::socket& sock, const std::string& host, session_slot& slot);
+    // Behind a balancer: reads the PROXY header (on the worker), then admit().
+    asio::awaitable<void> admit_relayed(asio::ip::tcp::socket sock, bool implicit_tls,
+                                        std::shared_ptr<const server_context> ctx, asio::ip::tcp::endpoint balancer);
+    // The limits a new connection must pass (descriptors, LOGINATTEMPTS, MAXSESSIONS*), counted
+    // for the client, then its session on the socket's thread. balancer: the one that relayed it.
+    void admit(asio::ip::tcp::socket sock, bool implicit_tls, const std::shared_ptr<const server_context>& ctx,
+               const asio::ip::tcp::endpoint& client, std::optional<asio::ip::tcp::endpoint> balancer);
     // Refuses a connection at once: a 421 line on explicit ports (implicit TLS clients could not
     // read it: they only get the close), then close. Logged at most once per kind per 10 s.
-    void refuse(asio::ip::tcp::socket& sock, bool implicit_tls, const std::string& kind, const std::string& why,
-                const std::string& peer);
+    void refuse(asio::ip::tcp::socket& sock, const server_context& ctx, bool implicit_tls, const std::string& kind,
+                const std::string& why, const std::string& peer);
+    // Closes a connection that is not the balancer's or brought no valid PROXY header, without
+    // a reply (it may not even speak FTP). Logged like refuse().
+    void refuse_silently(asio::ip::tcp::socket& sock, const server_context& ctx, const std::string& why);
     // Out of descriptors (EMFILE): frees the spare descriptor to accept and refuse one waiting
     // connection, then takes the spare again.
     void refuse_without_descriptors(listener& l);
@@ -74,7 +83,7 @@ private:
     std::vector<std::thread> threads_;
     std::atomic<std::uint64_t> next_id_{1};
     std::size_t next_worker_ = 0;
-    bool stopping_ = false;  // SIGTERM seen: waiting for running transfers
+    std::atomic<bool> stopping_{false};  // SIGTERM seen: waiting for running transfers (read by workers)
     // Descriptors: new connections are refused once a new one's number reaches fd_limit_ -
     // fd_reserve_ (the kernel hands out the lowest free number, so that many are open), keeping
     // the reserve for running sessions' data connections, files and listeners.

@@ -42,6 +42,7 @@ struct server_shared {
     std::mutex tickets_mutex;
     std::shared_ptr<tls::ticket_keys> ticket_keys;
     unsigned ticket_keys_timeout = 0;
+    std::string ticket_keys_origin;  // TICKETKEYFILE: SHA-256 of the secret (empty: random keys)
     // XFERLOG and JSONLOG: opened again by every (re)load, so SIGHUP follows logrotate; running
     // sessions of every generation write to the current files.
     line_log xferlog;

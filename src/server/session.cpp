@@ -42,7 +42,9 @@ session::session(std::shared_ptr<const server_context> ctx, std::unique_ptr<cont
 asio::awaitable<void> session::run() {
     auto self = shared_from_this();
     auto& log = *ctx_->log;
-    log.info("[{}] connect from {}{}", id_, peer_text_, implicit_ ? " (implicit TLS)" : "");
+    const auto via = link_->via();
+    log.info("[{}] connect from {}{}{}", id_, peer_text_, via.empty() ? "" : " via " + via,
+             implicit_ ? " (implicit TLS)" : "");
     metrics::add(counters().sessions_total);
     metrics::add(counters().sessions_open, 1);
     struct open_session {  // the gauge goes down however the coroutine ends

@@ -1,13 +1,49 @@
 #include "server/tls_setup.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "tls/digest.hpp"
+#include "vfs/unique_fd.hpp"
 
 namespace ferry::server {
 
 namespace {
+// TICKETKEYFILE's secret: 32 to 4,096 bytes, not readable by other users.
+bool read_ticket_secret(const std::string& path, std::vector<unsigned char>& secret, std::string& error) {
+    vfs::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+    struct stat st {};
+    if (!fd.valid() || ::fstat(fd.get(), &st) != 0) {
+        error = "TICKETKEYFILE " + path + ": " + std::strerror(errno);
+        return false;
+    }
+    // SECURITY: whoever reads the secret can decrypt every resumed session's ticket.
+    if (st.st_mode & S_IRWXO) {
+        error = "TICKETKEYFILE " + path + " may be read by other users: chmod o-rwx it";
+        return false;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size < 32 || st.st_size > 4096) {
+        error = "TICKETKEYFILE " + path + ": expected a file of 32 to 4096 random bytes (openssl rand 48 > FILE)";
+        return false;
+    }
+    secret.resize(static_cast<std::size_t>(st.st_size));
+    if (::read(fd.get(), secret.data(), secret.size()) != static_cast<ssize_t>(secret.size())) {
+        error = "TICKETKEYFILE " + path + ": could not read it whole";
+        return false;
+    }
+    return true;
+}
+
 tls::protocol_version oldest(config::tls_protocol p) {
     switch (p) {
         case config::tls_protocol::v1_0: return tls::protocol_version::tls1_0;
@@ -48,8 +84,20 @@ bool tls_options_from(const config::server_settings& s, tls::server_options& o, 
     o.session_timeout = s.tls_timeout_seconds;
     // A ticket key encrypts for two session lifetimes, so a ticket made just before a rotation
     // still resumes; made once here, it outlives the contexts SIGHUP replaces.
-    if (o.session_timeout != 0)
-        o.tickets = std::make_shared<tls::ticket_keys>(std::chrono::seconds(2 * std::uint64_t{o.session_timeout}));
+    if (o.session_timeout != 0) {
+        const std::chrono::seconds period(2 * std::uint64_t{o.session_timeout});
+        if (s.ticket_key_file.empty()) {
+            o.tickets = std::make_shared<tls::ticket_keys>(period);
+        } else {
+            std::vector<unsigned char> secret;
+            if (!read_ticket_secret(s.ticket_key_file, secret, error)) return false;
+            o.tickets = std::make_shared<tls::ticket_keys>(period, secret);
+            tls::digest d(tls::digest_algorithm::sha256);
+            d.update(secret.data(), secret.size());
+            o.tickets_origin = d.hex_final();
+            std::fill(secret.begin(), secret.end(), 0);
+        }
+    }
     o.server_name = s.tls_server_name;
     return true;
 }
@@ -62,10 +110,11 @@ bool load_tls(server_context& ctx, std::string& error) {
         // The ticket keys of an earlier generation (SIGHUP) stay while TLSTIMEOUT does.
         auto& sh = *ctx.shared;
         std::lock_guard lock(sh.tickets_mutex);
-        if (sh.ticket_keys && sh.ticket_keys_timeout == o.session_timeout)
+        if (sh.ticket_keys && sh.ticket_keys_timeout == o.session_timeout && sh.ticket_keys_origin == o.tickets_origin)
             o.tickets = sh.ticket_keys;
         sh.ticket_keys = o.tickets;
         sh.ticket_keys_timeout = o.session_timeout;
+        sh.ticket_keys_origin = o.tickets_origin;
     }
     ctx.make_tls = [o](std::string& err) { return tls::context::make_server(o, err); };
     auto t = ctx.make_tls(error);

@@ -33,6 +33,7 @@ struct server_options {
     // Session-ticket keys; shared by the contexts a SIGHUP makes, so tickets survive a reload.
     // Null: OpenSSL's own key (lives as long as the context).
     std::shared_ptr<ticket_keys> tickets;
+    std::string tickets_origin;      // keys from a shared secret: its SHA-256 (a reload keeps equal keys)
     std::string server_name;         // if set, a different SNI is refused
 };
 

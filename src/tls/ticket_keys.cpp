@@ -5,8 +5,10 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace ferry::tls {
@@ -37,8 +39,70 @@ bool set_hmac_key(EVP_MAC_CTX* mac, unsigned char* key, std::size_t len) {
 
 ticket_keys::ticket_keys(std::chrono::seconds period, clock now) : period_(period), now_(std::move(now)) {}
 
+ticket_keys::ticket_keys(std::chrono::seconds period, const std::vector<unsigned char>& secret, wall_clock wall)
+    : period_(period), now_(std::chrono::steady_clock::now), wall_(std::move(wall)) {
+    // A longer secret has no more strength than a hash of it; 64 bytes hold any sane file.
+    secret_size_ = std::min(secret.size(), secret_.size());
+    std::memcpy(secret_.data(), secret.data(), secret_size_);
+}
+
 ticket_keys::~ticket_keys() {
     for (auto& k : keys_) wipe(k);
+    OPENSSL_cleanse(secret_.data(), secret_.size());
+}
+
+bool ticket_keys::derive(key& k, std::uint64_t period) const {
+    // HKDF-SHA256(secret, salt, info = period number) -> name, AES key, HMAC key.
+    unsigned char info[8];
+    for (int i = 0; i < 8; ++i) info[i] = static_cast<unsigned char>(period >> (56 - 8 * i));
+    unsigned char out[name_size + sizeof k.aes + sizeof k.hmac];
+    EVP_KDF* kdf = EVP_KDF_fetch(nullptr, "HKDF", nullptr);
+    EVP_KDF_CTX* kctx = kdf ? EVP_KDF_CTX_new(kdf) : nullptr;
+    EVP_KDF_free(kdf);
+    if (!kctx) return false;
+    char digest[] = "SHA256";
+    char salt[] = "ferry TLS ticket keys v1";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, const_cast<unsigned char*>(secret_.data()), secret_size_),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt, sizeof salt - 1),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, sizeof info), OSSL_PARAM_construct_end()};
+    const bool ok = EVP_KDF_derive(kctx, out, sizeof out, params) == 1;
+    EVP_KDF_CTX_free(kctx);
+    if (ok) {
+        std::memcpy(k.name, out, name_size);
+        std::memcpy(k.aes, out + name_size, sizeof k.aes);
+        std::memcpy(k.hmac, out + name_size + sizeof k.aes, sizeof k.hmac);
+        k.period = period;
+        k.live = true;
+    }
+    OPENSSL_cleanse(out, sizeof out);
+    return ok;
+}
+
+ticket_keys::key* ticket_keys::current_derived_locked() {
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(wall_().time_since_epoch()).count();
+    const auto p = static_cast<std::uint64_t>(seconds < 0 ? 0 : seconds) / static_cast<std::uint64_t>(period_.count());
+    // SECURITY: as with random keys, a period's key is wiped once two periods have begun since.
+    key* current = nullptr;
+    bool have_previous = p == 0;
+    for (auto& k : keys_) {
+        if (!k.live) continue;
+        if (k.period == p) current = &k;
+        else if (p > 0 && k.period == p - 1) have_previous = true;
+        else wipe(k);
+    }
+    // Both live: the previous period's tickets (maybe from another node) still open.
+    for (auto& k : keys_) {
+        if (k.live) continue;
+        if (!current) {
+            if (!derive(k, p)) return nullptr;
+            current = &k;
+        } else if (!have_previous) {
+            have_previous = derive(k, p - 1);
+        }
+    }
+    return current;
 }
 
 void ticket_keys::wipe(key& k) {
@@ -59,6 +123,7 @@ std::size_t ticket_keys::keys_held() const {
 }
 
 ticket_keys::key* ticket_keys::current_locked(std::chrono::steady_clock::time_point now) {
+    if (wall_) return current_derived_locked();
     key* current = nullptr;
     for (auto& k : keys_) {
         if (!k.live) continue;
