@@ -9,6 +9,7 @@
 #include "server/bootstrap.hpp"
 #include "server/check_config.hpp"
 #include "server/firewall_rules.hpp"
+#include "server/haproxy_config.hpp"
 #include "server/serve_folder.hpp"
 #include "server/server.hpp"
 #include "server/user_command.hpp"
@@ -60,6 +61,18 @@ int main(int argc, char** argv) {
     auto* rules_cmd = app.add_subcommand("firewall-rules",
                                          "Print the nftables/iptables rules a firewall needs for --config FILE");
 
+    auto* haproxy_cmd = app.add_subcommand("haproxy-config",
+                                           "Print a haproxy.cfg that balances several ferryd nodes behind one address");
+    server::haproxy_layout layout;
+    std::vector<std::string> haproxy_nodes;
+    haproxy_cmd->add_option("--public", layout.public_address, "IPv4 address the clients connect to (PASSIVEADDRESS)")
+        ->required();
+    haproxy_cmd->add_option("--node", haproxy_nodes, "A node: ADDRESS:LOW-HIGH, its address and passive range (repeatable)")
+        ->required();
+    haproxy_cmd->add_option("--port", layout.control_port, "Control port (default 21)")->check(CLI::Range(1, 65535));
+    haproxy_cmd->add_option("--tls-port", layout.tls_port, "Implicit-TLS port (TLSPORT; default: none)")
+        ->check(CLI::Range(0, 65535));
+
     auto* check_cmd = app.add_subcommand("check-config",
                                          "Read and check FILE (or --config) and the files it names without starting; print "
                                          "the effective settings and every problem (file:line); exit 1 on a problem");
@@ -100,6 +113,21 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
         fmt::print(stderr, "{}", server::format_config_problems(c, file));
         return c.ok() ? 0 : 1;
+    }
+    if (haproxy_cmd->parsed()) {
+        std::string error;
+        for (const auto& text : haproxy_nodes) {
+            auto n = server::parse_haproxy_node(text, error);
+            if (!n) break;
+            layout.nodes.push_back(*n);
+        }
+        if (error.empty()) error = server::check_haproxy_layout(layout);
+        if (!error.empty()) {
+            fmt::print(stderr, "ferryd haproxy-config: {}\n", error);
+            return 2;
+        }
+        fmt::print("{}", server::haproxy_config(layout));
+        return 0;
     }
     if (user_cmd->parsed()) {
         uo.action = user_add->parsed() ? "add" : user_del->parsed() ? "del" : user_passwd->parsed() ? "passwd" : "list";

@@ -143,6 +143,10 @@ asio::awaitable<void> server::accept_loop(listener& l) {
         }
         std::error_code pe;
         const auto socket_peer = sock.remote_endpoint(pe);
+        if (pe) {  // reset while it waited in the backlog (a balancer's health check does that)
+            sock.close(pe);
+            continue;
+        }
         const tcp::endpoint peer(net::unmapped(socket_peer.address()), socket_peer.port());
         if (!cfg.proxy_from.empty()) {
             // SECURITY: behind a balancer (PROXYPROTOCOL) only the balancer may connect, and the
@@ -179,9 +183,18 @@ asio::awaitable<void> server::admit_relayed(tcp::socket sock, bool implicit_tls,
         sock.close(ig);
         co_return;
     }
-    std::optional<tcp::endpoint> via;
-    if (relayed.relayed) via = balancer;
-    admit(std::move(sock), implicit_tls, ctx, relayed.client, via);
+    if (!relayed.relayed) {
+        // LOCAL: the balancer's own connection, i.e. its health check. It learns the node is up
+        // from the greeting; it is no client, so it takes no session and no place in the limits.
+        if (!implicit_tls) {
+            static constexpr std::string_view up = "220 Ferry FTPS server ready.\r\n";
+            (void)::send(sock.native_handle(), up.data(), up.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        }
+        std::error_code ig;
+        sock.close(ig);
+        co_return;
+    }
+    admit(std::move(sock), implicit_tls, ctx, relayed.client, balancer);
 }
 
 void server::admit(tcp::socket sock, bool implicit_tls, const std::shared_ptr<const server_context>& ctx,
@@ -214,12 +227,12 @@ void server::admit(tcp::socket sock, bool implicit_tls, const std::shared_ptr<co
     }
     const auto executor = sock.get_executor();
     std::unique_ptr<tcp_control_link> link;
-    if (balancer)
+    if (balancer) {
         link = std::make_unique<tcp_control_link>(std::move(sock), cfg.keepalive_seconds, client, &cfg.proxy_from);
-    else
-        link = std::make_unique<tcp_control_link>(std::move(sock), cfg.keepalive_seconds, std::nullopt,
-                                                  cfg.proxy_from.empty() ? nullptr : &cfg.proxy_from);
-    if (balancer) link->set_via(balancer->address().to_string());
+        link->set_via(balancer->address().to_string());
+    } else {
+        link = std::make_unique<tcp_control_link>(std::move(sock), cfg.keepalive_seconds);
+    }
     auto s = std::make_shared<session>(ctx, std::move(link), implicit_tls, next_id_++, std::move(slot),
                                        worker_pools{*hash_pool_, *disk_pool_, *digest_pool_});
     // The completion handler owns the session until run() ends (no wrapper coroutine: its
