@@ -56,6 +56,10 @@ void check_server(const server_settings& s, const std::vector<statement>& sts, s
         problems.push_back(where("SECURE_SESSION_REUSE") +
                 ": SECURE_SESSION_REUSE REQUIRED cannot work with TLSTIMEOUT 0 (no session could be resumed)");
     }
+    if (!s.ticket_key_file.empty() && (!s.tls_configured() || s.tls_timeout_seconds == 0)) {
+        problems.push_back(where("TICKETKEYFILE") + ": TICKETKEYFILE needs a KEYRING and a TLSTIMEOUT above 0 (the keys "
+                                                    "it gives encrypt session tickets)");
+    }
     if (s.password_optional && s.certmap.empty()) {
         problems.push_back(where("SECURE_PASSWORD") + ": SECURE_PASSWORD OPTIONAL needs CERTMAP (which certificate is which user)");
     }

@@ -34,7 +34,8 @@ std::shared_ptr<server_context> build_context(config::server_settings settings, 
     resolve_relative_names(s, opts.config_file);
     for (auto [path, what, ours] : {std::tuple{s.users, "USERS file", false}, std::tuple{s.certmap, "CERTMAP file", false},
                                     std::tuple{s.cafile, "CAFILE", false}, std::tuple{s.crlfile, "CRLFILE", false},
-                                    std::tuple{s.keyring, "KEYRING", true}}) {
+                                    std::tuple{s.keyring, "KEYRING", true},
+                                    std::tuple{s.ticket_key_file, "TICKETKEYFILE", true}}) {
         if (path.empty()) continue;
         if (auto why = check_trusted_file(path, what, ours)) {
             error = *why;

@@ -75,6 +75,9 @@ std::vector<std::string> insecure_settings(const config::server_settings& s) {
         out.push_back("UPLOADCLOSENOTIFY OPTIONAL: a forged FIN can cut a PROT P upload short");
     if (!s.sandbox)
         out.push_back("SANDBOX OFF: the serving process is not confined (no Landlock, no seccomp)");
+    for (const auto& cidr : s.proxy_from)
+        if (cidr.ends_with("/0"))
+            out.push_back("PROXYPROTOCOL FROM " + cidr + ": any host may claim to connect for any client address");
     return out;
 }
 
@@ -83,7 +86,7 @@ void resolve_relative_names(config::server_settings& s, const std::string& confi
     auto rel = [&](std::string& p) {
         if (!p.empty() && fs::path(p).is_relative()) p = (base / p).string();
     };
-    for (std::string* p : {&s.users, &s.keyring, &s.cafile, &s.certmap, &s.crlfile}) rel(*p);
+    for (std::string* p : {&s.users, &s.keyring, &s.cafile, &s.certmap, &s.crlfile, &s.ticket_key_file}) rel(*p);
     for (std::string* p : {&s.xferlog, &s.jsonlog})
         if (*p != "-") rel(*p);
 }
@@ -109,7 +112,8 @@ confinement_paths paths_after_start(const config::server_settings& s, const std:
         add(out.read_only, dir);
     };
     // The TLS files, and what else SIGHUP re-reads: the configuration, USERS and CERTMAP.
-    for (const std::string* f : {&s.keyring, &s.cafile, &s.crlfile, &s.users, &s.certmap, &config_file}) {
+    for (const std::string* f :
+         {&s.keyring, &s.cafile, &s.crlfile, &s.users, &s.certmap, &s.ticket_key_file, &config_file}) {
         if (f->empty()) continue;
         fs::path p = fs::absolute(*f);
         folder_of(p);

@@ -2,6 +2,7 @@
 // (127.0.0.1; 127.0.0.2 stands in for a foreign host: it is in 127.0.0.0/8, so it is local too).
 // Every test is bounded by a deadline.
 #include "net/passive_listener.hpp"
+#include "net/proxy_protocol.hpp"
 
 #include <gtest/gtest.h>
 
@@ -463,4 +464,121 @@ TEST(connect_active, refused_target_is_an_error_value) {
     });
     ASSERT_TRUE(r.run());
     EXPECT_EQ(ec, asio::error::connection_refused);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Behind a balancer (PROXYPROTOCOL, issue 15): 127.0.0.1 is the balancer, 127.0.0.2 anyone else.
+
+namespace {
+
+const std::vector<std::string> balancer_subnet{"127.0.0.1/32"};
+
+struct proxied_accept {
+    runner r;
+    passive_listener l{r.ctx.get_executor()};
+    std::size_t refused = 0;
+    std::error_code accept_ec = asio::error::would_block;
+    std::string received;
+    tcp::socket server{r.ctx};
+
+    proxied_accept() {
+        l.expect_proxy_from(&balancer_subnet);
+        EXPECT_EQ(l.open(loopback, 0, 0), std::error_code{});
+        // The control client is 198.51.100.9; its data must come through the balancer.
+        r.spawn([this]() -> asio::awaitable<void> {
+            accept_ec = co_await l.accept(server, make_address("198.51.100.9"), refused);
+            if (accept_ec) co_return;
+            std::string buf(5, '\0');
+            auto [ec, n] = co_await asio::async_read(server, asio::buffer(buf), as_tuple);
+            received = buf.substr(0, n);
+        });
+    }
+    // Connects from `from`, sends `first`; returns whether the listener then closed it.
+    asio::awaitable<bool> closed_after(const asio::ip::address& from, std::string first) {
+        tcp::socket c(r.ctx);
+        EXPECT_EQ(co_await connect_from(c, from, l.port()), std::error_code{});
+        co_await asio::async_write(c, asio::buffer(first), as_tuple);
+        char b;
+        auto [ec, n] = co_await asio::async_read(c, asio::buffer(&b, 1), as_tuple);
+        co_return n == 0 && (ec == asio::error::eof || ec == asio::error::connection_reset);
+    }
+};
+
+std::string v1_from(const std::string& client) { return "PROXY TCP4 " + client + " 203.0.113.1 4444 50000\r\n"; }
+
+}  // namespace
+
+TEST(passive_listener_behind_balancer, the_header_names_the_client_and_its_bytes_follow_intact) {
+    proxied_accept t;
+    t.r.spawn([&]() -> asio::awaitable<void> {
+        tcp::socket c(t.r.ctx);
+        EXPECT_EQ(co_await connect_from(c, loopback, t.l.port()), std::error_code{});
+        // The header and the first data bytes in one segment, as HAProxy often sends them.
+        co_await asio::async_write(c, asio::buffer(v1_from("198.51.100.9") + "hello"), as_tuple);
+    });
+    ASSERT_TRUE(t.r.run());
+    EXPECT_EQ(t.accept_ec, std::error_code{});
+    EXPECT_EQ(t.refused, 0u);
+    EXPECT_EQ(t.received, "hello");
+}
+
+TEST(passive_listener_behind_balancer, a_header_in_pieces_is_read_whole) {
+    proxied_accept t;
+    t.r.spawn([&]() -> asio::awaitable<void> {
+        tcp::socket c(t.r.ctx);
+        EXPECT_EQ(co_await connect_from(c, loopback, t.l.port()), std::error_code{});
+        const std::string all = v1_from("198.51.100.9") + "hello";
+        asio::steady_timer pause(t.r.ctx);
+        for (std::size_t at = 0; at < all.size(); at += 7) {
+            co_await asio::async_write(c, asio::buffer(all.substr(at, 7)), as_tuple);
+            pause.expires_after(2ms);  // separate segments, so the reader sees each piece alone
+            co_await pause.async_wait(as_tuple);
+        }
+    });
+    ASSERT_TRUE(t.r.run());
+    EXPECT_EQ(t.accept_ec, std::error_code{});
+    EXPECT_EQ(t.received, "hello");
+}
+
+// SECURITY: the checks that stop connection stealing hold behind the balancer too.
+TEST(passive_listener_behind_balancer, another_client_another_host_or_no_header_is_refused) {
+    proxied_accept t;
+    t.r.spawn([&]() -> asio::awaitable<void> {
+        // Through the balancer, but for another client.
+        EXPECT_TRUE(co_await t.closed_after(loopback, v1_from("198.51.100.10") + "x"));
+        // Straight from another host, naming the right client.
+        EXPECT_TRUE(co_await t.closed_after(foreign, v1_from("198.51.100.9") + "x"));
+        // From the balancer, without a header.
+        EXPECT_TRUE(co_await t.closed_after(loopback, "hello"));
+        EXPECT_EQ(t.refused, 3u);
+        EXPECT_TRUE(t.l.is_open());  // still waiting for the client's own connection
+        tcp::socket c(t.r.ctx);
+        EXPECT_EQ(co_await connect_from(c, loopback, t.l.port()), std::error_code{});
+        co_await asio::async_write(c, asio::buffer(v1_from("198.51.100.9") + "hello"), as_tuple);
+    });
+    ASSERT_TRUE(t.r.run());
+    EXPECT_EQ(t.accept_ec, std::error_code{});
+    EXPECT_EQ(t.received, "hello");
+}
+
+TEST(receive_proxy_header, a_balancer_that_sends_half_a_header_is_timed_out) {
+    runner r;
+    tcp::acceptor acc(r.ctx, tcp::endpoint(loopback, 0));
+    tcp::socket server(r.ctx), client(r.ctx);
+    std::error_code ec;
+    std::string why;
+    const auto start = std::chrono::steady_clock::now();
+    r.spawn([&]() -> asio::awaitable<void> {
+        co_await acc.async_accept(server, as_tuple);
+        ferry::net::proxied_peer p;
+        ec = co_await ferry::net::receive_proxy_header(server, 200ms, p, why);
+    });
+    r.spawn([&]() -> asio::awaitable<void> {
+        co_await client.async_connect(acc.local_endpoint(), as_tuple);
+        co_await asio::async_write(client, asio::buffer(std::string_view("PROXY TCP4 198.51")), as_tuple);
+    });
+    ASSERT_TRUE(r.run());
+    EXPECT_EQ(ec, asio::error::timed_out);
+    EXPECT_NE(why.find("within"), std::string::npos) << why;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }

@@ -151,3 +151,51 @@ TEST(TicketKeys, RotatesAtMostOncePerPeriodUnderLoad) {
 }
 
 }  // namespace
+
+// Shared keys (TICKETKEYFILE, issue 15): two nodes with one secret, on one wall clock.
+namespace {
+
+struct fake_wall {
+    std::chrono::system_clock::time_point t{std::chrono::system_clock::time_point{} + 500000h};
+    ticket_keys::wall_clock fn() {
+        return [this] { return t; };
+    }
+};
+
+const std::vector<unsigned char> secret_a(48, 0x5a);
+const std::vector<unsigned char> secret_b(48, 0xa5);
+
+TEST(SharedTicketKeys, ANodeOpensTheTicketsOfAnotherWithTheSameSecret) {
+    fake_wall wall;
+    ticket_keys node1(200s, secret_a, wall.fn()), node2(200s, secret_a, wall.fn());
+    ticket t = issue(node1);
+    EXPECT_EQ(open(node2, t), 1);
+    EXPECT_EQ(issue(node2).name, t.name);
+}
+
+TEST(SharedTicketKeys, AnotherSecretOpensNothing) {
+    fake_wall wall;
+    ticket_keys node1(200s, secret_a, wall.fn()), other(200s, secret_b, wall.fn());
+    EXPECT_EQ(open(other, issue(node1)), 0);
+}
+
+TEST(SharedTicketKeys, RotateWithThePeriodOnEveryNode) {
+    fake_wall wall;
+    ticket_keys node1(200s, secret_a, wall.fn());
+    ticket old = issue(node1);
+    wall.t += 200s;
+    // A node started only now still opens the previous period's ticket, asking for renewal.
+    ticket_keys late(200s, secret_a, wall.fn());
+    EXPECT_EQ(open(late, old), 2);
+    ticket fresh = issue(late);
+    EXPECT_NE(fresh.name, old.name);
+    EXPECT_EQ(open(node1, fresh), 1);
+    EXPECT_EQ(open(node1, old), 2);
+    wall.t += 200s;  // two periods on: the first key is gone on both nodes
+    EXPECT_EQ(open(node1, old), 0);
+    EXPECT_EQ(open(late, old), 0);
+    EXPECT_EQ(open(late, fresh), 2);
+    EXPECT_LE(node1.keys_held(), 2u);
+}
+
+}  // namespace
