@@ -152,7 +152,7 @@ asio::awaitable<void> server::accept_loop(listener& l) {
             // SECURITY: behind a balancer (PROXYPROTOCOL) only the balancer may connect, and the
             // client is the one its header names; nobody else gets as much as a reply.
             if (!net::trusted_balancer(peer.address(), cfg.proxy_from)) {
-                refuse_silently(sock, *ctx, endpoint_text(peer) + ": not from a balancer (PROXYPROTOCOL FROM)");
+                refuse_silently(sock, *ctx, "proxy-untrusted", endpoint_text(peer) + ": not from a balancer (PROXYPROTOCOL FROM)");
                 continue;
             }
             // Read on the session's thread: a balancer slow to send its header holds up no accept.
@@ -174,7 +174,7 @@ asio::awaitable<void> server::admit_relayed(tcp::socket sock, bool implicit_tls,
             std::error_code ig;
             sock.close(ig);
         } else {
-            refuse_silently(sock, *ctx, endpoint_text(balancer) + ": " + why);
+            refuse_silently(sock, *ctx, "proxy-header", endpoint_text(balancer) + ": " + why);
         }
         co_return;
     }
@@ -247,12 +247,13 @@ void server::admit(tcp::socket sock, bool implicit_tls, const std::shared_ptr<co
     });
 }
 
-void server::refuse_silently(tcp::socket& sock, const server_context& ctx, const std::string& why) {
+void server::refuse_silently(tcp::socket& sock, const server_context& ctx, const std::string& kind,
+                             const std::string& why) {
     metrics::add(ctx.shared->counters.connections_refused[3]);
     std::error_code ig;
     sock.close(ig);
     std::size_t held = 0;
-    if (ctx.warnings.allow("proxy", held))
+    if (ctx.warnings.allow(kind, held))
         ctx.log->warn("refused {}{}", why,
                       held ? fmt::format(" ({} more refused for this reason since the last warning)", held) : "");
 }

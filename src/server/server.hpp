@@ -62,8 +62,9 @@ private:
     void refuse(asio::ip::tcp::socket& sock, const server_context& ctx, bool implicit_tls, const std::string& kind,
                 const std::string& why, const std::string& peer);
     // Closes a connection that is not the balancer's or brought no valid PROXY header, without
-    // a reply (it may not even speak FTP). Logged like refuse().
-    void refuse_silently(asio::ip::tcp::socket& sock, const server_context& ctx, const std::string& why);
+    // a reply (it may not even speak FTP). Logged like refuse(), kind by kind.
+    void refuse_silently(asio::ip::tcp::socket& sock, const server_context& ctx, const std::string& kind,
+                         const std::string& why);
     // Out of descriptors (EMFILE): frees the spare descriptor to accept and refuse one waiting
     // connection, then takes the spare again.
     void refuse_without_descriptors(listener& l);

@@ -95,6 +95,7 @@ class Server:
     log_path: Path
     pasv_range: tuple[int, int]
     argv: list[str]
+    ready_header: bytes = b""  # sent first by the readiness probe (a server behind PROXYPROTOCOL)
     proc: subprocess.Popen | None = None
     _log_file: object = field(default=None, repr=False)
 
@@ -132,6 +133,8 @@ class Server:
             try:
                 with socket.create_connection((self.host, port), timeout=2) as s:
                     s.settimeout(2)
+                    if self.ready_header:
+                        s.sendall(self.ready_header)
                     if kind == "implicit":
                         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
                         ctx.check_hostname = False
@@ -408,11 +411,12 @@ class ServerFactory:
 
     def __call__(self, name: str = "ferryd", *, overrides: dict[str, str | None] | None = None,
                  extra: list[str] = (), implicit: bool = True, port: int | None = None,
-                 tls_port: int | None = None, wrapper: list[str] = ()) -> Server:
+                 tls_port: int | None = None, wrapper: list[str] = (), ready_header: bytes = b"") -> Server:
         """overrides: statement -> value; None leaves the statement out of the file.
         port/tls_port: use these (from free_port()) instead of fresh ones, for a
         test that must write a port number into a file before the server starts.
-        wrapper: a command the server runs under (e.g. prlimit with its options)."""
+        wrapper: a command the server runs under (e.g. prlimit with its options).
+        ready_header: what the readiness probe sends first (a PROXY header, for PROXYPROTOCOL)."""
         root = self.tmp_path_factory.mktemp(name)
         home = root / "home"
         outside = root / "outside"
@@ -449,7 +453,7 @@ class ServerFactory:
         srv = Server(name=name, host=HOST, port=port, tls_port=tls_port, user=USER,
                      password=PASSWORD, home=home, outside=outside, root=root,
                      config_path=config, log_path=root / "server.log", pasv_range=(lo, hi),
-                     argv=[*wrapper, *server_argv(config)])
+                     argv=[*wrapper, *server_argv(config)], ready_header=ready_header)
         self.servers.append(srv)
         _LIVE.append(srv)
         srv.start()

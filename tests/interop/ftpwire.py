@@ -87,13 +87,17 @@ class RawControl:
     """
 
     def __init__(self, port: int, host: str = HOST, timeout: float = TIMEOUT,
-                 implicit: ssl.SSLContext | None = None, source: str | None = None):
-        """source: the client address to connect from (data connections use it too)."""
+                 implicit: ssl.SSLContext | None = None, source: str | None = None,
+                 proxy_header: bytes = b""):
+        """source: the client address to connect from (data connections use it too).
+        proxy_header: sent first, as a load balancer does (PROXYPROTOCOL)."""
         self.timeout = timeout
         self.source = (source, 0) if source else None
         self.sock: socket.socket = socket.create_connection((host, port), timeout=timeout,
                                                             source_address=self.source)
         self.sock.settimeout(timeout)
+        if proxy_header:
+            self.sock.sendall(proxy_header)
         if implicit is not None:
             self.sock = implicit.wrap_socket(self.sock, server_hostname=host)
         self.buf = b""
@@ -189,12 +193,14 @@ class RawControl:
         return int(m.group(5)) * 256 + int(m.group(6))
 
     def open_data(self, port: int, protect: bool, resume: bool = True,
-                  session: ssl.SSLSession | None = None) -> socket.socket:
+                  session: ssl.SSLSession | None = None, proxy_header: bytes = b"") -> socket.socket:
         """Connect to a data port; with protect, do the TLS handshake resuming the
         control connection's session (resume=False: a fresh handshake; session:
-        resume that session instead, which must belong to self.ctx)."""
+        resume that session instead, which must belong to self.ctx). proxy_header: sent first."""
         s = socket.create_connection((HOST, port), timeout=self.timeout, source_address=self.source)
         s.settimeout(self.timeout)
+        if proxy_header:
+            s.sendall(proxy_header)
         if protect:
             if session is None and resume:
                 assert isinstance(self.sock, ssl.SSLSocket)
