@@ -181,7 +181,7 @@ asio::awaitable<bool> session::control_tls_established() {
     const bool resumed = tag != session_tag_;
     session_tag_ = std::move(tag);
     auto id = link_->tls_peer();
-    ctx_->log->info("[{}] TLS {} {}{}{}", id_, link_->tls_protocol(), link_->tls_cipher(),
+    ctx_->log->info("[{}] TLS {} {}{}{}{}", id_, link_->tls_protocol(), link_->tls_cipher(), resumed ? " resumed" : "",
                     id.present ? " client certificate " : "", id.present ? id.subject + " issued by " + id.issuer : "");
     metrics::add(counters().tls_handshakes[static_cast<std::size_t>(tls_link::control)][resumed]);
     if (events_on()) {
