@@ -74,7 +74,7 @@ def main() -> int:
         with open(site.home / "big.bin", "wb") as f:
             for left in range(cfg.size, 0, -len(block)):
                 f.write(block[:min(left, len(block))])
-        want = bl.file_sha256(site.home / "big.bin")
+        want = netlab.file_sha256(site.home / "big.bin")
         # Each download gets 3x the time of one at 20 MB/s shared by all clients, plus a minute.
         limit = cfg.clients * cfg.size / 20e6 * 3 + 60
 
@@ -106,7 +106,7 @@ def main() -> int:
                 if run == 0:  # one download to disk, checked, before timing
                     copy = work / "copy.bin"
                     one(host, str(copy))
-                    if bl.file_sha256(copy) != want:
+                    if netlab.file_sha256(copy) != want:
                         raise RuntimeError(f"{how}: the downloaded copy differs from the file")
                     copy.unlink()
                 cpu0 = cpu_seconds(site.haproxy)

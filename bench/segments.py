@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import shutil
@@ -37,14 +36,6 @@ from bench import PASSWORD, USER, make_pki, parse_size  # noqa: E402
 
 CLIENT, CLIENT_GW, SERVER_GW, SERVER, PORT = "10.77.1.2", "10.77.1.1", "10.77.2.1", "10.77.2.2", 2121
 MTU = 9000
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def main() -> int:
@@ -71,7 +62,7 @@ def main() -> int:
         with open(home / "big.bin", "wb") as f:
             for left in range(cfg.size, 0, -len(block)):
                 f.write(block[:min(left, len(block))])
-        want = file_sha256(home / "big.bin")
+        want = netlab.file_sha256(home / "big.bin")
         (work / "users").write_text(f"{USER}:{pw_hash}:{home}\n")
         (work / "ferryd.conf").write_text(
             f"LISTEN {SERVER} {PORT}\nRUNAS root\nTLSPORT 0\nKEYRING {pem}\nUSERS {work / 'users'}\n"
@@ -128,7 +119,7 @@ def main() -> int:
                 took = time.monotonic() - t0
                 if r.rc != 0:
                     raise RuntimeError(f"{how}: ferry exited {r.rc}: {r.text[-2000:]}")
-                if file_sha256(dest) != want:
+                if netlab.file_sha256(dest) != want:
                     raise RuntimeError(f"{how}: the copy differs from the file")
                 results[how].append(took)
                 print(f"run {run + 1}: {how}: {took:.2f} s, {cfg.size / 1e6 / took:.1f} MB/s", flush=True)

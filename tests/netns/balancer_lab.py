@@ -75,14 +75,6 @@ def node_of_port(port: int) -> int:
     return k if port >= PASV_BASE and 1 <= k <= 9 else 0
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def proxy_v1(src: str, dst: str, sport: int, dport: int) -> bytes:
     return f"PROXY TCP4 {src} {dst} {sport} {dport}\r\n".encode()
 

@@ -17,6 +17,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import signal
@@ -32,6 +33,15 @@ TCPDUMP = "/usr/bin/tcpdump" if os.path.exists("/usr/bin/tcpdump") else "/usr/sb
 PYTHON = "/usr/bin/python3"
 PREFIX_RE = re.compile(r"^fy(\d+)-")
 CMD_TIMEOUT = 20
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read a MiB at a time (transfers are checked with it)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 class LabError(RuntimeError):

@@ -20,9 +20,10 @@ import pytest
 
 import fwlab
 from balancer_lab import (CLIENT, CLIENT2, CONTROL_PORT, PUBLIC, THIRD, TLS_PORT, UNTRUSTED, Balancer,
-                          file_sha256, node_addr, node_gw, node_of_port, node_ports, nodes_used, proxy_v1,
+                          node_addr, node_gw, node_of_port, node_ports, nodes_used, proxy_v1,
                           proxy_v2, proxy_v2_local)
 from fwlab import sent
+from netlab import file_sha256
 
 # --------------------------------------------------------------------------
 # Fixtures
