@@ -123,7 +123,8 @@ void app::make_session() {
     h.trace = [this](std::string_view s) {
         if (verbose_) std::fprintf(stderr, "%s\n", proto::printable(s).c_str());
     };
-    h.warn = [](std::string_view s) {
+    h.warn = [this](std::string_view s) {
+        warnings_given_.emplace(s);
         std::fflush(stdout);
         std::fprintf(stderr, "ferry: warning: %s\n", proto::printable(s).c_str());
     };
@@ -342,7 +343,11 @@ asio::awaitable<std::unique_ptr<client::session>> app::open_extra_session() {
     h.trace = [this](std::string_view s) {
         if (verbose_) std::fprintf(stderr, "%s\n", proto::printable(s).c_str());
     };
-    h.warn = [](std::string_view s) { std::fprintf(stderr, "ferry: warning: %s\n", proto::printable(s).c_str()); };
+    // What the first session warned of (--insecure, and such) is not said again for each other.
+    h.warn = [this](std::string_view s) {
+        if (warnings_given_.emplace(s).second)
+            std::fprintf(stderr, "ferry: warning: %s\n", proto::printable(s).c_str());
+    };
     // The first session accepted this server (or its fingerprint): the same certificate only.
     std::string fp = sess_->server_fingerprint();
     h.accept_untrusted = [fp](const tls::peer_check& pc, const std::string&, std::string&) {

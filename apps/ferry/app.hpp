@@ -2,6 +2,7 @@
 // The ferry program's modes: one-shot commands, batch and interactive sessions, probe.
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,7 @@ private:
     // The last login, for open_extra_session (mirror -P).
     std::optional<client::ftp_url> last_url_;
     std::string last_user_, last_password_;
+    std::set<std::string, std::less<>> warnings_given_;  // said once; other sessions do not repeat them
 };
 
 }  // namespace ferry::cli

@@ -56,6 +56,8 @@ public:
     // After a download found bad (--verify): removes the temporary file, keeps the target.
     void discard();
     const std::string& part_path() const { return part_; }
+    // Bytes written since open() (a retry continues after them).
+    std::uint64_t written() const { return written_; }
 
 private:
     int fd_ = -1;

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "client/data_io.hpp"
 #include "client/listing_format.hpp"
@@ -538,6 +539,11 @@ int shell::cmd_get(const std::string& remote, const std::string& local_arg, bool
     }
     if (resume && offset) info("Resuming " + remote + " at byte " + std::to_string(offset));
     outcome o = run(s.retrieve(remote, file, offset, total, progress));
+    if (!o && worth_another_session(o, s) && run(replace_session())) {
+        // s is gone; the new session continues after what the first one wrote.
+        info("The server refused the data connection; the download goes on in a new session");
+        o = run(sess_->retrieve(remote, file, offset + file.written(), total, progress));
+    }
     bar->finish();
     if (!o) {
         std::string note = file.abandon();
@@ -547,7 +553,7 @@ int shell::cmd_get(const std::string& remote, const std::string& local_arg, bool
     if (verify) {
         struct stat part {};
         ::stat(file.part_path().c_str(), &part);
-        if (auto v = run(verify_download(s, remote, file.part_path(), static_cast<std::uint64_t>(part.st_size))); !v) {
+        if (auto v = run(verify_download(*sess_, remote, file.part_path(), static_cast<std::uint64_t>(part.st_size))); !v) {
             file.discard();
             return fail(v);
         }
@@ -636,29 +642,70 @@ asio::awaitable<std::vector<std::unique_ptr<session>>> shell::open_extra_session
 }
 
 int shell::cmd_put(const std::string& local, const std::string& remote, bool resume) {
+    auto started = std::chrono::steady_clock::now();
+    std::uint64_t moved = 0;
+    outcome o = put_once(local, remote, resume, moved);
+    // Standard input cannot be read a second time; a file can.
+    if (!o && local != "-" && worth_another_session(o, *sess_) && run(replace_session())) {
+        info("The server refused the data connection; the upload goes on in a new session");
+        started = std::chrono::steady_clock::now();
+        o = put_once(local, remote, resume, moved);
+    }
+    if (!o) return fail(o);
+    if (local != "-" && moved != std::numeric_limits<std::uint64_t>::max()) report_moved(local, remote, moved, started);
+    return exit_ok;
+}
+
+outcome shell::put_once(const std::string& local, const std::string& remote, bool resume, std::uint64_t& moved) {
     session& s = *sess_;
     std::uint64_t offset = 0;
     if (resume) {
         std::uint64_t n = 0;
         auto o = run(s.size(remote, n));
         if (o) offset = n;
-        else if (o.reply_code / 100 != 5) return fail(o);  // 550: nothing there yet, upload all
+        else if (o.reply_code / 100 != 5) return o;  // 550: nothing there yet, upload all
     }
     upload_file file;
-    if (auto o = file.open(local, offset); !o) return fail(o);
+    if (auto o = file.open(local, offset); !o) return o;
     if (resume && offset && offset == file.size()) {
         info(remote + " is already complete (" + std::to_string(offset) + " bytes)");
-        return exit_ok;
+        moved = std::numeric_limits<std::uint64_t>::max();  // nothing to report
+        return outcome::ok();
     }
     if (resume && offset) info("Resuming the upload of " + local + " at byte " + std::to_string(offset));
-    auto started = std::chrono::steady_clock::now();
     auto bar = show_progress(base_name(local), progress_ && local != "-");
     auto progress = [&bar](std::uint64_t d, std::uint64_t t) { bar->update(d, t); };
     outcome o = run(s.store(remote, file, resume && offset > 0, offset, progress));
     bar->finish();
-    if (!o) return fail(o);
-    if (local != "-") report_moved(local, remote, file.size() - offset, started);
-    return exit_ok;
+    moved = file.size() - offset;
+    return o;
+}
+
+bool shell::worth_another_session(const outcome& o, const session& s) {
+    if (!s.logged_in()) return true;
+    if (o.reply_code / 100 == 5 || o.ec == make_error_code(errc::local_file_error)) return false;
+    return o.reply_code == 421 || o.reply_code == 425 || o.reply_code == 426 ||
+           o.ec == make_error_code(errc::data_connection_failed) || o.ec == make_error_code(errc::transfer_failed) ||
+           o.ec == make_error_code(errc::tls_failed) || o.ec == make_error_code(errc::timeout) ||
+           o.ec == make_error_code(errc::connection_closed);
+}
+
+asio::awaitable<bool> shell::replace_session() {
+    std::string dir;
+    if (!sess_->logged_in()) co_return false;
+    const outcome here = co_await sess_->pwd(dir);
+    if (!here) co_return false;
+    std::unique_ptr<session> fresh = co_await open_extra_session();
+    if (!fresh) co_return false;
+    outcome o = co_await fresh->cwd(dir);
+    if (o && (ascii_ || sess_->ascii())) o = co_await fresh->set_ascii(true);
+    if (!o) {
+        co_await fresh->quit();
+        co_return false;
+    }
+    co_await sess_->quit();
+    sess_ = std::move(fresh);
+    co_return true;
 }
 
 int shell::cmd_mget(const std::vector<std::string>& patterns) {

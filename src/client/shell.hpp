@@ -89,7 +89,18 @@ protected:
     // a note when the server has no HASH.
     asio::awaitable<outcome> verify_download(session& s, const std::string& remote, const std::string& path,
                                              std::uint64_t size);
+    // A data connection the server refuses (425 and the like) gets one more try on a fresh
+    // session in the same folder: ProFTPD, whose single-use TLS 1.3 tickets a session spends
+    // on two uploads, refuses the third one's resumption.
     int cmd_put(const std::string& local, const std::string& remote, bool resume);
+    // One upload; moved: the bytes it sent (the maximum when there was nothing to send).
+    outcome put_once(const std::string& local, const std::string& remote, bool resume, std::uint64_t& moved);
+    // Whether a failed transfer may succeed on a new session: the connection or the data
+    // connection failed, not the server's refusal of the file (5xx) nor a local error.
+    static bool worth_another_session(const outcome& o, const session& s);
+    // Replaces the session by a new one logged in the same way, in the same folder and TYPE;
+    // false (and the old one kept) when that cannot be done.
+    asio::awaitable<bool> replace_session();
     // mirror (shell_mirror.cpp) on the logged-in session.
     int cmd_mirror(const mirror_request& r);
     // mirror -P and reconnections: another session to the same server, logged in like the

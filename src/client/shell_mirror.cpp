@@ -336,20 +336,6 @@ asio::awaitable<session*> shell::mirror_reconnect(mirror_job& job) {
     co_return job.owned.back().get();
 }
 
-namespace {
-// Worth a second try on a new session: the connection or the data connection failed, not the
-// server's refusal of the file (5xx) nor a local error. Servers with single-use TLS 1.3 tickets
-// (ProFTPD, vsftpd) refuse data connections once a session's tickets are spent on uploads.
-bool worth_reconnecting(const outcome& o, const session& s) {
-    if (!s.logged_in()) return true;
-    if (o.reply_code / 100 == 5 || o.ec == make_error_code(errc::local_file_error)) return false;
-    return o.reply_code == 421 || o.reply_code == 425 || o.reply_code == 426 ||
-           o.ec == make_error_code(errc::data_connection_failed) || o.ec == make_error_code(errc::transfer_failed) ||
-           o.ec == make_error_code(errc::tls_failed) || o.ec == make_error_code(errc::timeout) ||
-           o.ec == make_error_code(errc::connection_closed);
-}
-}  // namespace
-
 asio::awaitable<void> shell::mirror_worker(session* s, mirror_job& job) {
     while (job.next < job.queue.size()) {
         const mirror_action& a = *job.queue[job.next++];
@@ -374,7 +360,7 @@ asio::awaitable<void> shell::mirror_worker(session* s, mirror_job& job) {
         }
         bool verified_bad = false;
         outcome o = co_await mirror_transfer(*s, job, a, verified_bad);
-        if (!o && !verified_bad && worth_reconnecting(o, *s)) {
+        if (!o && !verified_bad && worth_another_session(o, *s)) {
             if (session* fresh = co_await mirror_reconnect(job)) {
                 s = fresh;
                 mirror_action again = a;

@@ -322,6 +322,25 @@ def test_several_transfers_one_session(server, ferry, tmp_path):
         assert path.read_bytes() == data, f"{path} differs" + explain(server, r)
 
 
+def test_many_uploads_one_session(server, ferry, tmp_path):
+    """mput of eight files, then a download, in one session with PROT P. ProFTPD and vsftpd
+    give single-use TLS 1.3 tickets and none on upload data connections, so a session runs out
+    of tickets to resume after two uploads and the next data connection is refused (425); ferry
+    then logs in again on a fresh session in the same folder and goes on."""
+    files = {f"many-{i}.bin": os.urandom(50_000 + i) for i in range(8)}
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, data in files.items():
+        (src / name).write_bytes(data)
+    back = tmp_path / "back.bin"
+    job = f"mput {src}/many-*.bin\nget many-7.bin {back}\n"
+    r = ferry("-v", "--insecure", server.url(), input=job, target=server)
+    assert r.rc == 0, "an upload or the download after them failed" + explain(server, r)
+    for name, data in files.items():
+        assert (server.home / name).read_bytes() == data, f"{name} differs" + explain(server, r)
+    assert back.read_bytes() == files["many-7.bin"]
+
+
 @pytest.mark.parametrize("kind", peers.KINDS)
 def test_tls12_put_get(kind, pki, peer_workdir, ferry, tmp_path):
     """The same over TLS 1.2 only (session-id resumption instead of TLS 1.3 tickets): one-shot
