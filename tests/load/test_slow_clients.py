@@ -2,13 +2,16 @@
 client downloading at full speed; the fast one keeps at least 80% of its solo throughput, and
 every slow one keeps being served.
 
-Throughput is compared second-best against second-best (of 7 downloads alone, 7 beside the slow
-sessions): on this shared 2-core VM a neighbour's burst can halve any single download whatever
-ferryd does (the same binary measured 56% and 85% by medians in two runs), and one download in
-seven can also come out a third faster than the rest (1,347 MB/s against 1,030 and 1,072 in a CI
-run, which failed the best-against-best comparison at 78% with medians at 100%). The second best
-drops one such spike on either side, while a ferryd that let slow sessions starve the fast one
-would still slow every download beside them, the two best included.
+The downloads alone and beside the slow sessions take turns: four rounds of two alone, then the
+500 slow sessions start and two run beside them, then the slow sessions end. On this shared
+2-core VM the machine's speed drifts for tens of seconds at a time (a CI run measured every
+download beside the slow sessions at 543-664 MB/s and six of seven alone, just before, at 765-936),
+so all alone first and all beside them after compared two machine phases, not ferryd with and
+without slow clients. Taking turns puts both kinds in every phase. Of the eight of each, the
+second best is compared: a neighbour's burst can halve any single download whatever ferryd does,
+and one download can also come out a third faster than the rest; the second best drops one such
+spike on either side, while a ferryd that let slow sessions starve the fast one would still slow
+every download beside them, the two best included.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from conftest import LOAD_DIR, PASSWORD, descriptors, figure, free_port_range, r
 SLOW = 500
 RATE = 1024
 BIG = 1 << 30  # the fast client's file: about a second at full speed
-RUNS = 7  # downloads alone and beside the slow sessions: the second best of each is compared
+ROUNDS = 4  # each: downloads alone, then the slow sessions start and downloads run beside them
+PER_ROUND = 2
 
 
 def second_best(speeds: list[float]) -> float:
@@ -56,23 +60,33 @@ def test_slow_clients_do_not_slow_a_fast_one(ferryd_factory, many_users):
     pid = srv.proc.pid
     _, idle_fds = descriptors(pid)
 
-    solo = [fast_download(srv, names[0]) for _ in range(RUNS)]
-    slow = subprocess.Popen([sys.executable, str(LOAD_DIR / "slow_readers.py"), "--port", str(srv.port),
-                             "--sessions", str(SLOW), "--users", ",".join(names[1:]),
-                             "--password", PASSWORD, "--file", "big.bin", "--rate", str(RATE)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    try:
-        ready = slow.stdout.readline()  # bounded: every socket in slow_readers has a timeout
-        assert ready.startswith("ready"), (ready, slow.stderr.read() if slow.poll() is not None else "")
-        busy = [fast_download(srv, names[0]) for _ in range(RUNS)]
-        out, err = slow.communicate(input="", timeout=120)
-    finally:
-        if slow.poll() is None:
-            slow.kill()
-            slow.wait(timeout=10)
-    assert slow.returncode == 0, err
-    result = json.loads(out)
+    solo: list[float] = []
+    busy: list[float] = []
+    rounds = []
+    for _ in range(ROUNDS):
+        solo += [fast_download(srv, names[0]) for _ in range(PER_ROUND)]
+        slow = subprocess.Popen([sys.executable, str(LOAD_DIR / "slow_readers.py"), "--port", str(srv.port),
+                                 "--sessions", str(SLOW), "--users", ",".join(names[1:]),
+                                 "--password", PASSWORD, "--file", "big.bin", "--rate", str(RATE)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            ready = slow.stdout.readline()  # bounded: every socket in slow_readers has a timeout
+            assert ready.startswith("ready"), (ready, slow.stderr.read() if slow.poll() is not None else "")
+            busy += [fast_download(srv, names[0]) for _ in range(PER_ROUND)]
+            out, err = slow.communicate(input="", timeout=120)
+        finally:
+            if slow.poll() is None:
+                slow.kill()
+                slow.wait(timeout=10)
+        assert slow.returncode == 0, err
+        result = json.loads(out)
+        assert not result["errors"], result["errors"][:10]
+        assert int(ready.split()[1]) == SLOW
+        rounds.append(result)
+        # The round's slow sessions are gone before the next downloads alone.
+        wait_until(lambda: descriptors(pid) == (0, idle_fds),
+                   f"ferryd back to no connections (now {descriptors(pid)})", deadline=60)
     share = second_best(busy) / second_best(solo)
     median_share = statistics.median(busy) / statistics.median(solo)
     figure("slow_clients", slow_sessions=SLOW, slow_rate_bps=RATE,
@@ -80,13 +94,9 @@ def test_slow_clients_do_not_slow_a_fast_one(ferryd_factory, many_users):
            best_solo_mb_s=round(max(solo) / 1e6), best_busy_mb_s=round(max(busy) / 1e6),
            median_solo_mb_s=round(statistics.median(solo) / 1e6),
            median_busy_mb_s=round(statistics.median(busy) / 1e6), median_share=f"{median_share:.0%}",
-           slow_min_bytes=result["min_bytes"], slow_seconds=result["seconds"])
-    assert not result["errors"], result["errors"][:10]
-    assert int(ready.split()[1]) == SLOW
+           slow_min_bytes=min(r["min_bytes"] for r in rounds), slow_seconds=min(r["seconds"] for r in rounds))
     assert share >= 0.80, f"fast client: {busy} B/s beside the slow ones, {solo} alone"
     # Every slow session kept moving while the fast one ran (at least half its pace).
-    assert result["min_bytes"] >= 0.5 * RATE * result["seconds"], result
-    wait_until(lambda: descriptors(pid) == (0, idle_fds),
-               f"ferryd back to no connections and its idle {idle_fds} other descriptors "
-               f"(now {descriptors(pid)})", deadline=60)
+    for r in rounds:
+        assert r["min_bytes"] >= 0.5 * RATE * r["seconds"], r
     assert srv.alive
