@@ -715,11 +715,13 @@ asio::awaitable<void> session::setup_data(data_conn& dc, std::shared_ptr<task_st
         net::deadline d(ex_, secs(settings_.data_timeout), [&dc] { dc.abort(); });
         if (dc.active) {
             tcp::socket s(ex_);
-            std::size_t refused_count = 0;
+            net::refused_connections refused;
             // SECURITY: connection stealing: only the server we talk to may connect to our port.
-            auto ec = co_await dc.listener->accept(s, control_.peer().address(), refused_count);
-            if (refused_count)
-                warn("refused " + std::to_string(refused_count) + " data connection(s) from addresses other than the server's");
+            auto ec = co_await dc.listener->accept(s, control_.peer().address(), refused);
+            if (refused.count)
+                warn("refused " + std::to_string(refused.count) +
+                     " data connection(s) from addresses other than the server's, the last from " +
+                     refused.last.to_string());
             if (ec || dc.aborted) {
                 failed(outcome::fail(
                     errc::data_connection_failed,

@@ -48,7 +48,7 @@ std::error_code passive_listener::open(const asio::ip::address& local, std::uint
 }
 
 asio::awaitable<std::error_code> passive_listener::accept(tcp::socket& out, std::optional<asio::ip::address> required_peer,
-                                                          std::size_t& refused) {
+                                                          refused_connections& refused) {
     for (;;) {
         tcp::socket s(acceptor_.get_executor());
         // The peer's address as accept() reports it: a connection the client reset while it
@@ -63,7 +63,8 @@ asio::awaitable<std::error_code> passive_listener::accept(tcp::socket& out, std:
             std::string why;
             if (!trusted_balancer(peer.address(), *balancers_) ||
                 co_await receive_proxy_header(s, proxy_header_timeout, relayed, why)) {
-                ++refused;
+                ++refused.count;
+                refused.last = unmapped(peer.address());
                 std::error_code ig;
                 s.close(ig);
                 continue;
@@ -72,7 +73,8 @@ asio::awaitable<std::error_code> passive_listener::accept(tcp::socket& out, std:
         }
         // SECURITY: connection stealing: only the control client may connect to its data port.
         if (required_peer && !same_host(peer.address(), *required_peer)) {
-            ++refused;
+            ++refused.count;
+            refused.last = unmapped(peer.address());
             std::error_code ig;
             s.close(ig);
             continue;

@@ -12,6 +12,12 @@
 
 namespace ferry::net {
 
+// The connections accept() closed because they were not the client's (connection stealing).
+struct refused_connections {
+    std::size_t count = 0;
+    asio::ip::address last;  // who the last one came from (behind a balancer: its header's client)
+};
+
 class passive_listener {
 public:
     explicit passive_listener(asio::any_io_executor ex) : acceptor_(ex) {}
@@ -23,7 +29,7 @@ public:
     // Accepts one connection. With required_peer set, connections from other addresses are
     // closed and waiting goes on (connection stealing). The caller bounds it in time via close().
     asio::awaitable<std::error_code> accept(asio::ip::tcp::socket& out, std::optional<asio::ip::address> required_peer,
-                                            std::size_t& refused);
+                                            refused_connections& refused);
     void close();
     // PROXYPROTOCOL: data connections come through these balancers (subnets), each with a PROXY
     // header naming the client, and required_peer is checked against that client. The vector

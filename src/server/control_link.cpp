@@ -77,7 +77,7 @@ std::error_code tcp_control_link::listen_passive(std::uint16_t low, std::uint16_
 
 asio::awaitable<std::error_code> tcp_control_link::accept_data(tcp::socket& out,
                                                                std::optional<asio::ip::address> required_peer,
-                                                               std::size_t& refused) {
+                                                               net::refused_connections& refused) {
     co_return co_await passive_.accept(out, required_peer, refused);
 }
 

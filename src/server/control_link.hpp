@@ -84,7 +84,7 @@ public:
     // Accepts one connection on the passive listener (refusing others than required_peer).
     virtual asio::awaitable<std::error_code> accept_data(asio::ip::tcp::socket& out,
                                                          std::optional<asio::ip::address> required_peer,
-                                                         std::size_t& refused) = 0;
+                                                         net::refused_connections& refused) = 0;
     // Connects out to an active-mode target from the local address (port 20 if asked and allowed).
     virtual asio::awaitable<std::error_code> connect_data(asio::ip::tcp::socket& out, bool from_port_20,
                                                           const asio::ip::tcp::endpoint& target) = 0;
@@ -130,7 +130,7 @@ public:
     void close_passive() override { passive_.close(); }
     asio::awaitable<std::error_code> accept_data(asio::ip::tcp::socket& out,
                                                  std::optional<asio::ip::address> required_peer,
-                                                 std::size_t& refused) override;
+                                                 net::refused_connections& refused) override;
     asio::awaitable<std::error_code> connect_data(asio::ip::tcp::socket& out, bool from_port_20,
                                                   const asio::ip::tcp::endpoint& target) override;
 

@@ -110,12 +110,14 @@ void session::start_early_data() {
 asio::awaitable<std::error_code> session::accept_passive(tcp::socket& sock) {
     std::optional<asio::ip::address> required;
     if (passive_peer_must_match(cfg_)) required = peer_addr();
-    std::size_t refused = 0;
+    net::refused_connections refused;
     std::error_code ec = co_await link_->accept_data(sock, required, refused);
-    if (refused) {
-        ctx_->log->warn("[{}] refused {} data connection(s) from an address other than {} (PASSIVEDATACONN NOREDIRECT)",
-                        id_, refused, peer_addr().to_string());
-        data_refused(data_refusal::stealing, "a passive data connection from an address other than the client's", refused);
+    if (refused.count) {
+        ctx_->log->warn("[{}] refused {} data connection(s) from an address other than {}, the last from {} "
+                        "(PASSIVEDATACONN NOREDIRECT)",
+                        id_, refused.count, peer_addr().to_string(), refused.last.to_string());
+        data_refused(data_refusal::stealing, "a passive data connection from an address other than the client's",
+                     refused.count);
     }
     co_return ec;
 }

@@ -102,7 +102,8 @@ def test_a_data_connection_for_another_client_is_refused(balanced):
         assert recv_all(d) == b"for the control client only\r\n"  # TYPE A
         close_data(d)
         assert c.reply().code == 226
-    wait_until(lambda: f"from an address other than {CLIENT}" in balanced.log, "the refused data connection logged")
+    wait_until(lambda: f"from an address other than {CLIENT}, the last from {OTHER_CLIENT}" in balanced.log,
+               "the refused data connection logged with the client its header named")
 
 
 def test_port_must_name_the_relayed_client(balanced):

@@ -256,7 +256,8 @@ def test_passive_data_connection_from_another_address_is_refused(site):
     else:
         assert r.get("retr", "").startswith("425") or "425" in r.get("final", ""), f"the client's transfer: {r}"
     log = site.nodes[k].log
-    assert re.search(rf"refused 1 data connection\(s\) from an address other than {re.escape(CLIENT)}\b", log), \
+    assert re.search(rf"refused 1 data connection\(s\) from an address other than {re.escape(CLIENT)}, "
+                     rf"the last from {re.escape(CLIENT2)}\b", log), \
         f"node {k} did not log the refusal: {r}\n{log[-4000:]}"
     assert_sessions_from(site)
 

@@ -128,7 +128,7 @@ void scripted_link::close_passive() {
 // No client data connection ever arrives, and no active target answers: the dialogues show the
 // protocol around data connections; their bytes are the interop tests' (tests/interop).
 asio::awaitable<std::error_code> scripted_link::accept_data(asio::ip::tcp::socket&, std::optional<asio::ip::address>,
-                                                            std::size_t&) {
+                                                            net::refused_connections&) {
     co_return asio::error::timed_out;
 }
 

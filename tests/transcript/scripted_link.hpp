@@ -61,7 +61,7 @@ public:
     std::uint16_t passive_port() const override { return port_; }
     void close_passive() override;
     asio::awaitable<std::error_code> accept_data(asio::ip::tcp::socket& out, std::optional<asio::ip::address> required,
-                                                 std::size_t& refused) override;
+                                                 net::refused_connections& refused) override;
     asio::awaitable<std::error_code> connect_data(asio::ip::tcp::socket& out, bool from_port_20,
                                                   const asio::ip::tcp::endpoint& target) override;
 

@@ -187,7 +187,7 @@ TEST(passive_listener, range_works_with_ports_in_time_wait) {
     bool done = false;
     r.spawn([&]() -> asio::awaitable<void> {
         tcp::socket server(r.ctx), client(r.ctx);
-        std::size_t refused = 0;
+        ferry::net::refused_connections refused;
         auto cec = co_await connect_from(client, loopback, p);
         EXPECT_EQ(cec, std::error_code{});
         auto ec = co_await l.accept(server, loopback, refused);
@@ -211,7 +211,7 @@ TEST(passive_listener, accepts_the_required_peer) {
     passive_listener l(r.ctx.get_executor());
     ASSERT_EQ(l.open(loopback, 0, 0), std::error_code{});
     const auto port = l.port();
-    std::size_t refused = 0;
+    ferry::net::refused_connections refused;
     std::error_code accept_ec = asio::error::would_block;
     std::string received;
     tcp::socket server(r.ctx);
@@ -230,7 +230,7 @@ TEST(passive_listener, accepts_the_required_peer) {
     });
     ASSERT_TRUE(r.run());
     EXPECT_EQ(accept_ec, std::error_code{});
-    EXPECT_EQ(refused, 0u);
+    EXPECT_EQ(refused.count, 0u);
     EXPECT_EQ(received, "hello");
     EXPECT_TRUE(server.is_open());
     EXPECT_EQ(server.remote_endpoint().address(), loopback);
@@ -243,7 +243,7 @@ TEST(passive_listener, v4_mapped_required_peer_matches_the_v4_client) {
     passive_listener l(r.ctx.get_executor());
     ASSERT_EQ(l.open(loopback, 0, 0), std::error_code{});
     const auto port = l.port();
-    std::size_t refused = 0;
+    ferry::net::refused_connections refused;
     std::error_code accept_ec = asio::error::would_block;
     tcp::socket server(r.ctx);
     r.spawn([&]() -> asio::awaitable<void> {
@@ -255,7 +255,7 @@ TEST(passive_listener, v4_mapped_required_peer_matches_the_v4_client) {
     });
     ASSERT_TRUE(r.run());
     EXPECT_EQ(accept_ec, std::error_code{});
-    EXPECT_EQ(refused, 0u);
+    EXPECT_EQ(refused.count, 0u);
 }
 
 // SECURITY: connection stealing: a connection from another address is closed, and the listener
@@ -265,7 +265,7 @@ TEST(passive_listener, foreign_peer_is_refused_and_waiting_goes_on) {
     passive_listener l(r.ctx.get_executor());
     ASSERT_EQ(l.open(loopback, 0, 0), std::error_code{});
     const auto port = l.port();
-    std::size_t refused = 0;
+    ferry::net::refused_connections refused;
     std::error_code accept_ec = asio::error::would_block;
     bool accepted = false;
     asio::ip::address peer_address;
@@ -290,7 +290,8 @@ TEST(passive_listener, foreign_peer_is_refused_and_waiting_goes_on) {
         EXPECT_EQ(n, 0u);
         EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
         events.push_back("thief closed");
-        EXPECT_EQ(refused, 1u);
+        EXPECT_EQ(refused.count, 1u);
+        EXPECT_EQ(refused.last, foreign);  // for the log: who tried
         EXPECT_FALSE(accepted);  // still waiting for the real client
         EXPECT_TRUE(l.is_open());
 
@@ -320,7 +321,7 @@ TEST(passive_listener, foreign_peer_is_refused_and_waiting_goes_on) {
     });
     ASSERT_TRUE(r.run());
     EXPECT_EQ(accept_ec, std::error_code{});
-    EXPECT_EQ(refused, 1u);
+    EXPECT_EQ(refused.count, 1u);
     EXPECT_EQ(peer_address, loopback);
     ASSERT_EQ(events.size(), 3u);
     EXPECT_EQ(events[0], "thief closed");
@@ -334,7 +335,7 @@ TEST(passive_listener, several_thieves_are_all_refused) {
     passive_listener l(r.ctx.get_executor());
     ASSERT_EQ(l.open(loopback, 0, 0), std::error_code{});
     const auto port = l.port();
-    std::size_t refused = 0;
+    ferry::net::refused_connections refused;
     std::error_code accept_ec = asio::error::would_block;
     tcp::socket server(r.ctx);
     r.spawn([&]() -> asio::awaitable<void> { accept_ec = co_await l.accept(server, loopback, refused); });
@@ -347,13 +348,13 @@ TEST(passive_listener, several_thieves_are_all_refused) {
             EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
             EXPECT_EQ(n, 0u);
         }
-        EXPECT_EQ(refused, 3u);
+        EXPECT_EQ(refused.count, 3u);
         tcp::socket client(r.ctx);
         EXPECT_EQ(co_await connect_from(client, loopback, port), std::error_code{});
     });
     ASSERT_TRUE(r.run());
     EXPECT_EQ(accept_ec, std::error_code{});
-    EXPECT_EQ(refused, 3u);
+    EXPECT_EQ(refused.count, 3u);
 }
 
 TEST(passive_listener, without_required_peer_anyone_is_accepted) {
@@ -362,7 +363,7 @@ TEST(passive_listener, without_required_peer_anyone_is_accepted) {
     passive_listener l(r.ctx.get_executor());
     ASSERT_EQ(l.open(loopback, 0, 0), std::error_code{});
     const auto port = l.port();
-    std::size_t refused = 0;
+    ferry::net::refused_connections refused;
     std::error_code accept_ec = asio::error::would_block;
     tcp::socket server(r.ctx);
     r.spawn([&]() -> asio::awaitable<void> { accept_ec = co_await l.accept(server, std::nullopt, refused); });
@@ -372,7 +373,7 @@ TEST(passive_listener, without_required_peer_anyone_is_accepted) {
     });
     ASSERT_TRUE(r.run());
     EXPECT_EQ(accept_ec, std::error_code{});
-    EXPECT_EQ(refused, 0u);
+    EXPECT_EQ(refused.count, 0u);
     EXPECT_EQ(server.remote_endpoint().address(), foreign);
 }
 
@@ -381,7 +382,7 @@ TEST(passive_listener, close_ends_a_pending_accept) {
     runner r;
     passive_listener l(r.ctx.get_executor());
     ASSERT_EQ(l.open(loopback, 0, 0), std::error_code{});
-    std::size_t refused = 0;
+    ferry::net::refused_connections refused;
     std::error_code accept_ec;
     std::vector<std::string> events;
     tcp::socket server(r.ctx);
@@ -476,7 +477,7 @@ const std::vector<std::string> balancer_subnet{"127.0.0.1/32"};
 struct proxied_accept {
     runner r;
     passive_listener l{r.ctx.get_executor()};
-    std::size_t refused = 0;
+    ferry::net::refused_connections refused;
     std::error_code accept_ec = asio::error::would_block;
     std::string received;
     tcp::socket server{r.ctx};
@@ -518,7 +519,7 @@ TEST(passive_listener_behind_balancer, the_header_names_the_client_and_its_bytes
     });
     ASSERT_TRUE(t.r.run());
     EXPECT_EQ(t.accept_ec, std::error_code{});
-    EXPECT_EQ(t.refused, 0u);
+    EXPECT_EQ(t.refused.count, 0u);
     EXPECT_EQ(t.received, "hello");
 }
 
@@ -544,13 +545,14 @@ TEST(passive_listener_behind_balancer, a_header_in_pieces_is_read_whole) {
 TEST(passive_listener_behind_balancer, another_client_another_host_or_no_header_is_refused) {
     proxied_accept t;
     t.r.spawn([&]() -> asio::awaitable<void> {
-        // Through the balancer, but for another client.
+        // Through the balancer, but for another client: the log names that client.
         EXPECT_TRUE(co_await t.closed_after(loopback, v1_from("198.51.100.10") + "x"));
+        EXPECT_EQ(t.refused.last, make_address("198.51.100.10"));
         // Straight from another host, naming the right client.
         EXPECT_TRUE(co_await t.closed_after(foreign, v1_from("198.51.100.9") + "x"));
         // From the balancer, without a header.
         EXPECT_TRUE(co_await t.closed_after(loopback, "hello"));
-        EXPECT_EQ(t.refused, 3u);
+        EXPECT_EQ(t.refused.count, 3u);
         EXPECT_TRUE(t.l.is_open());  // still waiting for the client's own connection
         tcp::socket c(t.r.ctx);
         EXPECT_EQ(co_await connect_from(c, loopback, t.l.port()), std::error_code{});
