@@ -193,7 +193,7 @@ asio::awaitable<void> session::cmd_pass(const std::string& arg) {
     const auto started = std::chrono::steady_clock::now();
     // SECURITY: password guessing over many connections: an address past LOGINATTEMPTS gets no
     // more guesses, on this connection either.
-    if (auto left = ctx_->logins.refused_for(host_key_, started, cfg_.login_attempts, window); left.count() > 0) {
+    if (auto left = ctx_->logins.refused_for(net::host_key(peer_addr()), started, cfg_.login_attempts, window); left.count() > 0) {
         login_refused(login_refusal::lockout, pending_user_, "too many failed logins from the address (LOGINATTEMPTS)");
         co_await reply(code::service_not_available, "Too many failed logins from your address; try again in " +
                                                         std::to_string(std::chrono::ceil<std::chrono::seconds>(left).count()) +
@@ -250,7 +250,7 @@ asio::awaitable<void> session::cmd_pass(const std::string& arg) {
     }
     if (r == login_result::refused) {
         ++failed_logins_;
-        ctx_->logins.record_failure(host_key_, started, cfg_.login_attempts, window);
+        ctx_->logins.record_failure(net::host_key(peer_addr()), started, cfg_.login_attempts, window);
         if (!u) {
             ctx_->log->info("[{}] login failed for user {}", id_, proto::printable(pending_user_));
             login_refused(login_refusal::password, pending_user_, "wrong password or unknown user");
@@ -261,7 +261,7 @@ asio::awaitable<void> session::cmd_pass(const std::string& arg) {
         // whether the user exists, the password is wrong or the home folder is unusable.
         asio::steady_timer delay(link_->executor(), started + std::chrono::seconds(1));
         co_await delay.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-        if (failed_logins_ >= 3 || ctx_->logins.refused_for(host_key_, started, cfg_.login_attempts, window).count() > 0) {
+        if (failed_logins_ >= 3 || ctx_->logins.refused_for(net::host_key(peer_addr()), started, cfg_.login_attempts, window).count() > 0) {
             co_await reply(code::service_not_available, "Too many failed logins; closing.");
             quit_ = true;
         } else {

@@ -15,14 +15,13 @@ using asio::ip::tcp;
 
 tcp_control_link::tcp_control_link(tcp::socket socket, unsigned keepalive_seconds, std::optional<tcp::endpoint> client,
                                    const std::vector<std::string>* balancers)
-    : ctl_(std::move(socket)), passive_(ctl_.socket().get_executor()) {
+    : ctl_(std::move(socket)), balancers_(balancers) {
     // A client's close is then seen as a FIN, not as a RST provoked by our alert: an upload
     // ended by FIN is committed only if the client did not die with its 226 unread (transfer.cpp).
     ctl_.set_quiet_eof();
     std::error_code ec;
     auto peer = ctl_.socket().remote_endpoint(ec);
     peer_ = client ? *client : tcp::endpoint(net::unmapped(peer.address()), peer.port());
-    passive_.expect_proxy_from(balancers);
     auto local = ctl_.socket().local_endpoint(ec);
     local_ = tcp::endpoint(net::unmapped(local.address()), local.port());
     ctl_.socket().set_option(tcp::no_delay(true), ec);
@@ -42,8 +41,8 @@ asio::awaitable<std::size_t> tcp_control_link::receive(char* data, std::size_t s
     co_return co_await ctl_.read_some(data, size, ec);
 }
 
-asio::awaitable<std::tuple<std::error_code>> tcp_control_link::wait_readable() {
-    return ctl_.socket().async_wait(tcp::socket::wait_read, asio::experimental::as_tuple(asio::use_awaitable));
+void tcp_control_link::wait_readable(std::function<void(std::error_code)> done) {
+    ctl_.socket().async_wait(tcp::socket::wait_read, std::move(done));
 }
 
 void tcp_control_link::interrupt() {
@@ -72,13 +71,18 @@ asio::awaitable<net::delivery> tcp_control_link::wait_delivered(std::chrono::ste
 }
 
 std::error_code tcp_control_link::listen_passive(std::uint16_t low, std::uint16_t high) {
-    return passive_.open(local_.address(), low, high);
+    if (!passive_) {
+        passive_ = std::make_unique<net::passive_listener>(ctl_.socket().get_executor());
+        passive_->expect_proxy_from(balancers_);
+    }
+    return passive_->open(local_.address(), low, high);
 }
 
 asio::awaitable<std::error_code> tcp_control_link::accept_data(tcp::socket& out,
                                                                std::optional<asio::ip::address> required_peer,
                                                                net::refused_connections& refused) {
-    co_return co_await passive_.accept(out, required_peer, refused);
+    if (!passive_) co_return asio::error::bad_descriptor;  // no EPSV/PASV before
+    co_return co_await passive_->accept(out, required_peer, refused);
 }
 
 asio::awaitable<std::error_code> tcp_control_link::connect_data(tcp::socket& out, bool from_port_20,

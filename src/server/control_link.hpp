@@ -11,6 +11,7 @@
 #include <asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,10 +40,9 @@ public:
     // ---- control bytes ----
     virtual asio::awaitable<std::error_code> send(std::string_view wire) = 0;
     virtual asio::awaitable<std::size_t> receive(char* data, std::size_t size, std::error_code& ec) = 0;
-    // Until input can be read (idle sessions wait here, holding no buffer). A tuple, as Asio's
-    // own wait gives it: the real link returns that wait itself, without a coroutine frame of
-    // its own that every idle session would hold.
-    virtual asio::awaitable<std::tuple<std::error_code>> wait_readable() = 0;
+    // Calls done once input can be read, or with the error that ended the wait (idle sessions
+    // wait here with a plain handler: no buffer, no coroutine frame).
+    virtual void wait_readable(std::function<void(std::error_code)> done) = 0;
     // Bytes already decrypted and waiting inside TLS (wait_readable would not see them).
     virtual bool has_pending() const = 0;
     // Ends the pending receive, send or wait with an error (INACTIVE, LOGINTIMEOUT, DATACTTIME).
@@ -107,7 +107,7 @@ public:
     void set_via(std::string balancer) { via_ = std::move(balancer); }
     asio::awaitable<std::error_code> send(std::string_view wire) override;
     asio::awaitable<std::size_t> receive(char* data, std::size_t size, std::error_code& ec) override;
-    asio::awaitable<std::tuple<std::error_code>> wait_readable() override;
+    void wait_readable(std::function<void(std::error_code)> done) override;
     bool has_pending() const override { return ctl_.has_pending(); }
     void interrupt() override;
     void cork(bool on) override { ctl_.cork(on); }
@@ -126,8 +126,10 @@ public:
     asio::awaitable<net::delivery> wait_delivered(std::chrono::steady_clock::duration limit,
                                                   std::chrono::steady_clock::duration settle) override;
     std::error_code listen_passive(std::uint16_t low, std::uint16_t high) override;
-    std::uint16_t passive_port() const override { return passive_.port(); }
-    void close_passive() override { passive_.close(); }
+    std::uint16_t passive_port() const override { return passive_ ? passive_->port() : 0; }
+    void close_passive() override {
+        if (passive_) passive_->close();
+    }
     asio::awaitable<std::error_code> accept_data(asio::ip::tcp::socket& out,
                                                  std::optional<asio::ip::address> required_peer,
                                                  net::refused_connections& refused) override;
@@ -138,7 +140,9 @@ private:
     tls::stream ctl_;
     asio::ip::tcp::endpoint peer_, local_;  // addresses unmapped (::ffff:a.b.c.d is a.b.c.d)
     std::string via_;
-    net::passive_listener passive_;
+    // Made by the first PASV or EPSV: sessions that never ask for one (and idle ones) pay a pointer.
+    std::unique_ptr<net::passive_listener> passive_;
+    const std::vector<std::string>* balancers_;  // PROXYPROTOCOL FROM, for the passive listener
 };
 
 }  // namespace ferry::server

@@ -235,9 +235,9 @@ void server::admit(tcp::socket sock, bool implicit_tls, const std::shared_ptr<co
     }
     auto s = std::make_shared<session>(ctx, std::move(link), implicit_tls, next_id_++, std::move(slot),
                                        worker_pools{*hash_pool_, *disk_pool_, *digest_pool_});
-    // The completion handler owns the session until run() ends (no wrapper coroutine: its
-    // frame would be one more allocation held by every idle session).
-    asio::co_spawn(executor, s->run(), [s](std::exception_ptr e) {
+    // The session owns itself through its pending handlers (no wrapper coroutine: its frame
+    // would be one more allocation held by every idle session).
+    s->start([](std::exception_ptr e) {
         // A broken invariant ends the session, never the daemon.
         if (e) try {
                 std::rethrow_exception(e);

@@ -26,17 +26,34 @@ session::session(std::shared_ptr<const server_context> ctx, std::unique_ptr<cont
       link_(std::move(link)),
       implicit_(implicit_tls),
       id_(id),
-      write_idle_(link_->executor()),
       write_deadline_(link_->executor()),
       slot_(std::move(slot)),
-      pools_(pools),
-      transfer_done_(link_->executor()) {
+      pools_(pools) {
     tls_ = ctx_->current_tls();
     session_tag_ = tls::stream::make_session_tag();
     link_->set_session_tag(session_tag_);
     const auto peer = link_->peer();
     peer_text_ = peer.address().to_string() + ":" + std::to_string(peer.port());
-    host_key_ = net::host_key(peer.address());
+}
+
+session::~session() {
+    // Also when the event loop is torn down with the session waiting (shutdown).
+    if (idle_) idle_->stop();
+    if (counted_open_) metrics::add(counters().sessions_open, -1);
+}
+
+void session::start(end_handler on_end) {
+    on_end_ = std::move(on_end);
+    asio::co_spawn(link_->executor(), run(), ended_by(shared_from_this()));
+}
+
+void session::end(std::exception_ptr e) {
+    if (idle_) idle_->stop();
+    if (counted_open_) metrics::add(counters().sessions_open, -1);
+    counted_open_ = false;
+    if (e) link_->close();
+    if (auto f = std::move(on_end_)) f(e);
+    on_end_ = nullptr;
 }
 
 asio::awaitable<void> session::run() {
@@ -47,24 +64,20 @@ asio::awaitable<void> session::run() {
              implicit_ ? " (implicit TLS)" : "");
     metrics::add(counters().sessions_total);
     metrics::add(counters().sessions_open, 1);
-    struct open_session {  // the gauge goes down however the coroutine ends
-        metrics& m;
-        ~open_session() { metrics::add(m.sessions_open, -1); }
-    } open{counters()};
+    counted_open_ = true;
     if (events_on())
         record(event("session_start")
                    .num("client_port", link_->peer().port())
                    .num("server_port", link_->local().port())
                    .flag("implicit_tls", implicit_));
 
-    // Reading a command is bounded by INACTIVE: the timer cancels the pending read.
+    // Reading a command is bounded by INACTIVE: the timer cancels the pending read or wait.
     idle_ = net::idle_timer::start(link_->executor(), std::chrono::seconds(cfg_.inactive_seconds), [this] {
         timed_out_ = true;
         link_->interrupt();
     });
     // Waiting for a transfer is not idleness; DATACTTIME bounds that wait.
     idle_->set_busy_check([this] { return transferring_; });
-    net::idle_timer_guard idle_guard{idle_};
     arm_login_timer();
 
     if (implicit_) {
@@ -75,6 +88,7 @@ asio::awaitable<void> session::run() {
             if (events_on())
                 record(event("tls_failed").str("link", "control").str("error", link_->tls_error()));
             link_->close();
+            end(nullptr);
             co_return;
         }
         // Implicit FTPS clients expect protected data unless they say PROT C.
@@ -82,23 +96,46 @@ asio::awaitable<void> session::run() {
         sec_.prot_private = cfg_.dataconn != config::secure_dataconn::never;
         if (!co_await control_tls_established()) {
             link_->close();
+            end(nullptr);
             co_return;
         }
     }
 
     co_await reply(code::service_ready, "Ferry FTPS server ready.");
+    if (broken_ || login_timed_out_) {
+        co_await finish();
+        co_return;
+    }
+    wait_for_command();
+}
+
+void session::wait_for_command() {
+    link_->wait_readable([self = shared_from_this()](std::error_code e) {
+        asio::co_spawn(self->link_->executor(), self->serve_commands(e), ended_by(self));
+    });
+}
+
+asio::awaitable<void> session::serve_commands(std::error_code waited) {
+    auto self = shared_from_this();
     std::string line;
-    while (!broken_ && !quit_ && !login_timed_out_) {
-        if (reader_.buffered() == 0 && !link_->has_pending()) {
-            // Idle sessions wait here, in this frame alone: read_command's frame and buffer
-            // exist only while a command is being read (bench/: memory per idle session).
-            auto [e] = co_await link_->wait_readable();
-            if (e) break;  // closed, or INACTIVE cancelled the wait
+    // waited: the socket closed, or INACTIVE or LOGINTIMEOUT cancelled the wait. After a wait
+    // that succeeded the input is there: the first read does not wait again.
+    bool readable = !waited;
+    while (!waited && !broken_ && !quit_ && !login_timed_out_) {
+        if (!readable && reader_.buffered() == 0 && !link_->has_pending()) {
+            wait_for_command();
+            co_return;
         }
+        readable = false;
         if (!co_await read_command(line)) break;
         idle_->touch();
         co_await dispatch(line);
     }
+    co_await finish();
+}
+
+asio::awaitable<void> session::finish() {
+    auto& log = *ctx_->log;
     if (login_timed_out_ && !broken_) {
         log.info("[{}] not logged in within {} s (LOGINTIMEOUT); closing", id_, cfg_.login_timeout_seconds);
         co_await reply(code::service_not_available, "Login timeout: not logged in within " +
@@ -135,6 +172,7 @@ asio::awaitable<void> session::run() {
                    .str("reason", why)
                    .real("seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - connected_at_).count()));
     }
+    end(nullptr);
 }
 
 json_event session::event(std::string_view name) const {
@@ -205,8 +243,7 @@ asio::awaitable<bool> session::control_tls_established() {
 asio::awaitable<void> session::reply(int c, std::string_view text) {
     std::string wire = proto::format_reply(c, text);
     while (writing_) {
-        write_idle_.expires_at(asio::steady_timer::time_point::max());
-        co_await write_idle_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+        co_await wait_for_wake();
     }
     if (broken_) co_return;
     writing_ = true;
@@ -220,7 +257,7 @@ asio::awaitable<void> session::reply(int c, std::string_view text) {
     std::error_code ec = co_await link_->send(wire);
     write_deadline_.cancel();
     writing_ = false;
-    write_idle_.cancel();
+    wake_waiters();
     if (ec || write_timed_out_) {
         broken_ = true;
         link_->interrupt();
@@ -300,10 +337,14 @@ asio::awaitable<void> session::dispatch(const std::string& line) {
 }
 
 asio::awaitable<void> session::wait_transfer_done() {
-    while (transferring_) {
-        transfer_done_.expires_at(asio::steady_timer::time_point::max());
-        co_await transfer_done_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
-    }
+    while (transferring_) co_await wait_for_wake();
+}
+
+asio::awaitable<void> session::wait_for_wake() {
+    // Never expires: only wake_waiters() (cancel) ends the waits. Setting the expiry again
+    // here would cancel the other waiter's wait, and the two would wake each other forever.
+    if (!wake_) wake_ = std::make_unique<asio::steady_timer>(link_->executor(), asio::steady_timer::time_point::max());
+    co_await wake_->async_wait(asio::experimental::as_tuple(asio::use_awaitable));
 }
 
 }  // namespace ferry::server

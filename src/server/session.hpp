@@ -7,6 +7,8 @@
 #include <asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,7 +48,11 @@ public:
     // slot: this connection's place in the session limits (session_limits.hpp), held until close.
     session(std::shared_ptr<const server_context> ctx, std::unique_ptr<control_link> link, bool implicit_tls,
             std::uint64_t id, session_slot slot, worker_pools pools);
-    asio::awaitable<void> run();
+    ~session();
+    // Called once when the session is over: with the exception that ended it, if one did.
+    using end_handler = std::function<void(std::exception_ptr)>;
+    // Greets the client and serves its commands until the session ends.
+    void start(end_handler on_end);
 
     // Command handlers (the table in commands.cpp names them). Each sends exactly one reply
     // (or a 1xx + final pair for transfers).
@@ -110,6 +116,23 @@ private:
     friend struct transfer_job;
     enum class data_mode { none, passive, active };
     enum class transfer_kind { retr, stor, listing };
+
+    // An idle session holds no coroutine: it waits for its socket with a plain handler, and
+    // serve_commands exists only while commands are read and answered (bench/: memory per idle
+    // session, where the suspended frames were about 1 KiB of 18).
+    asio::awaitable<void> run();  // the greeting, then serve_commands
+    asio::awaitable<void> serve_commands(std::error_code waited);
+    void wait_for_command();
+    asio::awaitable<void> finish();  // the goodbye, the drain and the close
+    // The completion of every coroutine that carries the session: an exception ends it.
+    static auto ended_by(std::shared_ptr<session> self) {
+        return [self](std::exception_ptr e) {
+            if (e) self->end(e);
+        };
+    }
+    void end(std::exception_ptr e);
+    end_handler on_end_;
+    bool counted_open_ = false;  // in the sessions_open gauge
 
     asio::awaitable<void> reply(int code, std::string_view text);
     asio::awaitable<bool> read_command(std::string& line);
@@ -215,7 +238,13 @@ private:
 
     // reply writer: one write at a time on the control connection
     bool writing_ = false;
-    asio::steady_timer write_idle_;
+    // Wakes the coroutines waiting for writing_ or transferring_ to end (each checks its own
+    // condition again). Made by the first such wait: idle sessions never need it.
+    std::unique_ptr<asio::steady_timer> wake_;
+    asio::awaitable<void> wait_for_wake();
+    void wake_waiters() {
+        if (wake_) wake_->cancel();
+    }
     // SECURITY: a client that stops reading its replies cannot hold the session (and its
     // buffers) forever: a reply not written within DATACTTIME ends the session.
     asio::steady_timer write_deadline_;
@@ -227,7 +256,6 @@ private:
 
     session_slot slot_;
     worker_pools pools_;
-    std::string host_key_;  // what per-host limits count (net::host_key)
     std::unique_ptr<asio::steady_timer> login_timer_;  // only until login: idle sessions pay nothing
     bool login_timed_out_ = false;
 
@@ -263,7 +291,6 @@ private:
     // the running transfer, if any
     bool transferring_ = false;
     bool abort_requested_ = false;
-    asio::steady_timer transfer_done_;
     net::data_channel* data_channel_ = nullptr;  // while connected, so ABOR can cancel it
     asio::ip::tcp::socket* connecting_ = nullptr;  // an active-mode connect in progress, likewise
     std::uint64_t transfer_bytes_ = 0;

@@ -568,7 +568,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     }
     idle_->touch();  // INACTIVE counts from the end of the transfer
     transferring_ = false;
-    transfer_done_.cancel();
+    wake_waiters();
 }
 
 void session::linger_close(std::unique_ptr<net::data_channel> data) {

@@ -51,7 +51,9 @@ asio::awaitable<std::error_code> scripted_link::send(std::string_view wire) {
     co_return std::error_code{};
 }
 
-asio::awaitable<std::tuple<std::error_code>> scripted_link::wait_readable() { co_return std::tuple<std::error_code>{}; }
+void scripted_link::wait_readable(std::function<void(std::error_code)> done) {
+    asio::post(io_, [done = std::move(done)] { done({}); });
+}
 
 asio::awaitable<std::size_t> scripted_link::receive(char* data, std::size_t size, std::error_code& ec) {
     if (pending_.empty()) {

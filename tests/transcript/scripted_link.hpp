@@ -39,7 +39,7 @@ public:
     asio::ip::tcp::endpoint local() const override;
     asio::awaitable<std::error_code> send(std::string_view wire) override;
     asio::awaitable<std::size_t> receive(char* data, std::size_t size, std::error_code& ec) override;
-    asio::awaitable<std::tuple<std::error_code>> wait_readable() override;
+    void wait_readable(std::function<void(std::error_code)> done) override;
     bool has_pending() const override { return !pending_.empty(); }
     void interrupt() override {}
     void cork(bool) override {}

@@ -189,14 +189,13 @@ outcome run(const dialogue& d, std::size_t fail_at, const fs::path& work) {
         auto s = std::make_shared<server::session>(ctx, std::move(link), d.implicit, 1, std::move(slot),
                                                    server::worker_pools{hash, disk, digest});
         std::weak_ptr<server::session> watch = s;
-        asio::co_spawn(io, s->run(), [&out, s](std::exception_ptr e) mutable {
+        s->start([&out](std::exception_ptr e) {
             out.ended = true;
             if (e) try {
                     std::rethrow_exception(e);
                 } catch (const std::exception& ex) {
                     out.exception = ex.what();
                 }
-            s.reset();
         });
         s.reset();
         // Bounded: a session that does not end (a timer or coroutine left behind) shows as
