@@ -28,7 +28,14 @@ each with the same clients:
       curl's time to the first byte (time_pretransfer: connect, TLS, login, EPSV, the data
       connection and its TLS handshake, RETR);
   (h) lftp (GnuTLS) fetching small files in one session, one PROT P data connection each:
-      ms per file (a session with 20 or 100 files against one with a single file).
+      ms per file (a session with 20 or 100 files against one with a single file);
+  (i) many busy sessions (issue 17, ftps_load busy): 200 and 1,000 sessions logged in first,
+      then for --busy-seconds each loops RETR/STOR of a 4 KiB and a 1 MiB file (PROT P):
+      aggregate MB/s, files/s, p50/p99 ms per file, sessions held, server CPU per GiB during
+      the window; and 50 sessions downloading the big file at once: per-session MB/s and
+      their max/min (fairness). A step the machine cannot take is skipped and says why.
+
+--steps runs some of the measurements only (default all).
 
 Writes RESULTS.md (a markdown table with absolute figures and ratios to the best peer) and
 RESULTS.json (every raw figure). Every process it starts is stopped at the end, also on an
@@ -43,12 +50,14 @@ import os
 import platform
 import re
 import resource
+import selectors
 import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -64,6 +73,9 @@ HOST = "127.0.0.1"
 USER = "bench"
 PASSWORD = "Bench-pw-4711"
 ALL_SERVERS = ("ferryd", "vsftpd", "proftpd", "pure-ftpd", "pyftpdlib")
+# The measurements, in the order they run (--steps picks some): (e) limits, (a) transfers,
+# (b) files, (h) lftp, (c) sessions, (g) clients, (i) busy, (d) idle (stops every server).
+STEPS = ("limits", "transfers", "files", "lftp", "sessions", "clients", "busy", "idle")
 PASV_SIZE = 100
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 GIB = 1 << 30
@@ -507,6 +519,183 @@ def sessions_test(srv: Server, cfg) -> dict:
     return res
 
 
+# ------------------------------------------------------------------------------------------
+# (i) Many busy sessions (issue 17)
+
+BUSY_SMALL = 4 << 10   # the small file of the busy step
+BUSY_MEDIUM = 1 << 20  # and the medium one
+BUSY_DIR = "busy"      # under home: small, medium (downloads) and the uploads busy-<s>-<k>-*
+# Per busy session, for the checks before a step: server memory (ProFTPD's ~1.7 MiB PSS, the
+# largest) and client memory (a thread with its buffers), tasks (vsftpd: three processes, and
+# the client's thread), descriptors (a single-process server: control, data, listener).
+BUSY_KIB_PER_SESSION = 4 * 1024
+BUSY_RESERVE_KIB = 2 * 1024 * 1024
+BUSY_TASKS_PER_SESSION = 4
+BUSY_FDS_PER_SESSION = 3
+# Uploads can go no faster than the TLS stream over loopback (~1.1 GB/s here); an upper bound
+# of what a window can write to the disk, which must stay free above a reserve.
+BUSY_UPLOAD_BOUND = 1.5e9
+BUSY_DISK_RESERVE = 2 * GIB
+
+
+def busy_tls_args(srv: Server) -> list:
+    """ProFTPD 1.3.8 over TLS 1.3 hands out two single-use tickets at login and none on upload
+    data connections, and refuses a data connection that does not resume with a fresh one: a
+    session mixing RETR and STOR is refused its fifth file. Its busy sessions use TLS 1.2
+    (session IDs, reusable); every other server's use TLS 1.3."""
+    return ["--tls12"] if srv.name == "proftpd" else []
+
+
+def clean_busy_uploads(cfg) -> None:
+    for f in (cfg.home / BUSY_DIR).glob("busy-*"):
+        try:
+            f.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def busy_precheck(cfg, sessions: int, uploads: bool) -> str | None:
+    """Why the machine cannot take a busy step of `sessions` now (None: it can)."""
+    need = sessions * BUSY_KIB_PER_SESSION
+    avail = idle_sessions.mem_available_kib() - BUSY_RESERVE_KIB
+    if need > avail:
+        return (f"not attempted: ~{need / 1048576:.1f} GiB needed for {sessions:,} sessions, "
+                f"{max(avail, 0) / 1048576:.1f} GiB available above a "
+                f"{BUSY_RESERVE_KIB / 1048576:.0f} GiB reserve")
+    tasks = idle_sessions.tasks_now() + sessions * BUSY_TASKS_PER_SESSION
+    if tasks > idle_sessions.tasks_max() - 4096:
+        return (f"not attempted: ~{tasks:,} tasks with {sessions:,} sessions; the kernel allows "
+                f"{idle_sessions.tasks_max():,} and 4,096 are kept for the rest of the machine")
+    nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if nofile < sessions * BUSY_FDS_PER_SESSION + 256:
+        return (f"not attempted: {sessions:,} sessions need ~{sessions * BUSY_FDS_PER_SESSION + 256:,} "
+                f"descriptors, RLIMIT_NOFILE is {nofile:,}")
+    if uploads:
+        free = shutil.disk_usage(cfg.home).free
+        want = cfg.busy_seconds * BUSY_UPLOAD_BOUND + BUSY_DISK_RESERVE
+        if free < want:
+            return (f"not attempted: {free / GIB:.1f} GiB free under {cfg.home}, the uploads of "
+                    f"{cfg.busy_seconds:g} s may need up to {want / GIB:.1f} GiB with the reserve")
+    return None
+
+
+def server_cpu_now(srv: Server) -> float:
+    """CPU seconds of the server's processes now, live sampling: its tree and the session
+    processes orphaned to this process (vsftpd's), zombies included."""
+    procs = _all_procs()
+    me = os.getpid()
+    roots = [srv.sid] + [pid for pid, (ppid, _, _) in procs.items()
+                         if ppid == me and pid not in REAPER.protected]
+    seen: dict[int, tuple[bytes, int]] = {}
+    for root in roots:
+        seen.update(tree_procs(root, procs))
+    return sum(t for _, t in seen.values()) / CLK_TCK
+
+
+def run_busy_client(srv: Server, cfg, args: list, timeout: float) -> dict:
+    """Runs `ftps_load busy ARGS` against srv; samples the server's CPU when the client says
+    its window starts and ends (stderr), so that the figure leaves out the ramp-up (logins)
+    and the end (QUIT, session processes exiting). Killed after timeout seconds."""
+    argv = [str(a) for a in [cfg.load, "busy", *args, *busy_tls_args(srv), "--host", HOST,
+                             "--port", srv.port, "--user", USER, "--password", PASSWORD]]
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    marks: dict[str, tuple[float, float]] = {}
+    other: list[str] = []
+    out: list[bytes] = []
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    except OSError as exc:
+        raise BenchError(f"ftps_load busy: cannot run {argv[0]}: {exc}") from None
+    REAPER.protected.add(proc.pid)  # waited for here, never by the Reaper
+    try:
+        reader = threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True)
+        reader.start()
+        deadline = t0 + timeout
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stderr, selectors.EVENT_READ)
+        pending = b""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BenchError(f"ftps_load busy: no result within {timeout:.0f} s (killed)")
+            if not sel.select(min(left, 1.0)):
+                continue
+            data = os.read(proc.stderr.fileno(), 65536)
+            if not data:
+                break
+            pending += data
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                text = line.decode(errors="replace")
+                if "window start" in text:
+                    marks["start"] = (time.monotonic(), server_cpu_now(srv))
+                elif "window end" in text:
+                    marks["end"] = (time.monotonic(), server_cpu_now(srv))
+                else:
+                    other.append(text)
+        sel.close()
+        rc = proc.wait(timeout=max(deadline - time.monotonic(), 1.0))
+        reader.join(timeout=10)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"ftps_load busy: no result within {timeout:.0f} s (killed)") from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        REAPER.protected.discard(proc.pid)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = time.monotonic() - t0
+    text = b"".join(out).decode(errors="replace").strip()
+    if rc or not text:
+        raise BenchError(f"ftps_load busy: exit status {rc}: {' '.join(other)[-2000:]}")
+    res = json.loads(text.splitlines()[-1])
+    res["client_cpu_s"] = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+    res["wall_seconds"] = wall
+    if "start" in marks and "end" in marks:
+        res["cpu_window_s"] = marks["end"][1] - marks["start"][1]
+    return res
+
+
+def busy_test(srv: Server, cfg, sessions: int, big: bool) -> dict:
+    """(i) `sessions` busy sessions against srv for cfg.busy_seconds: small and medium files
+    both ways, or (big) the big file downloaded again and again. Returns ftps_load's figures
+    with the headline ones flattened, or {"sessions": n, "skipped": why}."""
+    why = busy_precheck(cfg, sessions, not big)
+    if why:
+        return {"sessions": sessions, "skipped": why}
+    clean_busy_uploads(cfg)
+    if big:
+        args = ["--big", "/big.bin", "--big-size", cfg.size]
+    else:
+        args = ["--dir", f"/{BUSY_DIR}", "--small-size", BUSY_SMALL, "--medium-size", BUSY_MEDIUM]
+    ramp = 60 + 0.2 * sessions
+    args += ["--sessions", sessions, "--seconds", cfg.busy_seconds, "--ramp-timeout", ramp,
+             "--timeout", 30]
+    begin = cpu_begin(srv)
+    try:
+        res = run_busy_client(srv, cfg, args, ramp + cfg.busy_seconds + 60)
+        # The sessions end after the window: wait (bounded) for their processes to go.
+        res["cpu_s"] = cpu_end(srv, begin, timeout=60 + sessions * 0.05)
+    finally:
+        clean_busy_uploads(cfg)
+    if res["logged_in"] == 0:
+        raise BenchError(f"ftps_load busy: no session logged in: {res.get('first_error')}")
+    gib = res["bytes"] / GIB
+    cpu = res.get("cpu_window_s")
+    res["cpu_s_per_gib"] = cpu / gib if cpu is not None and gib > 0 else None
+    res["server_busy"] = cpu / res["seconds"] if cpu is not None else None
+    res["client_busy"] = res["client_cpu_s"] / res["wall_seconds"]
+    per = res["per_session_mb_per_s"]
+    res["min_mb_per_s"], res["max_mb_per_s"], res["fairness"] = per["min"], per["max"], per["ratio"]
+    if not big:
+        for size in ("small", "medium"):
+            for q in ("p50_ms", "p99_ms"):
+                res[f"{size}_{q}"] = res["by_kind"][size][q]
+    return res
+
+
 def openssl_speed(cipher: str, seconds: int) -> float:
     r = run_cmd(["openssl", "speed", "-evp", cipher, "-bytes", "16384", "-seconds", seconds, "-mr"],
                 seconds * 4 + 60, f"openssl speed {cipher}")
@@ -545,6 +734,10 @@ def make_files(home: Path, size: int, files: int) -> None:
     small.mkdir(mode=0o755)
     for i in range(files):
         (small / f"file-{i:05d}").write_bytes(os.urandom(4096))
+    busy = home / BUSY_DIR
+    busy.mkdir(mode=0o755)
+    (busy / "small").write_bytes(os.urandom(BUSY_SMALL))
+    (busy / "medium").write_bytes(os.urandom(BUSY_MEDIUM))
 
 
 # ------------------------------------------------------------------------------------------
@@ -613,6 +806,145 @@ def figures_of(s: dict) -> dict:
     return out
 
 
+BUSY_FILES_COLS = [
+    # figure, header (the sizes filled in), higher is better (None: no ratio)
+    ("mb_per_s", "MB/s", True),
+    ("files_per_s", "files/s", True),
+    ("small_p50_ms", "{small} p50 ms", False),
+    ("small_p99_ms", "{small} p99 ms", False),
+    ("medium_p50_ms", "{medium} p50 ms", False),
+    ("medium_p99_ms", "{medium} p99 ms", False),
+    ("cpu_s_per_gib", "server CPU s/GiB", False),
+]
+BUSY_BIG_COLS = [
+    ("mb_per_s", "MB/s", True),
+    ("min_mb_per_s", "per-session MB/s min", True),
+    ("max_mb_per_s", "per-session MB/s max", None),
+    ("fairness", "max/min", False),
+    ("cpu_s_per_gib", "server CPU s/GiB", False),
+]
+BUSY_FAIRNESS_GOAL = 1.5  # issue 17: max/min per-session throughput at most this
+
+
+def tls_version(described: str | None) -> str | None:
+    """'TLSv1.3 TLS_AES_256_GCM_SHA384' -> '1.3'."""
+    m = re.match(r"TLSv(\d\.\d)", described or "")
+    return m.group(1) if m else None
+
+
+def busy_entry(results: dict, name: str, key: str) -> dict:
+    """One server's busy step `key` ("200", "big"): medians of its figures over the runs, held
+    (the fewest over the runs), errors (all runs), first_error; or skipped / failed."""
+    e = results["servers"].get(name, {}).get("busy", {}).get(key)
+    if not e:
+        return {}
+    runs = e.get("runs", [])
+    out = {"sessions": e.get("sessions")}
+    if not runs:
+        if "skipped" in e:
+            out["skipped"] = e["skipped"]
+        elif "failed" in e:
+            out["failed"] = e["failed"]
+        return out
+    for fig, _, _ in BUSY_FILES_COLS + BUSY_BIG_COLS:
+        vals = [r[fig] for r in runs if r.get(fig) is not None]
+        out[fig] = statistics.median(vals) if vals else None
+    out["held"] = min(r["held"] for r in runs)
+    out["errors"] = sum(r["errors"] for r in runs)
+    out["first_error"] = next((r["first_error"] for r in runs if r.get("first_error")), None)
+    out["tls"] = runs[-1].get("control_tls")
+    return out
+
+
+def render_busy(results: dict, notes: list[str]) -> list[str]:
+    """The "Many busy sessions" section; appends its numbered notes to `notes` (shared with
+    the idle-session table's)."""
+    meta = results["meta"]
+    servers = meta["servers"]
+    counts = meta.get("busy_counts", [])
+    keys = [str(n) for n in counts] + (["big"] if meta.get("busy_big") else [])
+    if not keys:
+        return []
+    small, medium = fmt_size(meta["busy_small"]), fmt_size(meta["busy_medium"])
+    peer_names = [n for n in servers if n != "ferryd"]
+    lines = ["## Many busy sessions", ""]
+    runs = meta.get("busy_runs", 1)
+    lines.append(
+        f"Every session logs in first (AUTH TLS, PBSZ 0, PROT P; not timed), then for "
+        f"{meta['busy_seconds']:g} s loops RETR {small}, STOR {small}, RETR {medium}, STOR "
+        f"{medium} (its own upload names; session i starts at step i mod 4), one PROT P data "
+        "connection per file offering the session's TLS session (`ftps_load busy`). MB/s: every "
+        "byte moved within the window, both directions; time per file: from EPSV to the 226; "
+        "server CPU: its CPU time during the window per GiB moved. Held: sessions that logged in "
+        "and ran the whole window without an error. TLS: the version of the sessions' control and "
+        "data connections (ProFTPD's are TLS 1.2: over TLS 1.3 it refuses a session's fifth file "
+        "when RETR and STOR mix, as it hands out two single-use tickets at login, none on uploads, "
+        "and requires a fresh one). Ratios are to the best peer at the same session count among "
+        "those that held every session over ferryd's TLS version (TLS 1.2 resumption skips the "
+        "key exchange that TLS 1.3 resumption repeats)"
+        + (f"; medians of {runs} runs" if runs > 1 else "") + ".")
+    lines.append("")
+
+    def table(cols, keys_here, fmt_head):
+        head = [f"{h.format(small=small, medium=medium)} {'' if hi is None else '↑' if hi else '↓'}"
+                .strip() for _, h, hi in cols]
+        lines.append("| server | sessions | held | TLS | " + " | ".join(head) + " |")
+        lines.append("|---" * (len(cols) + 4) + "|")
+        for key in keys_here:
+            ents = {name: busy_entry(results, name, key) for name in servers}
+            ferryd_tls = tls_version(ents.get("ferryd", {}).get("tls"))
+            ok_peers = [p for p in peer_names
+                        if ents[p].get("held") is not None and ents[p]["held"] == ents[p]["sessions"]
+                        and (ferryd_tls is None or tls_version(ents[p].get("tls")) == ferryd_tls)]
+            for name in servers:
+                e = ents[name]
+                n = e.get("sessions") or (meta["busy_big"] if key == "big" else int(key))
+                if "skipped" in e or "failed" in e or not e:
+                    why = e.get("skipped") or e.get("failed") or "not measured"
+                    notes.append(f"{DISPLAY[name]} at {n:,} busy sessions"
+                                 f"{' (the big file)' if key == 'big' else ''}: {why}")
+                    word = "skipped" if why.startswith("not attempted") else "failed"
+                    lines.append(f"| {DISPLAY[name]} | {n:,} | {word} [{len(notes)}] | {MISSING} | "
+                                 + " | ".join(MISSING for _ in cols) + " |")
+                    continue
+                held = f"{e['held']:,}/{n:,}"
+                if e["errors"]:
+                    notes.append(f"{DISPLAY[name]} at {n:,} busy sessions"
+                                 f"{' (the big file)' if key == 'big' else ''}: {e['errors']:,} "
+                                 f"error(s); the first: {e['first_error']}")
+                    held += f" [{len(notes)}]"
+                row = []
+                for fig, _, hi in cols:
+                    v = e.get(fig)
+                    if v is None:
+                        row.append(MISSING)
+                        continue
+                    vals = [ents[p][fig] for p in ok_peers if ents[p].get(fig) is not None]
+                    b = (max(vals) if hi else min(vals)) if vals and hi is not None else None
+                    row.append(f"{fmt_num(v)} ({v / b:.2f}×)" if b else fmt_num(v))
+                lines.append(f"| {DISPLAY[name]} | {n:,} | {held} | {tls_version(e.get('tls')) or MISSING} | "
+                             + " | ".join(row) + " |")
+        lines.append("")
+
+    file_keys = [k for k in keys if k != "big"]
+    if file_keys:
+        table(BUSY_FILES_COLS, file_keys, None)
+    if "big" in keys:
+        lines.append(
+            f"Fairness: {meta['busy_big']:,} sessions each download the big file "
+            f"({fmt_size(meta['size'])}) again and again for {meta['busy_seconds']:g} s, all "
+            "starting together; per session, the bytes it received within the window / the "
+            f"window. Issue 17's goal: max/min ≤ {BUSY_FAIRNESS_GOAL}.")
+        lines.append("")
+        table(BUSY_BIG_COLS, ["big"], None)
+    tls = sorted({t for n in servers for k in keys
+                  for t in [busy_entry(results, n, k).get("tls")] if t})
+    if tls:
+        lines.append("Control and data TLS of the busy sessions: " + "; ".join(tls) + ".")
+        lines.append("")
+    return lines[:-1]
+
+
 def render(results: dict) -> str:
     meta = results["meta"]
     servers = meta["servers"]
@@ -647,9 +979,19 @@ def render(results: dict) -> str:
                  f"{meta['kernel']}, {meta['openssl']}, {meta['curl']}. "
                  f"Big file {fmt_size(meta['size'])}, {meta['files']} files of 4 KiB, sessions "
                  f"{meta['session_seconds']:g} s with 8 workers, medians of {meta['runs']} "
-                 f"run(s){' (tiny configuration)' if meta['tiny'] else ''}. Load average "
+                 f"run(s){' (tiny configuration)' if meta['tiny'] else ''}"
+                 + (f"; busy sessions: {', '.join(f'{n:,}' for n in meta['busy_counts'])} for "
+                    f"{meta['busy_seconds']:g} s" if meta.get("busy_counts") else "")
+                 + (f", {meta['busy_big']:,} downloading the big file" if meta.get("busy_big")
+                    else "")
+                 + (f". Steps run: {', '.join(meta['steps'])}"
+                    if meta.get("steps") and list(meta["steps"]) != list(STEPS) else "")
+                 + f". Load average "
                  f"(1/5/15 min) at the start: {' '.join(f'{x:.2f}' for x in load['before'])}, "
-                 f"before the idle-session test: "
+                 + (f"before the busy-session step: "
+                    f"{' '.join(f'{x:.2f}' for x in load['before_busy'])}, "
+                    if load.get("before_busy") and meta.get("busy_counts") else "")
+                 + f"before the idle-session test: "
                  f"{' '.join(f'{x:.2f}' for x in load.get('before_idle', []))}, at the end: "
                  f"{' '.join(f'{x:.2f}' for x in load['after'])} (the later figures include the "
                  f"benchmark's own load: 8 session workers, thousands of session processes)"
@@ -711,6 +1053,10 @@ def render(results: dict) -> str:
         lines.append(f"| {DISPLAY[name]} | {fmt_num(fe)} | {fmt_num(cu)} | {ratio} | "
                      f"{fmt_num(f.get('client_ferry_cpu'))} | "
                      f"{fmt_num(f.get('client_curl_cpu'))} |")
+    busy_lines = render_busy(results, skipped_notes)
+    if busy_lines:
+        lines.append("")
+        lines.extend(busy_lines)
     lines.append("")
     lines.append("## Who was busy")
     lines.append("")
@@ -782,30 +1128,71 @@ def render(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def check_table(md: str, servers: list[str], idle_counts: list[int]) -> list[str]:
+def check_table(md: str, servers: list[str], idle_counts: list[int], steps=STEPS,
+                busy_counts=(), busy_big: int = 0) -> list[str]:
     """What makes the table incomplete: a missing server row, a missing figure, a skipped
-    ferryd step (a peer may be skipped at a step it cannot hold: the table says so)."""
+    ferryd step (a peer may be skipped at a step it cannot hold: the table says so). The four
+    tables of the other steps are checked when every one of those steps ran (--steps); the busy
+    tables when busy ran: a row per server and session count with every figure, and ferryd
+    holding every session without an error."""
     problems = []
-    tables = [t for t in re.split(r"\n## ", md) if "| server |" in t]
-    if len(tables) != 4:
-        return [f"expected 4 tables with server rows, found {len(tables)}"]
-    for t in tables:
+    chunks = re.split(r"\n## ", md)
+    busy_chunk = next((c for c in chunks if c.startswith("Many busy sessions")), None)
+    if all(s in steps for s in STEPS if s != "busy"):
+        tables = [t for t in chunks if "| server |" in t and t is not busy_chunk]
+        if len(tables) != 4:
+            return [f"expected 4 tables with server rows, found {len(tables)}"]
+        for t in tables:
+            rows = {}
+            for line in t.splitlines():
+                if line.startswith("| ") and not line.startswith("| server") :
+                    cells = [c.strip() for c in line.strip().strip("|").split("|")]
+                    rows[cells[0]] = cells[1:]
+            for name in servers:
+                cells = rows.get(DISPLAY[name])
+                if cells is None:
+                    problems.append(f"no row for {DISPLAY[name]}")
+                    continue
+                if any(c == MISSING or not c for c in cells):
+                    problems.append(f"{DISPLAY[name]}: a figure is missing: {cells}")
+                if any(c.startswith("failed") for c in cells):
+                    problems.append(f"{DISPLAY[name]}: an idle-session step failed: {cells}")
+                if name == "ferryd" and any(c.startswith("skipped") for c in cells):
+                    problems.append(f"ferryd: an idle-session step was skipped: {cells}")
+    if "busy" not in steps or not (busy_counts or busy_big):
+        return problems
+    if busy_chunk is None:
+        return problems + ["no \"Many busy sessions\" table"]
+    # One table per kind: the files table (rows per session count), then the big-file table.
+    tables = re.split(r"\n(?=\| server \| sessions \|)", busy_chunk)[1:]
+    want = ([("files", list(busy_counts))] if busy_counts else []) + (
+        [("big file", [busy_big])] if busy_big else [])
+    if len(tables) != len(want):
+        return problems + [f"expected {len(want)} busy-session tables, found {len(tables)}"]
+    for (kind, counts), t in zip(want, tables):
         rows = {}
-        for line in t.splitlines():
-            if line.startswith("| ") and not line.startswith("| server") :
-                cells = [c.strip() for c in line.strip().strip("|").split("|")]
-                rows[cells[0]] = cells[1:]
-        for name in servers:
-            cells = rows.get(DISPLAY[name])
-            if cells is None:
-                problems.append(f"no row for {DISPLAY[name]}")
-                continue
-            if any(c == MISSING or not c for c in cells):
-                problems.append(f"{DISPLAY[name]}: a figure is missing: {cells}")
-            if any(c.startswith("failed") for c in cells):
-                problems.append(f"{DISPLAY[name]}: an idle-session step failed: {cells}")
-            if name == "ferryd" and any(c.startswith("skipped") for c in cells):
-                problems.append(f"ferryd: an idle-session step was skipped: {cells}")
+        for line in t.splitlines()[2:]:
+            if not line.startswith("| "):
+                break
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            rows[(cells[0], cells[1])] = cells[2:]
+        for n in counts:
+            for name in servers:
+                what = f"{DISPLAY[name]} at {n:,} busy sessions ({kind})"
+                cells = rows.get((DISPLAY[name], f"{n:,}"))
+                if cells is None:
+                    problems.append(f"no row for {what}")
+                    continue
+                held = cells[0]  # then TLS and the figures
+                if held.startswith("failed"):
+                    problems.append(f"{what}: the step failed")
+                elif held.startswith("skipped"):
+                    if name == "ferryd":
+                        problems.append(f"{what}: the step was skipped")
+                elif any(c == MISSING or not c for c in cells):
+                    problems.append(f"{what}: a figure is missing: {cells}")
+                elif name == "ferryd" and held != f"{n:,}/{n:,}":
+                    problems.append(f"{what}: held {held}, not every session without an error")
     return problems
 
 
@@ -819,10 +1206,23 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=None, help="runs per figure (default 3)")
     ap.add_argument("--servers", default=",".join(ALL_SERVERS))
     ap.add_argument("--tiny", action="store_true",
-                    help="64 MiB file, 100 files, 2 s session test, 100 idle sessions, 1 run")
+                    help="64 MiB file, 100 files, 2 s session test, 100 idle sessions, 10 busy "
+                    "sessions and 5 big downloads for 2 s, 1 run")
     ap.add_argument("--files", type=int, default=None, help="small files (default 1000)")
     ap.add_argument("--session-seconds", type=float, default=None, help="default 20")
     ap.add_argument("--idle", default=None, help="idle session counts (default 100,1000,10000)")
+    ap.add_argument("--busy", default=None,
+                    help="busy session counts (default 200,1000; --tiny: 10): small and medium "
+                    "files both ways, PROT P")
+    ap.add_argument("--busy-seconds", type=float, default=None,
+                    help="window of each busy step (default 15; --tiny: 2)")
+    ap.add_argument("--busy-big", type=int, default=None,
+                    help="sessions downloading the big file at once, for fairness (default 50; "
+                    "--tiny: 5; 0: none)")
+    ap.add_argument("--busy-runs", type=int, default=None,
+                    help="runs of every busy step (default 1; figures are medians)")
+    ap.add_argument("--steps", default=",".join(STEPS),
+                    help=f"the measurements to make (default all: {','.join(STEPS)})")
     ap.add_argument("--ferryd", default=os.environ.get("FERRYD") or str(REPO / "build/ferryd"))
     ap.add_argument("--ferry", default=os.environ.get("FERRY") or str(REPO / "build/ferry"),
                     help="the ferry client measured in (g)")
@@ -842,7 +1242,9 @@ def main() -> int:
         md = render(results)
         Path(cfg.render).with_suffix(".md").write_text(md)
         print(md)
-        problems = check_table(md, results["meta"]["servers"], results["meta"]["idle_counts"])
+        m = results["meta"]
+        problems = check_table(md, m["servers"], m["idle_counts"], m.get("steps", STEPS),
+                               m.get("busy_counts", []), m.get("busy_big", 0))
         for p in problems:
             print(f"bench: incomplete table: {p}", file=sys.stderr)
         return 1 if cfg.check and problems else 0
@@ -855,6 +1257,19 @@ def main() -> int:
     cfg.session_seconds = cfg.session_seconds or (2.0 if tiny else 20.0)
     idle_counts = sorted(int(x) for x in (cfg.idle or ("100" if tiny else "100,1000,10000"))
                          .split(","))
+    busy_counts = sorted({int(x) for x in (cfg.busy or ("10" if tiny else "200,1000")).split(",")
+                          if x.strip()})
+    cfg.busy_seconds = cfg.busy_seconds or (2.0 if tiny else 15.0)
+    cfg.busy_big = (5 if tiny else 50) if cfg.busy_big is None else cfg.busy_big
+    cfg.busy_runs = cfg.busy_runs or 1
+    steps = [x.strip() for x in cfg.steps.split(",") if x.strip()]
+    for x in steps:
+        if x not in STEPS:
+            ap.error(f"unknown step {x!r}; choose from {', '.join(STEPS)}")
+    if any(n < 1 for n in busy_counts) or cfg.busy_big < 0 or cfg.busy_seconds <= 0:
+        ap.error("--busy, --busy-big and --busy-seconds must be positive")
+    busy_steps = ([str(n) for n in busy_counts] + (["big"] if cfg.busy_big else [])
+                  if "busy" in steps else [])
     out = Path(cfg.out or (HERE / "results" / ("tiny" if tiny else "latest")))
     servers = [s.strip() for s in cfg.servers.split(",") if s.strip()]
     for s in servers:
@@ -887,6 +1302,13 @@ def main() -> int:
     # Every descriptor the idle-session test needs, for this process and the servers it starts
     # (they inherit it): a session may take several in a server (socket, folder, timers).
     want_fds = max(65536, max(idle_counts) * 4 + 4096)
+    # Sessions at once a server must allow (in total and from 127.0.0.1), and its passive range:
+    # one port for each busy session's data connection, four times over, as ferryd lets one
+    # user's sessions hold a quarter of PASSIVEDATAPORTS at most (the same range for every
+    # server); Pure-FTPd refuses sessions beyond half its range.
+    busy_most = max([int(k) for k in busy_steps if k != "big"] + [cfg.busy_big if busy_steps else 0])
+    max_sessions = max(idle_counts + [busy_most]) + 200
+    pasv_size = max(PASV_SIZE, 4 * busy_most)
     idle_sessions.raise_nofile(want_fds)
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
 
@@ -921,7 +1343,10 @@ def main() -> int:
                     openssl=run_cmd(["openssl", "version"], 10, "openssl").stdout.decode().strip(),
                     curl=curl_version().split(" (")[0], size=cfg.size, runs=cfg.runs,
                     files=cfg.files, session_seconds=cfg.session_seconds,
-                    idle_counts=idle_counts, tiny=tiny, servers=servers,
+                    idle_counts=idle_counts, tiny=tiny, servers=servers, steps=steps,
+                    busy_counts=busy_counts if "busy" in steps else [],
+                    busy_seconds=cfg.busy_seconds, busy_big=cfg.busy_big if busy_steps else 0,
+                    busy_runs=cfg.busy_runs, busy_small=BUSY_SMALL, busy_medium=BUSY_MEDIUM,
                     load_average={"before": list(os.getloadavg())}, notes=[])
         log(f"load average {os.getloadavg()}; preparing {work}")
         cert, key, pem, pw_hash = make_pki(work / "pki")
@@ -937,10 +1362,10 @@ def main() -> int:
         by_name: dict[str, Server] = {}
         for name in servers:
             try:
-                pasv = peers.free_port_range(PASV_SIZE)
+                pasv = peers.free_port_range(pasv_size)
                 if name == "pure-ftpd":
                     # Pure-FTPd allows at most half as many sessions as it has passive ports.
-                    size = 2 * (max(idle_counts) + 200)
+                    size = max(2 * max_sessions, pasv_size)
                     pasv = ((10000, 10000 + size - 1) if size > 10000
                             else peers.free_port_range(size))
                 if name == "ferryd":
@@ -952,7 +1377,7 @@ def main() -> int:
                 else:
                     p = peers.start(name, cert, key, cfg.home, USER, PASSWORD, 0,
                                     *pasv, work / "peers",
-                                    verbose=False, max_sessions=max(idle_counts) + 200,
+                                    verbose=False, max_sessions=max_sessions,
                                     extra=PEER_EXTRA.get(name, ()),
                                     pyftpdlib_curl_compat=(name == "pyftpdlib"),
                                     pyftpdlib_password_hash=pw_hash)
@@ -968,9 +1393,12 @@ def main() -> int:
                 log(f"{name} did not start: {exc}")
         meta["notes"] += [
             "All servers: explicit TLS (AUTH TLS) required before USER/PASS, PROT P and PROT C "
-            "allowed, EPSV with a passive range of 100 ports, one EC P-256 certificate, one home "
-            f"folder, a {IDLE_LIMIT} s idle limit; TLS 1.2 and 1.3 offered, the client picks 1.3. "
-            "Pure-FTPd gets a passive range twice the largest idle-session count (it refuses "
+            f"allowed, EPSV with a passive range of {pasv_size:,} ports, one EC P-256 certificate, "
+            f"one home folder, a {IDLE_LIMIT} s idle limit, {max_sessions:,} sessions allowed "
+            "(also from one address); TLS 1.2 and 1.3 offered, the client picks 1.3. "
+            + (f"The range is four times the most busy sessions ({busy_most:,}): ferryd lets one "
+               "user's sessions hold a quarter of it at most. " if pasv_size > PASV_SIZE else "")
+            + "Pure-FTPd gets a passive range twice the sessions allowed (it refuses "
             "sessions beyond half its range).",
             "Pure-FTPd sends no TLS 1.3 session tickets, so its PROT P data connections cannot "
             "resume the control session over TLS 1.3 (they do over TLS 1.2); the others resume.",
@@ -1011,7 +1439,7 @@ def main() -> int:
         speed_seconds = 1 if tiny else 3
         stream_bytes = cfg.size
         lim = results["limits"]
-        for r in range(cfg.runs):
+        for r in range(cfg.runs if "limits" in steps else 0):
             for cipher in ("aes-256-gcm", "aes-128-gcm"):
                 lim.setdefault(cipher, {"runs": []})["runs"].append(
                     openssl_speed(cipher, speed_seconds))
@@ -1022,10 +1450,11 @@ def main() -> int:
                 lim.setdefault(mode, {"runs": []})["runs"].append(res["mb_per_s"])
         for v in lim.values():
             v["median"] = statistics.median(v["runs"])
-        log("limits: " + ", ".join(f"{k} {v['median']:.0f} MB/s" for k, v in lim.items()))
+        if lim:
+            log("limits: " + ", ".join(f"{k} {v['median']:.0f} MB/s" for k, v in lim.items()))
 
         # -- (a) + (f) big file transfers, interleaved across servers run by run
-        for r in range(cfg.runs):
+        for r in range(cfg.runs if "transfers" in steps else 0):
             for name in servers:
                 for key, mode in (("download_p", "down-p"), ("upload_p", "up-p"),
                                   ("download_c", "down-c")):
@@ -1036,7 +1465,7 @@ def main() -> int:
                         log(f"{name} {mode} run {r + 1}: {res['mb_per_s']:.0f} MB/s, "
                             f"{res['cpu_s_per_gib']:.2f} CPU s/GiB")
         # -- (b) small files
-        for r in range(cfg.runs):
+        for r in range(cfg.runs if "files" in steps else 0):
             for name in servers:
                 res = measure(name, f"files run {r + 1}", lambda srv: files_test(srv, cfg))
                 if res:
@@ -1044,7 +1473,7 @@ def main() -> int:
                     log(f"{name} files run {r + 1}: {res['per_second']:.0f} files/s, "
                         f"{res['resumed']}/{res['files']} resumed")
         # -- (h) lftp, small files
-        for r in range(cfg.runs):
+        for r in range(cfg.runs if "lftp" in steps else 0):
             for name in servers:
                 res = measure(name, f"lftp files run {r + 1}",
                               lambda srv: lftp_files_test(srv, cfg))
@@ -1053,7 +1482,7 @@ def main() -> int:
                         "lftp_files", {"runs": []})["runs"].append(res)
                     log(f"{name} lftp files run {r + 1}: {res['ms_per_file']:.1f} ms/file")
         # -- (c) + (f) sessions
-        for r in range(cfg.runs):
+        for r in range(cfg.runs if "sessions" in steps else 0):
             for name in servers:
                 res = measure(name, f"sessions run {r + 1}", lambda srv: sessions_test(srv, cfg))
                 if res:
@@ -1063,7 +1492,7 @@ def main() -> int:
                         f"{res['cpu_ms_per_session']:.2f} CPU ms/session")
         # -- (g) the clients against each server; which goes first alternates run by run, as
         # the second of two transfers from the same server tends to be the faster one
-        for r in range(cfg.runs):
+        for r in range(cfg.runs if "clients" in steps else 0):
             for name in servers:
                 for client in (CLIENTS if r % 2 == 0 else CLIENTS[::-1]):
                     res = measure(name, f"{client} download run {r + 1}",
@@ -1073,9 +1502,44 @@ def main() -> int:
                             f"client_{client}", {"runs": []})["runs"].append(res)
                         log(f"{name} {client} download run {r + 1}: {res['mb_per_s']:.0f} MB/s, "
                             f"client {res['client_cpu_s_per_gib']:.2f} CPU s/GiB")
+        # -- (i) many busy sessions: every server at one count before the next count; a step
+        # the machine cannot take, or one after a step where the server held fewer than half its
+        # sessions, is skipped
+        meta["load_average"]["before_busy"] = list(os.getloadavg())
+        held_too_few: dict[str, str] = {}
+        for r in range(cfg.busy_runs):
+            for key in busy_steps:
+                big = key == "big"
+                n = cfg.busy_big if big else int(key)
+                for name in servers:
+                    label = (f"busy {n} sessions, the big file" if big else
+                             f"busy {n} sessions") + f" run {r + 1}"
+                    if name in held_too_few and not big:
+                        res = {"sessions": n, "skipped": held_too_few[name]}
+                    else:
+                        log(f"{name}: {label}")
+                        res = measure(name, label, lambda srv: busy_test(srv, cfg, n, big))
+                    entry = results["servers"][name].setdefault("busy", {}).setdefault(
+                        key, {"sessions": n, "runs": []})
+                    if res is None:
+                        entry.setdefault("failed", f"{label}: see Errors")
+                        continue
+                    if "skipped" in res:
+                        entry["skipped"] = res["skipped"]
+                        log(f"{name} {label}: {res['skipped']}")
+                        continue
+                    entry["runs"].append(res)
+                    if not big and res["held"] * 2 < n:
+                        held_too_few[name] = (f"not attempted: it held {res['held']:,} of {n:,} "
+                                              f"busy sessions")
+                    log(f"{name} {label}: {res['mb_per_s']:.0f} MB/s, "
+                        + ("" if big else f"{res['files_per_s']:.0f} files/s, ")
+                        + f"held {res['held']}/{n}, {res['errors']} errors, per-session "
+                        f"max/min {res['fairness'] or float('nan'):.2f}"
+                        + (f", first error: {res['first_error']}" if res["errors"] else ""))
         # -- (d) idle sessions; each server is stopped after its turn (frees its processes)
         meta["load_average"]["before_idle"] = list(os.getloadavg())
-        for name in servers:
+        for name in (servers if "idle" in steps else []):
             srv = by_name.get(name)
             base_procs = len(srv.pids()) if srv else 0
 
@@ -1135,7 +1599,8 @@ def main() -> int:
     Path(f"{out}.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
     print(md)
     log(f"wrote {out}.md and {out}.json")
-    problems = check_table(md, servers, idle_counts)
+    problems = check_table(md, servers, idle_counts, steps, results["meta"]["busy_counts"],
+                           results["meta"]["busy_big"])
     if cfg.check and problems:
         for p in problems:
             print(f"bench: incomplete table: {p}", file=sys.stderr)
