@@ -15,6 +15,7 @@
 #include <asio/use_awaitable.hpp>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <optional>
 
@@ -52,7 +53,14 @@ struct session::transfer_request {
     bool ascii = false;
     bool unique = false;
     bool shrank = false;  // RETR: the file got shorter than its size at RETR while it was sent
+    // RETR of a small file through user space: its bytes from offset, read by the same disk job
+    // that opened it, so the transfer needs no second trip to the disk pool (two thread wake-ups
+    // fewer per file).
+    std::string head;
 };
+
+// Files up to this size are read whole when they are opened for RETR.
+constexpr std::uint64_t read_with_open = 64 * 1024;
 
 // ---- set-up ------------------------------------------------------------------------------
 
@@ -637,8 +645,15 @@ asio::awaitable<std::error_code> session::send_retr(transfer_request& req, net::
     auto produce = [this, &req, &data, fd, &offset](char* buf, std::size_t capacity) -> asio::awaitable<net::piece> {
         const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(capacity, req.size - std::min(offset, req.size)));
         if (want == 0) co_return net::piece{};
-        auto job = read_job(fd, buf, offset, want);
-        net::piece p = co_await on_disk(std::move(job));
+        net::piece p;
+        const std::uint64_t in_head = offset - req.offset;  // bytes of req.head already sent
+        if (in_head < req.head.size()) {
+            p.bytes = std::min<std::size_t>(want, req.head.size() - static_cast<std::size_t>(in_head));
+            std::memcpy(buf, req.head.data() + in_head, p.bytes);
+        } else {
+            auto job = read_job(fd, buf, offset, want);
+            p = co_await on_disk(std::move(job));
+        }
         if (!p.ec && p.bytes == 0) {
             req.shrank = true;
             p.ec = std::make_error_code(std::errc::io_error);
@@ -680,13 +695,26 @@ asio::awaitable<void> session::cmd_retr(const std::string& arg) {
         vfs::unique_fd file;
         std::uint64_t size = 0;
         std::error_code ec;
+        std::string head;  // the whole file from offset, when it is small (read_with_open)
     };
-    auto job = [fs = fs_, p = req->path] {
+    // Clear binary downloads use sendfile, which needs no copy in user space.
+    const bool through_user_space = ascii_ || sec_.prot_private;
+    auto job = [fs = fs_, p = req->path, offset = req->offset, through_user_space] {
         opened o;
         o.file = fs->open_read(p, o.ec);
         struct stat st {};
         if (!o.ec && ::fstat(o.file.get(), &st) != 0) o.ec = {errno, std::system_category()};
         o.size = static_cast<std::uint64_t>(st.st_size);
+        if (o.ec || !through_user_space || o.size > read_with_open || offset >= o.size) return o;
+        o.head.resize(o.size - offset);
+        std::size_t got = 0;
+        while (got < o.head.size()) {
+            ssize_t n = ::pread(o.file.get(), o.head.data() + got, o.head.size() - got, static_cast<off_t>(offset + got));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;  // shorter now, or unreadable: the transfer reads again and says so
+            got += static_cast<std::size_t>(n);
+        }
+        o.head.resize(got);
         return o;
     };
     opened o = co_await on_disk(std::move(job));
@@ -696,6 +724,7 @@ asio::awaitable<void> session::cmd_retr(const std::string& arg) {
     }
     req->file = std::move(o.file);
     req->size = o.size;
+    req->head = std::move(o.head);
     // RANG's end is inclusive; a range past the end of the file stops there.
     if (range && range->second < req->size) req->size = range->second + 1;
     if (range && req->offset >= o.size && o.size > 0) {
