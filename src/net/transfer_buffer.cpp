@@ -2,9 +2,10 @@
 
 #include <sys/mman.h>
 
-#include <array>
+#include <algorithm>
 #include <new>
 #include <utility>
+#include <vector>
 
 // Under AddressSanitizer the buffers come from the heap, where it sees an overflow (it does not
 // watch pages from mmap).
@@ -37,29 +38,53 @@ void give_back_pages(char* p) {
 #endif
 }
 
+// This thread's spare buffers, and how many of its buffers are in use (a buffer given back on
+// another thread than the one that took it only shifts the two counts).
 struct reserve {
-    std::array<char*, transfer_buffer::reserve_per_thread> blocks{};
-    std::size_t count = 0;
+    std::vector<char*> blocks;
+    std::size_t in_use = 0;
     reserve() = default;
     reserve(const reserve&) = delete;
     reserve& operator=(const reserve&) = delete;
     ~reserve() {
-        while (count > 0) give_back_pages(blocks[--count]);
+        for (char* b : blocks) give_back_pages(b);
     }
 };
 
 thread_local reserve spare;
 
+char* take_buffer() {
+    ++spare.in_use;
+    if (spare.blocks.empty()) return take_pages();
+    char* b = spare.blocks.back();
+    spare.blocks.pop_back();
+    return b;
+}
+
+void give_back_buffer(char* b) {
+    if (spare.in_use > 0) --spare.in_use;
+    const std::size_t keep = std::max(transfer_buffer::reserve_per_thread, spare.in_use);
+    if (spare.blocks.size() < keep) {
+        try {
+            spare.blocks.push_back(b);
+            return;
+        } catch (const std::bad_alloc&) {  // no room to remember it: it goes back now
+        }
+    }
+    give_back_pages(b);
+    // As the thread's transfers end, the spares beyond what is still in use go back too.
+    while (spare.blocks.size() > keep) {
+        give_back_pages(spare.blocks.back());
+        spare.blocks.pop_back();
+    }
+}
+
 }  // namespace
 
-transfer_buffer::transfer_buffer() : data_(spare.count > 0 ? spare.blocks[--spare.count] : take_pages()) {}
+transfer_buffer::transfer_buffer() : data_(take_buffer()) {}
 
 transfer_buffer::~transfer_buffer() {
-    if (!data_) return;
-    if (spare.count < spare.blocks.size())
-        spare.blocks[spare.count++] = data_;
-    else
-        give_back_pages(data_);
+    if (data_) give_back_buffer(data_);
 }
 
 transfer_buffer& transfer_buffer::operator=(transfer_buffer&& o) noexcept {

@@ -1,11 +1,13 @@
-// Transfer buffers (net/transfer_buffer.hpp): memory beyond the per-thread reserve goes back to
-// the system as soon as a transfer ends, and the reserve serves the next transfers.
+// Transfer buffers (net/transfer_buffer.hpp): once a thread's transfers have ended, memory beyond
+// the per-thread reserve goes back to the system; while transfers run, a finished transfer's
+// buffers serve the next ones.
 #include "net/transfer_buffer.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,6 +57,18 @@ TEST(transfer_buffer, the_next_transfer_takes_a_buffer_from_the_reserve) {
     }
     transfer_buffer again;
     EXPECT_EQ(again.get(), first);
+}
+
+TEST(transfer_buffer, while_other_transfers_run_the_buffers_of_finished_ones_serve_the_next) {
+    constexpr std::size_t ended = transfer_buffer::reserve_per_thread * 2;  // more than the reserve
+    std::vector<transfer_buffer> running(ended * 2);
+    std::set<char*> given_back;
+    for (std::size_t i = 0; i < ended; ++i) {
+        given_back.insert(running.back().get());
+        running.pop_back();
+    }
+    std::vector<transfer_buffer> next(ended);
+    for (const auto& b : next) EXPECT_EQ(given_back.count(b.get()), 1u) << "a new buffer, not a spare one";
 }
 
 TEST(transfer_buffer, moves_and_swaps_own_their_memory_once) {
