@@ -367,8 +367,11 @@ def curl_version() -> str:
     return r.stdout.decode().splitlines()[0]
 
 
+TMPFS_DIR = "tmpfs"  # a tmpfs mounted in the home: uploads without a disk behind them
+
+
 def curl_transfer(srv: Server, mode: str, cfg, run: int) -> dict:
-    """One curl transfer of the big file: mode down-p, up-p or down-c."""
+    """One curl transfer of the big file: mode down-p, up-p, up-p-tmpfs or down-c."""
     url = f"ftp://{HOST}:{srv.port}/"
     argv = ["curl", "-sS", "-v", "-k", "--user", f"{USER}:{PASSWORD}", "--ftp-pasv",
             "--max-time", str(int(cfg.size / 5e6) + 120),
@@ -380,7 +383,12 @@ def curl_transfer(srv: Server, mode: str, cfg, run: int) -> dict:
         argv += ["--ftp-ssl-control", "-o", "/dev/null", url + "big.bin"]
     else:
         up_name = f"up-{srv.name}-{run}.bin"
+        if mode == "up-p-tmpfs":
+            up_name = f"{TMPFS_DIR}/{up_name}"
         argv += ["--ssl-reqd", "-T", str(cfg.home / "big.bin"), url + up_name]
+        # Every upload starts with no dirty pages waiting for the disk: otherwise the write-back
+        # of what earlier steps wrote throttles whichever server comes next.
+        os.sync()
         if srv.name == "vsftpd":
             # vsftpd 3.0.3 loses the end of curl's uploads over TLS 1.3 (tests/peers/peers.py).
             argv[1:1] = ["--tls-max", "1.2"]
@@ -390,7 +398,7 @@ def curl_transfer(srv: Server, mode: str, cfg, run: int) -> dict:
         cpu = cpu_end(srv, begin)
         last = r.stdout.decode().strip().splitlines()[-1].split()
         down, up, pre, total = int(last[0]), int(last[1]), float(last[2]), float(last[3])
-        moved = up if mode == "up-p" else down
+        moved = up if up_name else down
         if moved != cfg.size:
             raise BenchError(f"curl {mode}: moved {moved} bytes, expected {cfg.size}")
         if up_name:
@@ -772,6 +780,7 @@ FIGURES = [
     # key, header, higher-is-better, table
     ("download_p", "PROT P download MB/s", True, 1),
     ("upload_p", "PROT P upload MB/s", True, 1),
+    ("upload_p_tmpfs", "PROT P upload to tmpfs MB/s", True, 1),
     ("download_c", "PROT C download MB/s", True, 1),
     ("files", "4 KiB files/s", True, 1),
     ("curl_ttfb", "curl PROT P time to first byte ms", False, 1),
@@ -787,7 +796,7 @@ FIGURES = [
 def figures_of(s: dict) -> dict:
     """The headline figure of each measurement (medians), or None if it is missing."""
     out = {}
-    for key in ("download_p", "upload_p", "download_c"):
+    for key in ("download_p", "upload_p", "upload_p_tmpfs", "download_c"):
         runs = s.get(key, {}).get("runs", [])
         out[key] = median_of(runs, "mb_per_s")
         out["cpu_" + key] = median_of(runs, "cpu_s_per_gib")
@@ -1066,6 +1075,7 @@ def render(results: dict) -> str:
                  "100% marks a single-threaded process that was the bottleneck.")
     lines.append("")
     busy_cols = (("download_p", "PROT P download"), ("upload_p", "PROT P upload"),
+                 ("upload_p_tmpfs", "PROT P upload to tmpfs"),
                  ("download_c", "PROT C download"), ("files", "4 KiB files"),
                  ("sessions", "sessions (8 workers)"), ("client_ferry", "ferry download"))
     lines.append("| server | " + " | ".join(h for _, h in busy_cols) + " |")
@@ -1087,6 +1097,8 @@ def render(results: dict) -> str:
              "aes-128-gcm": "`openssl speed -evp aes-128-gcm`, 16 KiB blocks, one core",
              "tls-stream": "one TLS 1.3 AES-256-GCM stream over loopback, OpenSSL both ends "
                            "(ftps_load tls-stream)",
+             "tls-stream-to-disk": "the same stream, its receiver writing every 256 KiB it reads "
+                                   "to a file on the benchmark's disk (ftps_load tls-stream --to)",
              "tcp-stream": "one TCP stream over loopback (ftps_load tcp-stream)"}
     for key, label in names.items():
         lines.append(f"| {label} | {fmt_num(lim.get(key, {}).get('median'))} |")
@@ -1095,9 +1107,13 @@ def render(results: dict) -> str:
         f = figs["ferryd"]
         parts = []
         for key, label in (("download_p", "PROT P download"), ("upload_p", "PROT P upload"),
+                           ("upload_p_tmpfs", "PROT P upload to tmpfs"),
                            ("client_ferry", "ferry's download from ferryd")):
             if f.get(key):
                 parts.append(f"{label} {f[key] / tls_limit:.0%}")
+        disk_limit = lim.get("tls-stream-to-disk", {}).get("median")
+        if f.get("upload_p") and disk_limit:
+            parts.append(f"PROT P upload against the stream written to disk {f['upload_p'] / disk_limit:.0%}")
         if parts:
             lines.append("")
             lines.append("ferryd against the raw TLS stream: " + ", ".join(parts) + ".")
@@ -1327,6 +1343,7 @@ def main() -> int:
     cfg.ferry = str(Path(cfg.ferry).resolve())
     cfg.home = work / "home"
     cfg.work = work
+    mounted: list[Path] = []
     status = 0
     try:
         cpu = "unknown CPU"
@@ -1356,6 +1373,14 @@ def main() -> int:
                      "openssl x509").stdout.decode().strip().split("=", 1)[1]
         cfg.fingerprint = "SHA256:" + fp
         make_files(cfg.home, cfg.size, cfg.files)
+        # Uploads also go to a tmpfs folder inside the home, where no disk sits behind the page
+        # cache: what an upload costs without the file system's write-back (every server sees it,
+        # chrooted or not: it is mounted before they start).
+        tmpfs = cfg.home / TMPFS_DIR
+        tmpfs.mkdir()
+        run_cmd(["mount", "-t", "tmpfs", "-o", f"size={2 * cfg.size + 64 * 2**20},mode=0755",
+                 "ferry-bench", str(tmpfs)], 30, "mount tmpfs")
+        mounted.append(tmpfs)
         (work / "peers").mkdir(mode=0o755)
 
         # -- start every server
@@ -1443,9 +1468,12 @@ def main() -> int:
             for cipher in ("aes-256-gcm", "aes-128-gcm"):
                 lim.setdefault(cipher, {"runs": []})["runs"].append(
                     openssl_speed(cipher, speed_seconds))
-            for mode in ("tls-stream", "tcp-stream"):
-                res = json.loads(run_cmd([cfg.load, mode, "--bytes", stream_bytes],
-                                         stream_bytes / 20e6 + 60, f"ftps_load {mode}")
+            for mode in ("tls-stream", "tls-stream-to-disk", "tcp-stream"):
+                argv = [cfg.load, mode.replace("-to-disk", ""), "--bytes", stream_bytes]
+                if mode.endswith("-to-disk"):
+                    argv += ["--to", str(cfg.work / "stream-sink.bin")]
+                    os.sync()  # as before every upload
+                res = json.loads(run_cmd(argv, stream_bytes / 20e6 + 60, f"ftps_load {mode}")
                                  .stdout.decode().strip().splitlines()[-1])
                 lim.setdefault(mode, {"runs": []})["runs"].append(res["mb_per_s"])
         for v in lim.values():
@@ -1457,7 +1485,7 @@ def main() -> int:
         for r in range(cfg.runs if "transfers" in steps else 0):
             for name in servers:
                 for key, mode in (("download_p", "down-p"), ("upload_p", "up-p"),
-                                  ("download_c", "down-c")):
+                                  ("upload_p_tmpfs", "up-p-tmpfs"), ("download_c", "down-c")):
                     res = measure(name, f"curl {mode} run {r + 1}",
                                   lambda srv: curl_transfer(srv, mode, cfg, r))
                     if res:
@@ -1584,6 +1612,8 @@ def main() -> int:
         if REAPER is not None:
             REAPER.protected.clear()
             REAPER.reap()
+        for m in mounted:
+            subprocess.run(["umount", "-l", str(m)], check=False, timeout=30)
         if not cfg.keep:
             shutil.rmtree(work, ignore_errors=True)
         else:

@@ -31,6 +31,8 @@
 // Common options: --host 127.0.0.1 --port N --user U --password P --tls13 (default) | --tls12
 //                 --timeout SECONDS (per socket operation, default 30)
 // tls-stream --read-ahead: the reading side uses OpenSSL's read-ahead (fewer, larger reads).
+// tls-stream --to FILE: the reading side also writes each filled 256 KiB buffer to FILE, as an
+// FTP server's upload does (what the file system adds to the machine's limit for uploads).
 // MB is 10^6 bytes.
 //
 // busy: one thread per session with a 256 KiB stack; at most 16 logins at a time during the
@@ -102,6 +104,7 @@ struct options {
     std::uint64_t bytes = 1ull << 30;
     int tls_version = 13;  // 13: TLS 1.3 only; 12: TLS 1.2 only
     bool read_ahead = false;
+    std::string to_file;  // tls-stream / tcp-stream: the receiver writes what it reads here
     double timeout = 30;
     // busy
     int sessions = 200;
@@ -1164,10 +1167,25 @@ int run_stream(const options& o, bool tls) {
     std::uint64_t got = 0;
     double elapsed = 0;
     int fd = -1;
+    int out = -1;
     SSL* ssl = nullptr;
     try {
         fd = tcp_connect(o.host, port, o.timeout);
         std::vector<char> buf(chunk);
+        // --to: every filled buffer is written to the file, as an FTP server's upload does.
+        if (!o.to_file.empty()) {
+            out = ::open(o.to_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            if (out < 0) throw failure(o.to_file + ": " + std::strerror(errno));
+        }
+        std::size_t filled = 0;
+        auto flush = [&] {
+            for (std::size_t done = 0; done < filled;) {
+                ssize_t w = ::write(out, buf.data() + done, filled - done);
+                if (w <= 0) throw failure(o.to_file + ": " + std::strerror(errno));
+                done += static_cast<std::size_t>(w);
+            }
+            filled = 0;
+        };
         if (tls) {
             ssl = SSL_new(cctx);
             SSL_set_fd(ssl, fd);
@@ -1182,14 +1200,20 @@ int run_stream(const options& o, bool tls) {
             throw failure("client start: " + std::string(std::strerror(errno)));
         }
         while (got < o.bytes) {
+            std::size_t n = 0;
             if (tls) {
-                int n = SSL_read(ssl, buf.data(), static_cast<int>(buf.size()));
-                if (n <= 0) throw failure(ssl_failure(ssl, n, "client read"));
-                got += static_cast<std::uint64_t>(n);
+                int r = SSL_read(ssl, buf.data() + filled, static_cast<int>(buf.size() - filled));
+                if (r <= 0) throw failure(ssl_failure(ssl, r, "client read"));
+                n = static_cast<std::size_t>(r);
             } else {
-                ssize_t n = recv(fd, buf.data(), buf.size(), 0);
-                if (n <= 0) throw failure("client read: " + std::string(n ? std::strerror(errno) : "EOF"));
-                got += static_cast<std::uint64_t>(n);
+                ssize_t r = recv(fd, buf.data() + filled, buf.size() - filled, 0);
+                if (r <= 0) throw failure("client read: " + std::string(r ? std::strerror(errno) : "EOF"));
+                n = static_cast<std::size_t>(r);
+            }
+            got += n;
+            if (out >= 0) {
+                filled += n;
+                if (filled == buf.size() || got >= o.bytes) flush();
             }
         }
         elapsed = seconds_since(t0);
@@ -1200,6 +1224,10 @@ int run_stream(const options& o, bool tls) {
     server.join();
     if (ssl) SSL_free(ssl);
     if (fd >= 0) close(fd);
+    if (out >= 0) {
+        close(out);
+        ::unlink(o.to_file.c_str());
+    }
     close(lfd);
     SSL_CTX_free(sctx);
     SSL_CTX_free(cctx);
@@ -1237,7 +1265,8 @@ int run_stream(const options& o, bool tls) {
                  "           session); at most 16 at a time\n"
                  "       ftps_load tls-stream [--bytes N]\n"
                  "       ftps_load tcp-stream [--bytes N]\n"
-                 "       (tls-stream --read-ahead: the reading side uses OpenSSL read-ahead)\n"
+                 "       (tls-stream --read-ahead: the reading side uses OpenSSL read-ahead;\n"
+                 "        --to FILE: it writes every filled 256 KiB buffer to FILE, removed at the end)\n"
                  "options: --host 127.0.0.1 --port N --user U --password P --tls13 | --tls12\n"
                  "         --timeout SECONDS (per socket operation, default 30)\n");
     std::exit(status);
@@ -1281,6 +1310,7 @@ options parse(int argc, char** argv) {
             else if (a == "--tls13") o.tls_version = 13;
             else if (a == "--tls12") o.tls_version = 12;
             else if (a == "--read-ahead") o.read_ahead = true;
+            else if (a == "--to") o.to_file = value();
             else if (a == "--sessions") o.sessions = std::stoi(value());
             else if (a == "--small-size") o.small_size = parse_bytes(value());
             else if (a == "--medium-size") o.medium_size = parse_bytes(value());
