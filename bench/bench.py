@@ -1530,6 +1530,37 @@ def main() -> int:
                             f"client_{client}", {"runs": []})["runs"].append(res)
                         log(f"{name} {client} download run {r + 1}: {res['mb_per_s']:.0f} MB/s, "
                             f"client {res['client_cpu_s_per_gib']:.2f} CPU s/GiB")
+        # -- (d) idle sessions, before the busy sessions: after those a server's heap holds what
+        # 1,000 transfers left, and idle sessions would reuse it instead of adding to the PSS
+        meta["load_average"]["before_idle"] = list(os.getloadavg())
+        for name in (servers if "idle" in steps else []):
+            srv = by_name.get(name)
+            base_procs = len(srv.pids()) if srv else 0
+
+            def idle(srv):
+                log(f"{name}: idle sessions {idle_counts}")
+                return idle_sessions.measure(
+                    srv.pids, HOST, srv.port, USER, PASSWORD, idle_counts,
+                    timeout=120 + max(idle_counts) * 0.15, parallel=4, idle_timeout=IDLE_LIMIT,
+                    log=log)
+            steps = measure(name, "idle sessions", idle)
+            if steps is not None:
+                results["servers"][name]["idle"] = steps
+                for st in steps:
+                    if "skipped" in st and (name == "ferryd" or not st["skipped"].startswith(
+                            "not attempted")):
+                        results["servers"][name]["errors"].append(
+                            f"idle sessions at {st['sessions']}: {st['skipped']}")
+            if srv is not None:
+                # The sessions are closed: wait (bounded) for the session processes to go.
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline and srv.alive and len(srv.pids()) > base_procs:
+                    REAPER.reap()
+                    time.sleep(0.1)
+                REAPER.reap()
+                if not srv.alive:
+                    results["servers"][name]["errors"].append(
+                        f"the server died during the run:\n{srv.log_tail()}")
         # -- (i) many busy sessions: every server at one count before the next count; a step
         # the machine cannot take, or one after a step where the server held fewer than half its
         # sessions, is skipped
@@ -1565,38 +1596,6 @@ def main() -> int:
                         + f"held {res['held']}/{n}, {res['errors']} errors, per-session "
                         f"max/min {res['fairness'] or float('nan'):.2f}"
                         + (f", first error: {res['first_error']}" if res["errors"] else ""))
-        # -- (d) idle sessions; each server is stopped after its turn (frees its processes)
-        meta["load_average"]["before_idle"] = list(os.getloadavg())
-        for name in (servers if "idle" in steps else []):
-            srv = by_name.get(name)
-            base_procs = len(srv.pids()) if srv else 0
-
-            def idle(srv):
-                log(f"{name}: idle sessions {idle_counts}")
-                return idle_sessions.measure(
-                    srv.pids, HOST, srv.port, USER, PASSWORD, idle_counts,
-                    timeout=120 + max(idle_counts) * 0.15, parallel=4, idle_timeout=IDLE_LIMIT,
-                    log=log)
-            steps = measure(name, "idle sessions", idle)
-            if steps is not None:
-                results["servers"][name]["idle"] = steps
-                for st in steps:
-                    if "skipped" in st and (name == "ferryd" or not st["skipped"].startswith(
-                            "not attempted")):
-                        results["servers"][name]["errors"].append(
-                            f"idle sessions at {st['sessions']}: {st['skipped']}")
-            if srv is not None:
-                # The sessions are closed: wait (bounded) for the session processes to go.
-                deadline = time.monotonic() + 120
-                while time.monotonic() < deadline and srv.alive and len(srv.pids()) > base_procs:
-                    REAPER.reap()
-                    time.sleep(0.1)
-                REAPER.reap()
-                if not srv.alive:
-                    results["servers"][name]["errors"].append(
-                        f"the server died during the run:\n{srv.log_tail()}")
-                srv.stop()
-                REAPER.reap()
     except KeyboardInterrupt:
         log("interrupted: stopping every server")
         status = 130
