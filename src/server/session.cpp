@@ -5,6 +5,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
+#include <utility>
 
 
 #include "net/address_policy.hpp"
@@ -37,9 +38,12 @@ session::session(std::shared_ptr<const server_context> ctx, std::unique_ptr<cont
 }
 
 session::~session() {
-    // Also when the event loop is torn down with the session waiting (shutdown).
+    stop_counting();  // also when the event loop is torn down with the session waiting (shutdown)
+}
+
+void session::stop_counting() {
     if (idle_) idle_->stop();
-    if (counted_open_) metrics::add(counters().sessions_open, -1);
+    if (std::exchange(counted_open_, false)) metrics::add(counters().sessions_open, -1);
 }
 
 void session::start(end_handler on_end) {
@@ -48,9 +52,7 @@ void session::start(end_handler on_end) {
 }
 
 void session::end(std::exception_ptr e) {
-    if (idle_) idle_->stop();
-    if (counted_open_) metrics::add(counters().sessions_open, -1);
-    counted_open_ = false;
+    stop_counting();
     if (e) link_->close();
     if (auto f = std::move(on_end_)) f(e);
     on_end_ = nullptr;

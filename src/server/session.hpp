@@ -131,6 +131,7 @@ private:
         };
     }
     void end(std::exception_ptr e);
+    void stop_counting();  // the INACTIVE timer stops, the sessions_open gauge goes down (once)
     end_handler on_end_;
     bool counted_open_ = false;  // in the sessions_open gauge
 

@@ -709,10 +709,10 @@ asio::awaitable<void> session::cmd_retr(const std::string& arg) {
         o.head.resize(o.size - offset);
         std::size_t got = 0;
         while (got < o.head.size()) {
-            ssize_t n = ::pread(o.file.get(), o.head.data() + got, o.head.size() - got, static_cast<off_t>(offset + got));
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break;  // shorter now, or unreadable: the transfer reads again and says so
-            got += static_cast<std::size_t>(n);
+            // Shorter now, or unreadable: the transfer reads on from there and says so.
+            net::piece p = read_job(o.file.get(), o.head.data() + got, offset + got, o.head.size() - got)();
+            if (p.ec || p.bytes == 0) break;
+            got += p.bytes;
         }
         o.head.resize(got);
         return o;
