@@ -473,14 +473,13 @@ asio::awaitable<void> session::cmd_help(const std::string& arg) {
 }
 
 asio::awaitable<void> session::cmd_stat(const std::string& arg) {
-    if (transferring_) {
-        co_await reply(code::system_status, "Transfer of " + transfer_what_ + " in progress: " +
-                                                std::to_string(transfer_bytes_) + " bytes so far.\nEnd of status.");
+    if (transferring()) {
+        co_await reply(code::system_status, transfer_progress() + "\nEnd of status.");
         co_return;
     }
     if (arg.empty()) {
         std::string text = "Ferry FTPS server status:\n";
-        text += "Connected from " + peer_text_ + "\n";
+        text += "Connected from " + peer_text() + "\n";
         text += user_ ? "Logged in as " + user_->name + "\n" : std::string("Not logged in\n");
         text += std::string("Control connection: ") + (sec_.control_secure ? link_->tls_protocol() : std::string("clear")) + "\n";
         text += std::string("Data protection: ") + (sec_.prot_private ? "private (PROT P)" : "clear (PROT C)") + "\n";

@@ -64,9 +64,12 @@ public:
     virtual tls::stream::peer_identity tls_peer() const = 0;
     // A fresh TLS 1.3 ticket, sent with the next write.
     virtual void issue_session_ticket() = 0;
-    // Session tags (tls::stream): binds data connections' TLS sessions to this session.
+    // Session tags (tls::stream): binds data connections' TLS sessions to this session. The link
+    // holds the session's tag (the session keeps no copy: every idle session pays for its members).
     virtual void set_session_tag(std::string tag) = 0;
-    virtual std::string adopt_resumed_session_tag() = 0;
+    virtual const std::string& session_tag() const = 0;
+    // True if the handshake resumed another connection's session, whose tag is now this one's.
+    virtual bool adopt_resumed_session_tag() = 0;
 
     // ---- the end ----
     virtual asio::awaitable<void> close_gracefully() = 0;
@@ -120,7 +123,8 @@ public:
     tls::stream::peer_identity tls_peer() const override { return ctl_.peer(); }
     void issue_session_ticket() override { ctl_.issue_session_ticket(); }
     void set_session_tag(std::string tag) override { ctl_.set_session_tag(std::move(tag)); }
-    std::string adopt_resumed_session_tag() override { return ctl_.adopt_resumed_session_tag(); }
+    const std::string& session_tag() const override { return ctl_.session_tag(); }
+    bool adopt_resumed_session_tag() override { return ctl_.adopt_resumed_session_tag(); }
     asio::awaitable<void> close_gracefully() override;
     void close() override { ctl_.close(); }
     asio::awaitable<net::delivery> wait_delivered(std::chrono::steady_clock::duration limit,

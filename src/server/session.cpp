@@ -27,14 +27,15 @@ session::session(std::shared_ptr<const server_context> ctx, std::unique_ptr<cont
       link_(std::move(link)),
       implicit_(implicit_tls),
       id_(id),
-      write_deadline_(link_->executor()),
       slot_(std::move(slot)),
       pools_(pools) {
     tls_ = ctx_->current_tls();
-    session_tag_ = tls::stream::make_session_tag();
-    link_->set_session_tag(session_tag_);
+    link_->set_session_tag(tls::stream::make_session_tag());
+}
+
+std::string session::peer_text() const {
     const auto peer = link_->peer();
-    peer_text_ = peer.address().to_string() + ":" + std::to_string(peer.port());
+    return peer.address().to_string() + ":" + std::to_string(peer.port());
 }
 
 session::~session() {
@@ -62,7 +63,7 @@ asio::awaitable<void> session::run() {
     auto self = shared_from_this();
     auto& log = *ctx_->log;
     const auto via = link_->via();
-    log.info("[{}] connect from {}{}{}", id_, peer_text_, via.empty() ? "" : " via " + via,
+    log.info("[{}] connect from {}{}{}", id_, peer_text(), via.empty() ? "" : " via " + via,
              implicit_ ? " (implicit TLS)" : "");
     metrics::add(counters().sessions_total);
     metrics::add(counters().sessions_open, 1);
@@ -79,7 +80,7 @@ asio::awaitable<void> session::run() {
         link_->interrupt();
     });
     // Waiting for a transfer is not idleness; DATACTTIME bounds that wait.
-    idle_->set_busy_check([this] { return transferring_; });
+    idle_->set_busy_check([this] { return transferring(); });
     arm_login_timer();
 
     if (implicit_) {
@@ -149,9 +150,9 @@ asio::awaitable<void> session::finish() {
         log.info("[{}] the client read no reply for {} s (DATACTTIME); closing", id_, cfg_.data_timeout_seconds);
 
     // A transfer still running ends with the session.
-    if (transferring_) {
+    if (transferring()) {
         abort_requested_ = true;
-        if (data_channel_) data_channel_->close();
+        interrupt_transfer(false);
         drop_passive();
         co_await wait_transfer_done();
     }
@@ -217,9 +218,7 @@ void session::arm_login_timer() {
 asio::awaitable<bool> session::control_tls_established() {
     sec_.control_secure = true;
     // A control connection that resumed another one's session continues that client's sessions.
-    std::string tag = link_->adopt_resumed_session_tag();
-    const bool resumed = tag != session_tag_;
-    session_tag_ = std::move(tag);
+    const bool resumed = link_->adopt_resumed_session_tag();
     auto id = link_->tls_peer();
     ctx_->log->info("[{}] TLS {} {}{}{}{}", id_, link_->tls_protocol(), link_->tls_cipher(), resumed ? " resumed" : "",
                     id.present ? " client certificate " : "", id.present ? id.subject + " issued by " + id.issuer : "");
@@ -249,15 +248,18 @@ asio::awaitable<void> session::reply(int c, std::string_view text) {
     }
     if (broken_) co_return;
     writing_ = true;
-    write_deadline_.expires_after(std::chrono::seconds(cfg_.data_timeout_seconds));
-    write_deadline_.async_wait([w = weak_from_this()](const std::error_code& e) {
+    // SECURITY: a client that stops reading its replies cannot hold the session (and its
+    // buffers) forever: a reply not written within DATACTTIME ends the session. The timer lives
+    // in this frame, so an idle session holds none (its destructor cancels the wait).
+    asio::steady_timer deadline(link_->executor(), std::chrono::seconds(cfg_.data_timeout_seconds));
+    deadline.async_wait([w = weak_from_this()](const std::error_code& e) {
         auto self = w.lock();
         if (e || !self || !self->writing_) return;  // written in time
         self->write_timed_out_ = true;
         self->link_->interrupt();
     });
     std::error_code ec = co_await link_->send(wire);
-    write_deadline_.cancel();
+    deadline.cancel();
     writing_ = false;
     wake_waiters();
     if (ec || write_timed_out_) {
@@ -304,7 +306,7 @@ asio::awaitable<void> session::dispatch(const std::string& line) {
         co_return;
     }
     // RFC 959: a command arriving during a transfer waits for it, except the few that act on it.
-    if (transferring_ && !(entry->flags & during_transfer)) co_await wait_transfer_done();
+    if (transferring() && !(entry->flags & during_transfer)) co_await wait_transfer_done();
     if (broken_) co_return;
 
     if (auto r = check_command_security(cfg_, sec_, entry->flags & pre_auth)) {
@@ -339,7 +341,7 @@ asio::awaitable<void> session::dispatch(const std::string& line) {
 }
 
 asio::awaitable<void> session::wait_transfer_done() {
-    while (transferring_) co_await wait_for_wake();
+    while (transferring()) co_await wait_for_wake();
 }
 
 asio::awaitable<void> session::wait_for_wake() {

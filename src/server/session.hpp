@@ -204,8 +204,9 @@ private:
     // A data connection's TLS handshake (tickets: TLS 1.3 tickets sent on it) and the
     // SECURE_SESSION_REUSE check; on failure why says what went wrong.
     asio::awaitable<std::error_code> protect_data(net::data_channel& data, int tickets, std::string& why);
-    // server_sends: the transfer writes to the client (RETR, listings), which reads to the end.
-    asio::awaitable<std::error_code> open_data_connection(std::unique_ptr<net::data_channel>& out, bool server_sends,
+    // The data connection for req. After CCC a download (RETR, listings) gets a TLS ticket on
+    // it: its client reads to the end.
+    asio::awaitable<std::error_code> open_data_connection(transfer_request& req, std::unique_ptr<net::data_channel>& out,
                                                           std::string& why);
     asio::awaitable<std::error_code> send_retr(transfer_request& req, net::data_channel& data);
     asio::awaitable<std::error_code> receive_stor(transfer_request& req, net::data_channel& data);
@@ -227,11 +228,10 @@ private:
     std::shared_ptr<const server_context> ctx_;
     const config::server_settings& cfg_;
     std::shared_ptr<tls::context> tls_;  // fixed for the session's life (see server_context)
-    std::string session_tag_;            // binds data-connection TLS sessions to this session
     std::unique_ptr<control_link> link_;
     bool implicit_;
     std::uint64_t id_;
-    std::string peer_text_;
+    std::string peer_text() const;  // address:port, for the log and STAT
     // The addresses live in the link (no copy here: every idle session pays for its members).
     asio::ip::address peer_addr() const { return link_->peer().address(); }
     asio::ip::address local_addr() const { return link_->local().address(); }
@@ -239,17 +239,14 @@ private:
 
     // reply writer: one write at a time on the control connection
     bool writing_ = false;
-    // Wakes the coroutines waiting for writing_ or transferring_ to end (each checks its own
+    // Wakes the coroutines waiting for writing_ or running_ to end (each checks its own
     // condition again). Made by the first such wait: idle sessions never need it.
     std::unique_ptr<asio::steady_timer> wake_;
     asio::awaitable<void> wait_for_wake();
     void wake_waiters() {
         if (wake_) wake_->cancel();
     }
-    // SECURITY: a client that stops reading its replies cannot hold the session (and its
-    // buffers) forever: a reply not written within DATACTTIME ends the session.
-    asio::steady_timer write_deadline_;
-    bool write_timed_out_ = false;
+    bool write_timed_out_ = false;  // a reply was not written within DATACTTIME (reply())
     bool broken_ = false;  // control connection failed or must close
     bool quit_ = false;
     bool timed_out_ = false;
@@ -290,13 +287,15 @@ private:
     asio::ip::tcp::endpoint active_target_;
 
     // the running transfer, if any
-    bool transferring_ = false;
+    // From the 150 reply to the end of run_transfer; what it moves, its data connection and its
+    // bytes so far are in the request (an idle session pays one pointer for them).
+    std::shared_ptr<transfer_request> running_;
+    bool transferring() const { return running_ != nullptr; }
     bool abort_requested_ = false;
-    net::data_channel* data_channel_ = nullptr;  // while connected, so ABOR can cancel it
-    asio::ip::tcp::socket* connecting_ = nullptr;  // an active-mode connect in progress, likewise
-    std::uint64_t transfer_bytes_ = 0;
-    std::shared_ptr<net::idle_timer> data_watchdog_;  // DATACTTIME for the running transfer
-    std::string transfer_what_;
+    // ABOR and the session's end: closes the running transfer's data connection (or its
+    // active-mode connect) at once.
+    void interrupt_transfer(bool abort);
+    std::string transfer_progress() const;  // for STAT: what it moves and how much so far
 
     // JSONLOG and METRICS (event_log.hpp, metrics.hpp; written in session.cpp)
     metrics& counters() const { return ctx_->shared->counters; }

@@ -57,6 +57,12 @@ struct session::transfer_request {
     // that opened it, so the transfer needs no second trip to the disk pool (two thread wake-ups
     // fewer per file).
     std::string head;
+
+    // While it runs (session::running_): what STAT reports, and what ABOR, DATACTTIME and the
+    // session's end close.
+    std::uint64_t moved = 0;                      // bytes so far
+    net::data_channel* channel = nullptr;         // while connected
+    asio::ip::tcp::socket* connecting = nullptr;  // an active-mode connect in progress
 };
 
 // Files up to this size are read whole when they are opened for RETR.
@@ -100,7 +106,7 @@ void session::arm_passive_expiry() {
                                     const std::error_code& e) {
         auto self = w.lock();
         // Superseded (another PASV, a transfer took it, REIN): passive_expiry_ is another timer.
-        if (e || !self || self->passive_expiry_ != t.lock() || self->transferring_) return;
+        if (e || !self || self->passive_expiry_ != t.lock() || self->transferring()) return;
         // SECURITY: passive port hoarding: a listener (or an early data connection) nobody uses
         // gives its port back after DATACTTIME.
         self->ctx_->log->info("[{}] passive data port unused for {} s (DATACTTIME); closed", self->id_,
@@ -140,7 +146,7 @@ asio::awaitable<std::error_code> session::protect_data(net::data_channel& data, 
     }
     // SECURITY: data connection stealing: under SECURE_SESSION_REUSE REQUIRED only a client
     // that holds this session's TLS secrets (it resumes our session) gets the data.
-    if (auto refused = check_data_session_reuse(cfg_, session_tag_, data.stream().resumed_session_tag())) {
+    if (auto refused = check_data_session_reuse(cfg_, link_->session_tag(), data.stream().resumed_session_tag())) {
         why = *refused;
         data_refused(data_refusal::reuse_required, why);
         co_return make_error_code(std::errc::permission_denied);
@@ -180,8 +186,9 @@ asio::awaitable<void> session::take_early_data(std::shared_ptr<early_data> e) {
     e->finish();
 }
 
-asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<net::data_channel>& out, bool server_sends,
-                                                               std::string& why) {
+asio::awaitable<std::error_code> session::open_data_connection(transfer_request& req,
+                                                               std::unique_ptr<net::data_channel>& out, std::string& why) {
+    const bool server_sends = req.kind != transfer_kind::stor;
     tcp::socket sock(link_->executor());
     std::error_code ec;
     if (auto e = early_) {
@@ -213,7 +220,7 @@ asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<n
             co_return e->ec;
         }
         out = std::move(e->channel);
-        data_channel_ = out.get();
+        req.channel = out.get();
         co_return std::error_code{};
     }
     if (data_mode_ == data_mode::passive) {
@@ -221,9 +228,9 @@ asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<n
         if (ec) why = abort_requested_ ? "aborted" : "no data connection arrived in time";
         if (ec && !abort_requested_) data_refused(data_refusal::timeout, why);
     } else {
-        connecting_ = &sock;
+        req.connecting = &sock;
         ec = co_await link_->connect_data(sock, cfg_.active_from_port_20, active_target_);
-        connecting_ = nullptr;
+        req.connecting = nullptr;
         const std::string target = active_target_.address().to_string() + " port " + std::to_string(active_target_.port());
         if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) {
             why = abort_requested_ ? "aborted" : "no answer from " + target + " in time (is active mode blocked? use passive mode)";
@@ -241,7 +248,7 @@ asio::awaitable<std::error_code> session::open_data_connection(std::unique_ptr<n
     // before the close; downloads end corked instead (run_transfer).
     out = std::make_unique<net::data_channel>(std::move(sock));
     out->stream().set_bulk_receive();  // fewer reads from the handshake on; uploads read whole buffers
-    data_channel_ = out.get();  // from here DATACTTIME and ABOR can interrupt it, handshake included
+    req.channel = out.get();  // from here DATACTTIME and ABOR can interrupt it, handshake included
     if (sec_.prot_private) {
         // SECURITY: data connection stealing: no session tag here. Tickets and sessions made on a
         // data connection carry the control session's tag only by inheriting it from a session
@@ -273,11 +280,9 @@ asio::awaitable<void> session::begin_transfer(std::shared_ptr<transfer_request> 
     std::string mode = req->ascii ? "ASCII" : "BINARY";
     std::string text = "Opening " + mode + " mode data connection for " + what;
     if (req->kind == transfer_kind::retr) text += " " + proto::transfer_size_note(req->size - req->offset);
-    transferring_ = true;
+    running_ = req;
     if (auto t = std::exchange(passive_expiry_, nullptr)) t->cancel();  // DATACTTIME of the transfer applies
     abort_requested_ = false;
-    transfer_bytes_ = 0;
-    transfer_what_ = req->path.empty() ? "listing" : req->path;
     co_await reply(code::opening_data, text + ".");
     // The transfer runs beside the command loop, which keeps answering ABOR, STAT and NOOP.
     asio::co_spawn(link_->executor(), [self = shared_from_this(), req]() -> asio::awaitable<void> {
@@ -316,21 +321,19 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     const data_mode mode = data_mode_;
     bool drain_beside = false;  // our side is closed; the client's close is awaited beside the session
     // DATACTTIME bounds both the wait for the connection and any stall once data moves.
-    auto watchdog = data_watchdog_ = net::idle_timer::start(link_->executor(), std::chrono::seconds(cfg_.data_timeout_seconds),
+    auto watchdog = net::idle_timer::start(link_->executor(), std::chrono::seconds(cfg_.data_timeout_seconds),
                                            [this, &stalled] {
                                                stalled = true;
                                                drop_passive();
-                                               std::error_code ig;
-                                               if (data_channel_) data_channel_->abort();
-                                               if (connecting_) connecting_->close(ig);
+                                               interrupt_transfer(true);
                                            });
     net::idle_timer_guard guard{watchdog};
     std::string why;
-    std::error_code ec = co_await open_data_connection(data, req->kind != transfer_kind::stor, why);
+    std::error_code ec = co_await open_data_connection(*req, data, why);
     if (!ec && abort_requested_) {
         // ABOR or the session's end came while the connection was being taken: nothing may move.
         data->close();
-        data_channel_ = nullptr;
+        req->channel = nullptr;
         ec = asio::error::operation_aborted;
         why = "aborted";
     }
@@ -345,7 +348,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     bool rename_after_confirm = false;  // confirm_then_commit without commit_provisionally
     bool aborted = false;               // ABOR or the session's end, as the data ended
     if (ec) {
-        data_channel_ = nullptr;
+        req->channel = nullptr;
         if (stalled && data) why = "the data connection's TLS handshake did not finish in time";
         // RFC 4217: 522 when the data connection's TLS negotiation is refused.
         final_code = ec == std::errc::permission_denied ? code::network_protocol_not_supported : code::cannot_open_data;
@@ -363,8 +366,8 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
         if (req->kind == transfer_kind::stor) rate = user_ && user_->upload_rate ? *user_->upload_rate : cfg_.upload_rate;
         data->pace(rate);
         if (rate) throttled.emplace(counters());
-        data->on_moved([this, watchdog](std::size_t n) {
-            transfer_bytes_ += n;
+        data->on_moved([r = req.get(), watchdog](std::size_t n) {
+            r->moved += n;
             watchdog->touch();  // DATACTTIME measures stalls, not the transfer's length
         });
         switch (req->kind) {
@@ -393,7 +396,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
         } else {
             data->close();
         }
-        data_channel_ = nullptr;
+        req->channel = nullptr;
         // Decided now: an ABOR (or the session's end) that arrives while the upload is being
         // committed on the disk pool must not turn a committed upload into an aborted one; the
         // confirmation step below handles a client that went away.
@@ -479,15 +482,15 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
     }
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (final_code == code::closing_data) {
-        final_text = "Transfer complete: " + std::to_string(transfer_bytes_) + " bytes";
+        final_text = "Transfer complete: " + std::to_string(req->moved) + " bytes";
         if (req->unique) final_text += " stored as " + req->upload.final_name();
         final_text += ".";
     }
     const char* dir = req->kind == transfer_kind::stor ? "upload" : req->kind == transfer_kind::retr ? "download" : "listing";
     auto log_end = [&](std::string_view note) {
         ctx_->log->info("[{}] {} {} {} bytes {:.3f} s {:.1f} MB/s {} {} -> {}{}", id_, dir,
-                        req->kind == transfer_kind::listing ? std::string("-") : proto::printable(req->path), transfer_bytes_, secs,
-                        secs > 0 ? transfer_bytes_ / secs / 1e6 : 0.0, sec_.prot_private ? "PROT P" : "PROT C",
+                        req->kind == transfer_kind::listing ? std::string("-") : proto::printable(req->path), req->moved, secs,
+                        secs > 0 ? req->moved / secs / 1e6 : 0.0, sec_.prot_private ? "PROT P" : "PROT C",
                         resumed ? "resumed" : "-", final_code, note);
         // Complete only when the transfer ended with 226 and nothing was put back afterwards.
         const bool complete = final_code == code::closing_data && note.empty();
@@ -498,14 +501,14 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
         auto& m = counters();
         metrics::add(m.transfers[static_cast<std::size_t>(direction)][static_cast<std::size_t>(protection)]);
         metrics::add(m.transfer_bytes[static_cast<std::size_t>(direction)][static_cast<std::size_t>(protection)],
-                     transfer_bytes_);
+                     req->moved);
         if (!complete) metrics::add(m.transfers_incomplete);
         if (events_on()) {
             auto e = event("transfer");
             e.str("direction", name_of(direction));
             if (req->kind != transfer_kind::listing)
                 e.str("path", req->unique && final_code == code::closing_data ? req->upload.final_name() : req->path);
-            e.num("bytes", transfer_bytes_).real("seconds", secs).num("code", static_cast<std::uint64_t>(final_code));
+            e.num("bytes", req->moved).real("seconds", secs).num("code", static_cast<std::uint64_t>(final_code));
             e.str("result", complete ? "complete" : aborted || final_code == code::transfer_aborted ? "aborted" : "failed");
             if (!complete) e.str("detail", final_text + std::string(note));
             e.str("type", req->ascii ? "A" : "I").str("protection", name_of(protection));
@@ -528,7 +531,7 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
             ::localtime_r(&now, &e.when);
             e.seconds = secs;
             e.remote_host = peer_addr().to_string();
-            e.bytes = transfer_bytes_;
+            e.bytes = req->moved;
             e.filename = req->unique && final_code == code::closing_data ? req->upload.final_name() : req->path;
             e.ascii = req->ascii;
             e.incoming = req->kind == transfer_kind::stor;
@@ -538,7 +541,6 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
         }
     };
     watchdog->stop();
-    data_watchdog_.reset();
     // Our side is closed (close_notify, FIN): the reply need not wait for the client's close.
     // The rest of the drain goes on beside the session.
     if (drain_beside) linger_close(std::move(data));
@@ -575,8 +577,20 @@ asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> re
         if (!note.empty()) ctx_->log->warn("[{}] upload of {} ended by FIN{}", id_, req->path, note);
     }
     idle_->touch();  // INACTIVE counts from the end of the transfer
-    transferring_ = false;
+    running_.reset();
     wake_waiters();
+}
+
+std::string session::transfer_progress() const {
+    const std::string what = running_->path.empty() ? "listing" : running_->path;
+    return "Transfer of " + what + " in progress: " + std::to_string(running_->moved) + " bytes so far.";
+}
+
+void session::interrupt_transfer(bool abort) {
+    if (!running_) return;
+    if (auto* c = running_->channel) abort ? c->abort() : c->close();
+    std::error_code ig;
+    if (auto* s = running_->connecting) s->close(ig);
 }
 
 void session::linger_close(std::unique_ptr<net::data_channel> data) {
@@ -851,7 +865,7 @@ asio::awaitable<void> session::start_listing(const std::string& arg, char style)
 }
 
 asio::awaitable<void> session::cmd_abor(const std::string&) {
-    if (!transferring_) {
+    if (!transferring()) {
         drop_passive();
         data_mode_ = data_mode::none;
         co_await reply(code::data_open_no_transfer, "No transfer to abort.");
@@ -859,9 +873,7 @@ asio::awaitable<void> session::cmd_abor(const std::string&) {
     }
     abort_requested_ = true;
     drop_passive();
-    std::error_code ig;
-    if (data_channel_) data_channel_->abort();
-    if (connecting_) connecting_->close(ig);
+    interrupt_transfer(true);
     co_await wait_transfer_done();
     co_await reply(code::closing_data, "ABOR successful.");
 }

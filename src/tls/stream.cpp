@@ -92,10 +92,11 @@ std::string stream::resumed_session_tag() const {
     return std::string(static_cast<const char*>(data), len);
 }
 
-const std::string& stream::adopt_resumed_session_tag() {
+bool stream::adopt_resumed_session_tag() {
     std::string resumed = resumed_session_tag();
-    if (!resumed.empty()) tag_ = std::move(resumed);
-    return tag_;
+    if (resumed.empty() || resumed == tag_) return false;
+    tag_ = std::move(resumed);
+    return true;
 }
 
 void stream::issue_session_ticket() {

@@ -87,12 +87,14 @@ public:
 
     bool session_reused() const;
     // Adopts the tag of the session this connection resumed (a resumed control connection belongs
-    // to the same client as the one that made the session). Returns the tag in force. Tickets of
-    // a resumed connection keep that tag, also those sent inside a TLS 1.3 handshake.
-    const std::string& adopt_resumed_session_tag();
+    // to the same client as the one that made the session). True if the tag changed: it resumed
+    // another connection's session. Tickets of a resumed connection keep that tag, also those
+    // sent inside a TLS 1.3 handshake.
+    bool adopt_resumed_session_tag();
     // Tags the TLS sessions made on this connection (tickets and cached sessions carry it), so a
     // later connection can tell whether it resumed one of them. Set before the handshake.
     void set_session_tag(std::string tag) { tag_ = std::move(tag); }
+    const std::string& session_tag() const { return tag_; }
     // A fresh random tag for set_session_tag (16 bytes; empty if no random bytes could be had).
     static std::string make_session_tag();
     // The protocol version ("TLSv1.3") and cipher suite of the connection, for logs and STAT;

@@ -51,8 +51,13 @@ public:
     std::string tls_cipher() const override { return secure_ ? "TLS_AES_256_GCM_SHA384" : ""; }
     tls::stream::peer_identity tls_peer() const override { return script_.certificate; }
     void issue_session_ticket() override;
-    void set_session_tag(std::string) override {}
-    std::string adopt_resumed_session_tag() override { return "transcript-tag"; }
+    void set_session_tag(std::string tag) override { tag_ = std::move(tag); }
+    const std::string& session_tag() const override { return tag_; }
+    // Every scripted handshake "resumes" another connection's session.
+    bool adopt_resumed_session_tag() override {
+        tag_ = "transcript-tag";
+        return true;
+    }
     asio::awaitable<void> close_gracefully() override;
     void close() override;
     asio::awaitable<net::delivery> wait_delivered(std::chrono::steady_clock::duration,
@@ -77,6 +82,7 @@ private:
     bool secure_ = false;
     bool listening_ = false;
     std::uint16_t port_ = 0;
+    std::string tag_;  // the session tag (set_session_tag)
 };
 
 }  // namespace ferry::transcript
