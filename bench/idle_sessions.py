@@ -383,7 +383,7 @@ def main():
         if "skipped" in r:
             print(f"{r['sessions']:8d}  skipped: {r['skipped']}", flush=True)
         else:
-            print(f"{r['sessions']:8d}  {r['pss_kib']:14d}  {r['pss_per_session_kib']:19.1f}  "
+            print(f"{r['sessions']:8d}  {r['pss_kib']:14d}  {r['pss_per_session_kib']:19.2f}  "
                   f"{r['rss_per_session_kib']:19.1f}", flush=True)
 
 

@@ -134,7 +134,7 @@ asio::awaitable<std::error_code> session::send_listing(listing_source& src, net:
                 m.text = src.next(m.ec);
                 return m;
             };
-            made m = co_await on_disk(std::move(job));
+            made m = co_await on_bulk(std::move(job));  // a transfer's bytes (worker_pools::bulk)
             if (m.ec) co_return net::piece{0, m.ec};  // a local failure: 451
             chunk = std::move(m.text);
             sent = 0;

@@ -234,7 +234,7 @@ void server::admit(tcp::socket sock, bool implicit_tls, const std::shared_ptr<co
         link = std::make_unique<tcp_control_link>(std::move(sock), cfg.keepalive_seconds);
     }
     auto s = std::make_shared<session>(ctx, std::move(link), implicit_tls, next_id_++, std::move(slot),
-                                       worker_pools{*hash_pool_, *disk_pool_, *digest_pool_});
+                                       worker_pools{*hash_pool_, *disk_pool_, *bulk_pool_, *digest_pool_});
     // The session owns itself through its pending handlers (no wrapper coroutine: its frame
     // would be one more allocation held by every idle session).
     s->start([](std::exception_ptr e) {
@@ -306,6 +306,7 @@ void server::run(bool handle_signals) {
     const auto cores = static_cast<unsigned>(workers_.size());
     hash_pool_ = std::make_unique<work_pool>("ferryd-hash", std::min(cores, 8u), 10);
     disk_pool_ = std::make_unique<work_pool>("ferryd-disk", 4, 10);
+    bulk_pool_ = std::make_unique<work_pool>("ferryd-bulk", 4, 10);
     // File digests read whole files: two at a time keeps HASH from taking the disk or the CPU.
     digest_pool_ = std::make_unique<work_pool>("ferryd-digest", 2, 10);
     for (auto& w : workers_) threads_.emplace_back([&w] { w->run(); });
@@ -336,6 +337,7 @@ void server::run(bool handle_signals) {
     threads_.clear();
     hash_pool_->stop();
     disk_pool_->stop();
+    bulk_pool_->stop();
     digest_pool_->stop();
 }
 

@@ -93,7 +93,7 @@ private:
     int spare_fd_ = -1;
     // Declared after workers_: destroyed (joined) first, while the io_contexts their results
     // are posted to still exist.
-    std::unique_ptr<work_pool> hash_pool_, disk_pool_, digest_pool_;
+    std::unique_ptr<work_pool> hash_pool_, disk_pool_, bulk_pool_, digest_pool_;
 };
 
 // Raises the soft RLIMIT_NOFILE to the hard limit; returns the limit in force.

@@ -38,7 +38,11 @@ inline constexpr int control_tickets = 1;
 // The server's worker pools (work_pool.hpp), owned by the server, which outlives its sessions.
 struct worker_pools {
     work_pool& hash;  // crypt_r
-    work_pool& disk;  // listings and other long file-system work
+    work_pool& disk;  // the file-system calls of commands: opening, committing, listings
+    // The bytes of transfers: reads, writes and sendfile trips of up to 256 KiB each. A lane of
+    // its own, so that a small file's open or rename does not queue behind the writes of big
+    // uploads (bench/: busy sessions).
+    work_pool& bulk;
     work_pool& digest;  // HASH and X* file digests: a few at a time, each may read a whole file
 };
 
@@ -170,6 +174,11 @@ private:
     template <class F>
     asio::awaitable<std::invoke_result_t<F&>> on_disk(F fn) {
         return on_pool(pools_.disk, std::move(fn));
+    }
+    // The same for a transfer's reads and writes (worker_pools::bulk).
+    template <class F>
+    asio::awaitable<std::invoke_result_t<F&>> on_bulk(F fn) {
+        return on_pool(pools_.bulk, std::move(fn));
     }
     template <class F>
     asio::awaitable<std::invoke_result_t<F&>> on_pool(work_pool& pool, F fn) {

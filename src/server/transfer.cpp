@@ -649,8 +649,8 @@ asio::awaitable<std::error_code> session::send_retr(transfer_request& req, net::
     const int fd = req.file.get();
     if (!req.ascii && !data.secure()) {
         // Clear binary downloads never pass through user space. sendfile reads the file, so it
-        // runs on the disk pool too, as much as the socket takes per trip.
-        auto on_pool = [this](const net::data_channel::sendfile_trip& trip) { return on_disk(trip); };
+        // runs on the bulk lane too, as much as the socket takes per trip.
+        auto on_pool = [this](const net::data_channel::sendfile_trip& trip) { return on_bulk(trip); };
         co_return co_await data.send_file(fd, req.offset, req.size - req.offset, on_pool, req.shrank);
     }
     // The file as it was at RETR: its size then bounds what is read (SIZE said so), and a file
@@ -666,7 +666,7 @@ asio::awaitable<std::error_code> session::send_retr(transfer_request& req, net::
             std::memcpy(buf, req.head.data() + in_head, p.bytes);
         } else {
             auto job = read_job(fd, buf, offset, want);
-            p = co_await on_disk(std::move(job));
+            p = co_await on_bulk(std::move(job));
         }
         if (!p.ec && p.bytes == 0) {
             req.shrank = true;
@@ -681,14 +681,14 @@ asio::awaitable<std::error_code> session::send_retr(transfer_request& req, net::
 }
 
 asio::awaitable<std::error_code> session::receive_stor(transfer_request& req, net::data_channel& data) {
-    {
+    if (req.upload.cuts()) {  // a trip to the disk pool only for an in-place REST+STOR
         auto start = [&up = req.upload] { return up.start_writing(); };
         if (std::error_code ec = co_await on_disk(std::move(start))) co_return ec;
     }
     const int fd = req.upload.fd();
     auto consume = [this, fd](const char* p, std::size_t n) -> asio::awaitable<std::error_code> {
         auto job = write_job(fd, p, n);
-        co_return co_await on_disk(std::move(job));
+        co_return co_await on_bulk(std::move(job));
     };
     data.set_quick_ack_on_short_reads(true);
     co_return co_await data.receive_all(consume);

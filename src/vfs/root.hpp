@@ -87,8 +87,9 @@ public:
         ~upload();  // aborts if not committed
         int fd() const { return fd_.get(); }
         // Before the first byte is written (the data connection is open): a REST+STOR written in
-        // place drops what lay past the offset. No-op for other uploads.
+        // place drops what lay past the offset. No-op for other uploads (cuts() is false).
         std::error_code start_writing();
+        bool cuts() const { return cut_at_.has_value(); }
         std::error_code commit();
         void abort();
         // Ends an interrupted upload without touching the target: what was written stays as the
