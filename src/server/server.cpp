@@ -234,7 +234,7 @@ void server::admit(tcp::socket sock, bool implicit_tls, const std::shared_ptr<co
         link = std::make_unique<tcp_control_link>(std::move(sock), cfg.keepalive_seconds);
     }
     auto s = std::make_shared<session>(ctx, std::move(link), implicit_tls, next_id_++, std::move(slot),
-                                       worker_pools{*hash_pool_, *disk_pool_, *bulk_pool_, *digest_pool_});
+                                       *pools_);
     // The session owns itself through its pending handlers (no wrapper coroutine: its frame
     // would be one more allocation held by every idle session).
     s->start([](std::exception_ptr e) {
@@ -309,6 +309,7 @@ void server::run(bool handle_signals) {
     bulk_pool_ = std::make_unique<work_pool>("ferryd-bulk", 4, 10);
     // File digests read whole files: two at a time keeps HASH from taking the disk or the CPU.
     digest_pool_ = std::make_unique<work_pool>("ferryd-digest", 2, 10);
+    pools_.emplace(worker_pools{*hash_pool_, *disk_pool_, *bulk_pool_, *digest_pool_});
     for (auto& w : workers_) threads_.emplace_back([&w] { w->run(); });
     std::unique_ptr<asio::signal_set> signals;
     // on_signal re-arms the wait with a copy of itself, so it must outlive accept_ctx_.run()

@@ -94,6 +94,7 @@ private:
     // Declared after workers_: destroyed (joined) first, while the io_contexts their results
     // are posted to still exist.
     std::unique_ptr<work_pool> hash_pool_, disk_pool_, bulk_pool_, digest_pool_;
+    std::optional<worker_pools> pools_;  // the four above, as sessions see them
 };
 
 // Raises the soft RLIMIT_NOFILE to the hard limit; returns the limit in force.

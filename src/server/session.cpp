@@ -21,7 +21,7 @@ namespace code = proto::code;
 using asio::ip::tcp;
 
 session::session(std::shared_ptr<const server_context> ctx, std::unique_ptr<control_link> link, bool implicit_tls,
-                 std::uint64_t id, session_slot slot, worker_pools pools)
+                 std::uint64_t id, session_slot slot, const worker_pools& pools)
     : ctx_(std::move(ctx)),
       cfg_(ctx_->settings),
       link_(std::move(link)),

@@ -35,23 +35,12 @@ namespace ferry::server {
 // (reply_data_setup). OpenSSL's default of two costs a second ticket's sealing on every login.
 inline constexpr int control_tickets = 1;
 
-// The server's worker pools (work_pool.hpp), owned by the server, which outlives its sessions.
-struct worker_pools {
-    work_pool& hash;  // crypt_r
-    work_pool& disk;  // the file-system calls of commands: opening, committing, listings
-    // The bytes of transfers: reads, writes and sendfile trips of up to 256 KiB each. A lane of
-    // its own, so that a small file's open or rename does not queue behind the writes of big
-    // uploads (bench/: busy sessions).
-    work_pool& bulk;
-    work_pool& digest;  // HASH and X* file digests: a few at a time, each may read a whole file
-};
-
 class session : public std::enable_shared_from_this<session> {
 public:
     // link: the control connection and the network under data connections (control_link.hpp).
     // slot: this connection's place in the session limits (session_limits.hpp), held until close.
     session(std::shared_ptr<const server_context> ctx, std::unique_ptr<control_link> link, bool implicit_tls,
-            std::uint64_t id, session_slot slot, worker_pools pools);
+            std::uint64_t id, session_slot slot, const worker_pools& pools);
     ~session();
     // Called once when the session is over: with the exception that ended it, if one did.
     using end_handler = std::function<void(std::exception_ptr)>;
@@ -262,7 +251,7 @@ private:
     std::shared_ptr<net::idle_timer> idle_;
 
     session_slot slot_;
-    worker_pools pools_;
+    const worker_pools& pools_;  // the server's, which outlive its sessions
     std::unique_ptr<asio::steady_timer> login_timer_;  // only until login: idle sessions pay nothing
     bool login_timed_out_ = false;
 

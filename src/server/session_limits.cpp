@@ -6,9 +6,7 @@
 namespace ferry::server {
 
 namespace {
-void decrement(std::map<std::string, std::size_t>& m, const std::string& key) {
-    auto it = m.find(key);
-    if (it == m.end()) return;
+void decrement(session_slot::counts& m, session_slot::counts::iterator it) {
     if (--it->second == 0) m.erase(it);
 }
 }  // namespace
@@ -23,16 +21,15 @@ session_slot session_limits::admit(const std::string& host, unsigned max_total, 
         why = "Too many connections to this server (MAXSESSIONS " + std::to_string(max_total) + "); try again later.";
         return slot;
     }
-    auto& from_host = per_host_[host];
-    if (max_per_host != 0 && from_host >= max_per_host) {
-        if (from_host == 0) per_host_.erase(host);
+    auto from_host = per_host_.try_emplace(host, 0).first;
+    if (max_per_host != 0 && from_host->second >= max_per_host) {
         why = "Too many connections from your address (MAXSESSIONSPERHOST " + std::to_string(max_per_host) + ").";
         return slot;
     }
-    ++from_host;
+    ++from_host->second;
     ++total_;
     slot.limits_ = this;
-    slot.host_ = host;
+    slot.host_ = from_host;
     return slot;
 }
 
@@ -68,8 +65,9 @@ session_slot& session_slot::operator=(session_slot&& o) noexcept {
     if (this != &o) {
         release();
         limits_ = std::exchange(o.limits_, nullptr);
-        host_ = std::move(o.host_);
-        user_ = std::move(o.user_);
+        host_ = o.host_;
+        user_ = o.user_;
+        has_user_ = std::exchange(o.has_user_, false);
         passive_ = std::exchange(o.passive_, false);
     }
     return *this;
@@ -79,37 +77,37 @@ bool session_slot::enter_user(const std::string& user, unsigned max_per_user, st
     if (!limits_) return true;
     leave_user();
     std::lock_guard lock(limits_->mutex_);
-    auto& n = limits_->per_user_[user];
+    auto n = limits_->per_user_.try_emplace(user, 0).first;
     // SECURITY: one account (a leaked password, a runaway script) cannot take every session.
-    if (max_per_user != 0 && n >= max_per_user) {
-        if (n == 0) limits_->per_user_.erase(user);
+    if (max_per_user != 0 && n->second >= max_per_user) {
         why = "Too many sessions of user " + user + " (MAXSESSIONSPERUSER " + std::to_string(max_per_user) + ").";
         return false;
     }
-    ++n;
-    user_ = user;
+    ++n->second;
+    user_ = n;
+    has_user_ = true;
     return true;
 }
 
 void session_slot::leave_user() {
-    if (!limits_ || user_.empty()) return;
+    if (!limits_ || !has_user_) return;
     drop_passive();
     std::lock_guard lock(limits_->mutex_);
     decrement(limits_->per_user_, user_);
-    user_.clear();
+    has_user_ = false;
 }
 
 bool session_slot::take_passive(unsigned share) {
-    if (!limits_ || user_.empty() || passive_) return true;
+    if (!limits_ || !has_user_ || passive_) return true;
     std::lock_guard lock(limits_->mutex_);
-    auto& n = limits_->passive_per_user_[user_];
+    auto n = limits_->passive_per_user_.try_emplace(user_->first, 0).first;
     // SECURITY: passive port exhaustion: one user's sessions cannot hold the whole
     // PASSIVEDATAPORTS range while every other user gets 425.
-    if (share != 0 && n >= share) {
-        if (n == 0) limits_->passive_per_user_.erase(user_);
+    if (share != 0 && n->second >= share) {
+        if (n->second == 0) limits_->passive_per_user_.erase(n);
         return false;
     }
-    ++n;
+    ++n->second;
     ++limits_->passive_total_;
     passive_ = true;
     return true;
@@ -118,7 +116,8 @@ bool session_slot::take_passive(unsigned share) {
 void session_slot::drop_passive() {
     if (!limits_ || !passive_) return;
     std::lock_guard lock(limits_->mutex_);
-    decrement(limits_->passive_per_user_, user_);
+    if (auto n = limits_->passive_per_user_.find(user_->first); n != limits_->passive_per_user_.end())
+        decrement(limits_->passive_per_user_, n);
     --limits_->passive_total_;
     passive_ = false;
 }

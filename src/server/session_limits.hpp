@@ -15,6 +15,7 @@ class session_limits;
 
 class session_slot {
 public:
+    using counts = std::map<std::string, std::size_t>;  // per host or user
     session_slot() = default;
     session_slot(session_slot&& o) noexcept { *this = std::move(o); }
     session_slot& operator=(session_slot&& o) noexcept;
@@ -32,8 +33,12 @@ private:
     friend class session_limits;
     void release();
     session_limits* limits_ = nullptr;
-    std::string host_;
-    std::string user_;
+    // This slot's entries in the counts (per_host_, and per_user_ while has_user_): an entry
+    // stays while its count is above 0, so at least while this slot counts in it. Iterators, not
+    // copies of the names: every idle session pays for its slot.
+    counts::iterator host_;
+    counts::iterator user_;
+    bool has_user_ = false;
     bool passive_ = false;
 };
 
@@ -59,9 +64,9 @@ private:
     mutable std::mutex mutex_;
     std::size_t total_ = 0;
     std::size_t passive_total_ = 0;
-    std::map<std::string, std::size_t> per_host_;
-    std::map<std::string, std::size_t> per_user_;
-    std::map<std::string, std::size_t> passive_per_user_;
+    session_slot::counts per_host_;
+    session_slot::counts per_user_;
+    session_slot::counts passive_per_user_;
 };
 
 }  // namespace ferry::server

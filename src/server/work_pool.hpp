@@ -72,4 +72,15 @@ private:
     bool inline_ = false;
 };
 
+// The server's worker pools, owned by the server, which outlives its sessions.
+struct worker_pools {
+    work_pool& hash;  // crypt_r
+    work_pool& disk;  // the file-system calls of commands: opening, committing, listings
+    // The bytes of transfers: reads, writes and sendfile trips of up to 256 KiB each. A lane of
+    // its own, so that a small file's open or rename does not queue behind the writes of big
+    // uploads (bench/: busy sessions).
+    work_pool& bulk;
+    work_pool& digest;  // HASH and X* file digests: a few at a time, each may read a whole file
+};
+
 }  // namespace ferry::server

@@ -176,6 +176,7 @@ outcome run(const dialogue& d, std::size_t fail_at, const fs::path& work) {
 
     server::work_pool hash(server::work_pool::inline_jobs), disk(server::work_pool::inline_jobs),
         bulk(server::work_pool::inline_jobs), digest(server::work_pool::inline_jobs);
+    const server::worker_pools pools{hash, disk, bulk, digest};
     asio::io_context io;
     {
         std::string why;
@@ -187,7 +188,7 @@ outcome run(const dialogue& d, std::size_t fail_at, const fs::path& work) {
         script.fail_at = fail_at;
         auto link = std::make_unique<transcript::scripted_link>(io, std::move(script), out.rec);
         auto s = std::make_shared<server::session>(ctx, std::move(link), d.implicit, 1, std::move(slot),
-                                                   server::worker_pools{hash, disk, bulk, digest});
+                                                   pools);
         std::weak_ptr<server::session> watch = s;
         s->start([&out](std::exception_ptr e) {
             out.ended = true;
