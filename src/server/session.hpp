@@ -285,13 +285,14 @@ private:
     asio::ip::tcp::endpoint active_target_;
 
     // the running transfer, if any
-    // From the 150 reply to the end of run_transfer; what it moves, its data connection and its
-    // bytes so far are in the request (an idle session pays one pointer for them).
+    // Set with the 150 reply, cleared at the end of run_transfer. What the transfer moves, its
+    // data connection and its bytes so far are in the request (an idle session pays one shared
+    // pointer for them).
     std::shared_ptr<transfer_request> running_;
     bool transferring() const { return running_ != nullptr; }
     bool abort_requested_ = false;
-    // ABOR and the session's end: closes the running transfer's data connection (or its
-    // active-mode connect) at once.
+    // Ends the running transfer's data connection (or its active-mode connect) at once: aborted
+    // (ABOR, DATACTTIME: no byte moves after it, data_channel::abort) or closed (the session's end).
     void interrupt_transfer(bool abort);
     std::string transfer_progress() const;  // for STAT: what it moves and how much so far
 

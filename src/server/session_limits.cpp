@@ -103,10 +103,7 @@ bool session_slot::take_passive(unsigned share) {
     auto n = limits_->passive_per_user_.try_emplace(user_->first, 0).first;
     // SECURITY: passive port exhaustion: one user's sessions cannot hold the whole
     // PASSIVEDATAPORTS range while every other user gets 425.
-    if (share != 0 && n->second >= share) {
-        if (n->second == 0) limits_->passive_per_user_.erase(n);
-        return false;
-    }
+    if (share != 0 && n->second >= share) return false;  // (n->second > 0: the entry stays)
     ++n->second;
     ++limits_->passive_total_;
     passive_ = true;
