@@ -734,6 +734,7 @@ asio::awaitable<void> session::setup_data(data_conn& dc, std::shared_ptr<task_st
             dc.channel = std::make_unique<net::data_channel>(std::move(s));
         }
         if (prot_private_) {
+            dc.channel->stream().set_bulk_receive();  // a data connection: nothing reads behind OpenSSL
             auto ec = co_await dc.channel->protect_as_client(*tls_, sni_, &slot_);
             if (ec || dc.aborted) {
                 std::string why = d.fired() ? "timed out after " + std::to_string(settings_.data_timeout) + " s"

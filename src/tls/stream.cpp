@@ -230,6 +230,7 @@ asio::awaitable<std::error_code> stream::handshake_client(const client_context& 
     if (!sni.empty()) SSL_set_tlsext_host_name(ssl_, sni.c_str());
     if (SSL_SESSION* resume = resume_from ? resume_from->take() : nullptr) SSL_set_session(ssl_, resume);
     SSL_set_connect_state(ssl_);
+    if (bulk_receive_) set_bulk_receive();
     co_return co_await drive_handshake(false);
 }
 
