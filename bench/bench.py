@@ -23,7 +23,7 @@ each with the same clients:
   (f) server CPU per GiB moved and per session: utime+stime (+ cutime+cstime, which holds
       the CPU of session processes that have exited) of the server's processes from /proc,
       before and after each measurement;
-  (g) the clients: `ferry get` against curl, a PROT P download of the big file from every
+  (g) the clients: `ferry get` against curl and lftp, a PROT P download of the big file from every
       server to /dev/null, each timed from its process's start to its end. From (a) also
       curl's time to the first byte (time_pretransfer: connect, TLS, login, EPSV, the data
       connection and its TLS handshake, RETR);
@@ -420,29 +420,38 @@ def curl_transfer(srv: Server, mode: str, cfg, run: int) -> dict:
                 pass
 
 
-CLIENTS = ("ferry", "curl")
+CLIENTS = ("ferry", "curl", "lftp")
 
 
 def client_download(srv: Server, client: str, cfg) -> dict:
-    """(g) One PROT P download of the big file by `client` (ferry or curl) to /dev/null, timed
-    from the start of the client's process to its end: both pay process start, connect, TLS and
-    login (well under 1% of a 1 GiB transfer), neither pays a file system. The byte count each
-    client reports (ferry -v, curl -w) must be the file's size."""
+    """(g) One PROT P download of the big file by `client` (ferry, curl or lftp) to /dev/null,
+    timed from the start of the client's process to its end: all pay process start, connect, TLS
+    and login (well under 1% of a 1 GiB transfer), none pays a file system. The byte count each
+    client reports (ferry -v, curl -w, lftp's cmd:verbose) must be the file's size."""
+    env = None
     if client == "ferry":
         argv = [cfg.ferry, "-v", "--fingerprint", cfg.fingerprint, "--no-progress", "--no-netrc", "get",
                 f"ftp://{USER}:{PASSWORD}@{HOST}:{srv.port}/big.bin", "-"]
-    else:
+    elif client == "curl":
         argv = ["curl", "-sS", "-k", "--ssl-reqd", "--ftp-pasv", "--user", f"{USER}:{PASSWORD}",
                 "-o", "/dev/null", "-w", "%{size_download} bytes in\n",
                 f"ftp://{HOST}:{srv.port}/big.bin"]
+    else:
+        (cfg.work / "lftp-home").mkdir(exist_ok=True)
+        env = dict(os.environ, HOME=str(cfg.work / "lftp-home"))
+        argv = ["lftp", "--norc", "-c", "; ".join([
+            "set cmd:fail-exit yes", "set cmd:verbose yes", "set net:max-retries 1",
+            "set ftp:ssl-force true", "set ftp:ssl-protect-data true", "set ftp:prefer-epsv yes",
+            f"set ssl:ca-file {cfg.cert}", "set ssl:verify-certificate no", "set xfer:clobber yes",
+            f"open -u {USER},{PASSWORD} -p {srv.port} ftp://{HOST}", "get big.bin -o /dev/null"])]
     begin = cpu_begin(srv)
     t0 = time.monotonic()
-    r = run_cmd(argv, cfg.size / 5e6 + 180, f"{client} download",
+    r = run_cmd(argv, cfg.size / 5e6 + 180, f"{client} download", env=env,
                 stdout=subprocess.DEVNULL if client == "ferry" else subprocess.PIPE)
     wall = time.monotonic() - t0
     cpu = cpu_end(srv, begin)
     said = (r.stderr if client == "ferry" else r.stdout).decode(errors="replace")
-    got = re.findall(r"(\d+) bytes in", said)
+    got = re.findall(r"(\d+) bytes (?:in|transferred)", said)
     if not got or int(got[-1]) != cfg.size:
         raise BenchError(f"{client} download: moved {got[-1] if got else 'no'} bytes, expected "
                          f"{cfg.size}")
@@ -1045,23 +1054,24 @@ def render(results: dict) -> str:
                 row.append(cell(name, f"idle_{n}", False))
         lines.append(f"| {DISPLAY[name]} | " + " | ".join(row) + " |")
     lines.append("")
-    lines.append("## The clients: ferry against curl")
+    lines.append("## The clients: ferry against curl and lftp")
     lines.append("")
     lines.append("PROT P download of the big file from each server to /dev/null, "
                  "MB/s from the client process's start to its end (connect, TLS and login "
-                 "included), median of the runs; ferry/curl is the ratio in the same run. "
-                 "Client CPU s/GiB: the client's own CPU time.")
+                 "included), median of the runs; ferry/curl and ferry/lftp are ratios of those "
+                 "medians. Which client goes first rotates run by run. Client CPU s/GiB: the "
+                 "client's own CPU time.")
     lines.append("")
-    lines.append("| server | ferry MB/s ↑ | curl MB/s ↑ | ferry/curl ↑ | ferry CPU s/GiB ↓ "
-                 "| curl CPU s/GiB ↓ |")
-    lines.append("|---" * 6 + "|")
+    lines.append("| server | ferry MB/s ↑ | curl MB/s ↑ | lftp MB/s ↑ | ferry/curl ↑ | ferry/lftp ↑ "
+                 "| ferry CPU s/GiB ↓ | curl CPU s/GiB ↓ | lftp CPU s/GiB ↓ |")
+    lines.append("|---" * 9 + "|")
     for name in servers:
         f = figs[name]
-        fe, cu = f.get("client_ferry"), f.get("client_curl")
-        ratio = f"{fe / cu:.2f}×" if fe and cu else MISSING
-        lines.append(f"| {DISPLAY[name]} | {fmt_num(fe)} | {fmt_num(cu)} | {ratio} | "
-                     f"{fmt_num(f.get('client_ferry_cpu'))} | "
-                     f"{fmt_num(f.get('client_curl_cpu'))} |")
+        fe, cu, lf = f.get("client_ferry"), f.get("client_curl"), f.get("client_lftp")
+        ratios = [f"{fe / other:.2f}×" if fe and other else MISSING for other in (cu, lf)]
+        lines.append(f"| {DISPLAY[name]} | {fmt_num(fe)} | {fmt_num(cu)} | {fmt_num(lf)} | "
+                     f"{' | '.join(ratios)} | "
+                     + " | ".join(fmt_num(f.get(f"client_{c}_cpu")) for c in CLIENTS) + " |")
     busy_lines = render_busy(results, skipped_notes)
     if busy_lines:
         lines.append("")
@@ -1522,7 +1532,7 @@ def main() -> int:
         # the second of two transfers from the same server tends to be the faster one
         for r in range(cfg.runs if "clients" in steps else 0):
             for name in servers:
-                for client in (CLIENTS if r % 2 == 0 else CLIENTS[::-1]):
+                for client in CLIENTS[r % len(CLIENTS):] + CLIENTS[:r % len(CLIENTS)]:
                     res = measure(name, f"{client} download run {r + 1}",
                                   lambda srv: client_download(srv, client, cfg))
                     if res:
