@@ -66,6 +66,10 @@ bool cert_map::parse(std::string_view text, std::string_view file_name, std::str
         if (t.empty()) continue;
         cert_mapping m;
         m.user = t[0];
+        if (m.user.empty()) {  // "" as the first word: no account to map the certificate to
+            error = where + "the line names no user (an empty \"\" user name)";
+            return false;
+        }
         for (std::size_t i = 1; i < t.size(); ++i) {
             const std::string& kv = t[i];
             auto eq = kv.find('=');

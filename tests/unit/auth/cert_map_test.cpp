@@ -67,4 +67,14 @@ TEST(CertMap, BadFingerprintAndUnknownKey) {
     EXPECT_FALSE(m.parse("bob\n", "map", err));
 }
 
+// Found by fuzz_cert_map: a quoted empty first word gave an entry for the user "".
+TEST(CertMap, EmptyUserNameIsRefused) {
+    cert_map m;
+    std::string err;
+    EXPECT_FALSE(m.parse("alice sha256=" + fp + "\n\"\" sha256=" + fp + "\n", "map", err));
+    EXPECT_NE(err.find("map:2:"), std::string::npos) << err;
+    EXPECT_NE(err.find("no user"), std::string::npos) << err;
+    EXPECT_EQ(m.size(), 0u);
+}
+
 }  // namespace
