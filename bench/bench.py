@@ -437,13 +437,8 @@ def client_download(srv: Server, client: str, cfg) -> dict:
                 "-o", "/dev/null", "-w", "%{size_download} bytes in\n",
                 f"ftp://{HOST}:{srv.port}/big.bin"]
     else:
-        (cfg.work / "lftp-home").mkdir(exist_ok=True)
-        env = dict(os.environ, HOME=str(cfg.work / "lftp-home"))
-        argv = ["lftp", "--norc", "-c", "; ".join([
-            "set cmd:fail-exit yes", "set cmd:verbose yes", "set net:max-retries 1",
-            "set ftp:ssl-force true", "set ftp:ssl-protect-data true", "set ftp:prefer-epsv yes",
-            f"set ssl:ca-file {cfg.cert}", "set ssl:verify-certificate no", "set xfer:clobber yes",
-            f"open -u {USER},{PASSWORD} -p {srv.port} ftp://{HOST}", "get big.bin -o /dev/null"])]
+        argv, env = lftp_command(srv, cfg, ["set cmd:verbose yes", "set xfer:clobber yes"],
+                                 ["get big.bin -o /dev/null"])
     begin = cpu_begin(srv)
     t0 = time.monotonic()
     r = run_cmd(argv, cfg.size / 5e6 + 180, f"{client} download", env=env,
@@ -460,24 +455,29 @@ def client_download(srv: Server, client: str, cfg) -> dict:
             "client_busy": r.client_cpu / wall}
 
 
-def lftp_session(srv: Server, cfg, names: list[str]) -> float:
-    """One lftp session fetching `names` from /small, one PROT P data connection per file;
-    returns its wall time. Every file must arrive whole."""
-    out = cfg.work / "lftp-out"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir()
+def lftp_command(srv: Server, cfg, settings: list[str], commands: list[str]) -> tuple[list, dict]:
+    """argv and environment of one lftp session (PROT P, EPSV, the benchmark's own HOME) that
+    applies `settings`, logs in to srv and runs `commands`."""
     (cfg.work / "lftp-home").mkdir(exist_ok=True)
     script = "; ".join([
         "set cmd:fail-exit yes", "set net:max-retries 1", "set net:timeout 20",
         "set ftp:ssl-force true", "set ftp:ssl-protect-data true", "set ftp:prefer-epsv yes",
         # lftp reads its CA file again for every data connection: the server's certificate
         # alone, not the system bundle (5 ms of lftp's CPU a file)
-        f"set ssl:ca-file {cfg.cert}", "set ssl:verify-certificate no",
-        f"open -u {USER},{PASSWORD} -p {srv.port} ftp://{HOST}", "cd /small",
-        f"mget -O {out} {' '.join(names)}"])
-    env = dict(os.environ, HOME=str(cfg.work / "lftp-home"))
+        f"set ssl:ca-file {cfg.cert}", "set ssl:verify-certificate no", *settings,
+        f"open -u {USER},{PASSWORD} -p {srv.port} ftp://{HOST}", *commands])
+    return ["lftp", "--norc", "-c", script], dict(os.environ, HOME=str(cfg.work / "lftp-home"))
+
+
+def lftp_session(srv: Server, cfg, names: list[str]) -> float:
+    """One lftp session fetching `names` from /small, one PROT P data connection per file;
+    returns its wall time. Every file must arrive whole."""
+    out = cfg.work / "lftp-out"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    argv, env = lftp_command(srv, cfg, [], ["cd /small", f"mget -O {out} {' '.join(names)}"])
     t0 = time.monotonic()
-    run_cmd(["lftp", "--norc", "-c", script], 60 + len(names), "lftp mget", env=env)
+    run_cmd(argv, 60 + len(names), "lftp mget", env=env)
     wall = time.monotonic() - t0
     got = sorted(p.name for p in out.iterdir() if p.stat().st_size == 4096)
     if got != sorted(names):
