@@ -20,6 +20,7 @@
 #include <system_error>
 
 #include "net/pacer.hpp"
+#include "net/priority_loop.hpp"
 #include "net/transfer_buffer.hpp"
 #include "proto/ascii.hpp"
 #include "tls/client_context.hpp"
@@ -152,6 +153,9 @@ asio::awaitable<std::error_code> data_channel::send_all(Produce produce) {
             len = proto::lf_to_crlf(buf.get(), len, converted.get());
             out = converted.get();
         }
+        // A full piece means a big file: it goes out after the thread's interactive work
+        // (priority_loop.hpp); a small file's one piece goes at once.
+        if (p.bytes == size) co_await wait_bulk_turn();
         // This piece goes out while the next one is made (into the other buffer).
         // (Named first: GCC 12 mishandles temporaries inside co_await.)
         auto both = stream_->write_all(out, len) && produce(next_buf.get(), size);
@@ -198,9 +202,12 @@ asio::awaitable<std::error_code> data_channel::receive_all(Consume consume) {
         moved(n);
         if (pacer_) co_await keep_pace(n);
         if (quick_ack_ && n < 16384) quick_ack();
+        const bool full = n == size;
         if (ascii_) n = conv.convert(buf.get(), n);
         pending = n;
         std::swap(buf, consumed_buf);
+        // A full piece means a big upload: the next one waits for its turn (priority_loop.hpp).
+        if (full) co_await wait_bulk_turn();
     }
     if (ascii_ && conv.pending_cr()) consumed_buf[pending++] = '\r';
     if (pending > 0) co_return co_await consume(static_cast<const char*>(consumed_buf.get()), pending);

@@ -3,9 +3,10 @@
 // 3 ms for SHA-512 and 90 ms for yescrypt) and disk work that can take long (big folders, slow
 // file systems). An event thread serves hundreds of sessions; one crypt_r there stalls them all.
 //
-// Bounded: a fixed number of threads, run at a lower priority (nice) than the event threads so
-// that a flood of logins slows logins, not the sessions already working. Each session waits for
-// its own job, so at most one job per session is queued (MAXSESSIONS bounds the queue).
+// Bounded: a fixed number of threads, optionally run at a lower priority (nice) than the event
+// threads: the hashing pool is, so that a flood of logins slows logins, not the sessions already
+// working. Each session waits for its own job, so at most one job per session is queued
+// (MAXSESSIONS bounds the queue).
 #include <asio/any_io_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/io_context.hpp>
