@@ -1553,10 +1553,10 @@ def main() -> int:
                     srv.pids, HOST, srv.port, USER, PASSWORD, idle_counts,
                     timeout=120 + max(idle_counts) * 0.15, parallel=4, idle_timeout=IDLE_LIMIT,
                     log=log)
-            steps = measure(name, "idle sessions", idle)
-            if steps is not None:
-                results["servers"][name]["idle"] = steps
-                for st in steps:
+            idle_steps = measure(name, "idle sessions", idle)  # not `steps`: main's list of steps
+            if idle_steps is not None:
+                results["servers"][name]["idle"] = idle_steps
+                for st in idle_steps:
                     if "skipped" in st and (name == "ferryd" or not st["skipped"].startswith(
                             "not attempted")):
                         results["servers"][name]["errors"].append(
