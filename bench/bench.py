@@ -19,12 +19,14 @@ each with the same clients:
   (d) server PSS per idle logged-in TLS session at 100, 1,000 and 10,000 sessions
       (idle_sessions.py, summed over all of the server's processes);
   (e) the machine's limits: openssl speed -evp aes-256-gcm / aes-128-gcm (16 KiB blocks),
-      one TLS 1.3 AES-256-GCM stream and one TCP stream over loopback (ftps_load);
+      one TLS 1.3 AES-256-GCM stream and one TCP stream over loopback (ftps_load), and the TLS
+      stream with its receiver writing to the disk and to the uploads' tmpfs;
   (f) server CPU per GiB moved and per session: utime+stime (+ cutime+cstime, which holds
       the CPU of session processes that have exited) of the server's processes from /proc,
       before and after each measurement;
   (g) the clients: `ferry get` against curl and lftp, a PROT P download of the big file from every
-      server to /dev/null, each timed from its process's start to its end. From (a) also
+      server to /dev/null, each timed from its process's start to its end, median of
+      --client-runs (6: one download swings by a third from run to run). From (a) also
       curl's time to the first byte (time_pretransfer: connect, TLS, login, EPSV, the data
       connection and its TLS handshake, RETR);
   (h) lftp (GnuTLS) fetching small files in one session, one PROT P data connection each:
@@ -33,7 +35,8 @@ each with the same clients:
       then for --busy-seconds each loops RETR/STOR of a 4 KiB and a 1 MiB file (PROT P):
       aggregate MB/s, files/s, p50/p99 ms per file, sessions held, server CPU per GiB during
       the window; and 50 sessions downloading the big file at once: per-session MB/s and
-      their max/min (fairness). A step the machine cannot take is skipped and says why.
+      their max/min (fairness). A step the machine cannot take is skipped and says why; every
+      step waits (bounded) for the machine to be quiet first.
 
 --steps runs some of the measurements only (default all).
 
@@ -675,6 +678,36 @@ def run_busy_client(srv: Server, cfg, args: list, timeout: float) -> dict:
     return res
 
 
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = f[3] + (f[4] if len(f) > 4 else 0)  # idle + iowait
+    total = sum(f[:8])  # guest time is already in user
+    return total - idle, total
+
+
+QUIET_BUSY = 0.10      # the machine is quiet when under a tenth of its CPUs was busy ...
+QUIET_WINDOW = 2.0     # ... over this many seconds
+QUIET_LIMIT = 120.0    # waited for at most this long
+
+
+def wait_quiet(limit: float = QUIET_LIMIT) -> dict:
+    """Waits (bounded) until the whole machine has been quiet over a window: what an earlier
+    step left running (thousands of session processes closing, their sockets' teardown, page
+    write-back) otherwise lands on whichever server goes next. Returns how long it waited and the
+    busy share of the last window."""
+    t0 = time.monotonic()
+    busy = 1.0
+    while True:
+        b0, t0_j = cpu_times()
+        time.sleep(QUIET_WINDOW)
+        b1, t1_j = cpu_times()
+        busy = (b1 - b0) / max(t1_j - t0_j, 1)
+        waited = time.monotonic() - t0
+        if busy < QUIET_BUSY or waited >= limit:
+            return {"waited_s": waited, "machine_busy": busy, "quiet": busy < QUIET_BUSY}
+
+
 def busy_test(srv: Server, cfg, sessions: int, big: bool) -> dict:
     """(i) `sessions` busy sessions against srv for cfg.busy_seconds: small and medium files
     both ways, or (big) the big file downloaded again and again. Returns ftps_load's figures
@@ -683,6 +716,9 @@ def busy_test(srv: Server, cfg, sessions: int, big: bool) -> dict:
     if why:
         return {"sessions": sessions, "skipped": why}
     clean_busy_uploads(cfg)
+    quiet = wait_quiet()
+    log(f"{srv.name}: the machine {'was quiet' if quiet['quiet'] else 'was still busy'} "
+        f"({quiet['machine_busy']:.0%} of its CPUs) after {quiet['waited_s']:.0f} s")
     if big:
         args = ["--big", "/big.bin", "--big-size", cfg.size]
     else:
@@ -704,6 +740,7 @@ def busy_test(srv: Server, cfg, sessions: int, big: bool) -> dict:
     res["cpu_s_per_gib"] = cpu / gib if cpu is not None and gib > 0 else None
     res["server_busy"] = cpu / res["seconds"] if cpu is not None else None
     res["client_busy"] = res["client_cpu_s"] / res["wall_seconds"]
+    res["before"] = quiet
     per = res["per_session_mb_per_s"]
     res["min_mb_per_s"], res["max_mb_per_s"], res["fairness"] = per["min"], per["max"], per["ratio"]
     if not big:
@@ -850,6 +887,10 @@ def tls_version(described: str | None) -> str | None:
     return m.group(1) if m else None
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 def busy_entry(results: dict, name: str, key: str) -> dict:
     """One server's busy step `key` ("200", "big"): medians of its figures over the runs, held
     (the fewest over the runs), errors (all runs), first_error; or skipped / failed."""
@@ -871,6 +912,7 @@ def busy_entry(results: dict, name: str, key: str) -> dict:
     out["errors"] = sum(r["errors"] for r in runs)
     out["first_error"] = next((r["first_error"] for r in runs if r.get("first_error")), None)
     out["tls"] = runs[-1].get("control_tls")
+    out["not_quiet"] = [r["before"] for r in runs if not r.get("before", {}).get("quiet", True)]
     return out
 
 
@@ -900,7 +942,10 @@ def render_busy(results: dict, notes: list[str]) -> list[str]:
         "and requires a fresh one). Ratios are to the best peer at the same session count among "
         "those that held every session over ferryd's TLS version (TLS 1.2 resumption skips the "
         "key exchange that TLS 1.3 resumption repeats)"
-        + (f"; medians of {runs} runs" if runs > 1 else "") + ".")
+        + (f"; medians of {runs} runs" if runs > 1 else "") + ". Every step starts once the "
+        f"machine is quiet: under {QUIET_BUSY:.0%} of its CPUs busy over {QUIET_WINDOW:g} s "
+        f"(waited for at most {QUIET_LIMIT:g} s), so no server pays for what the step before it "
+        "left running.")
     lines.append("")
 
     def table(cols, keys_here, fmt_head):
@@ -926,6 +971,12 @@ def render_busy(results: dict, notes: list[str]) -> list[str]:
                                  + " | ".join(MISSING for _ in cols) + " |")
                     continue
                 held = f"{e['held']:,}/{n:,}"
+                for q in e.get("not_quiet", []):
+                    notes.append(f"{DISPLAY[name]} at {n:,} busy sessions"
+                                 f"{' (the big file)' if key == 'big' else ''}: started on a "
+                                 f"machine still {q['machine_busy']:.0%} busy after "
+                                 f"{q['waited_s']:.0f} s of waiting")
+                    held += f" [{len(notes)}]"
                 if e["errors"]:
                     notes.append(f"{DISPLAY[name]} at {n:,} busy sessions"
                                  f"{' (the big file)' if key == 'big' else ''}: {e['errors']:,} "
@@ -1058,9 +1109,10 @@ def render(results: dict) -> str:
     lines.append("")
     lines.append("PROT P download of the big file from each server to /dev/null, "
                  "MB/s from the client process's start to its end (connect, TLS and login "
-                 "included), median of the runs; ferry/curl and ferry/lftp are ratios of those "
-                 "medians. Which client goes first rotates run by run. Client CPU s/GiB: the "
-                 "client's own CPU time.")
+                 "included), median of "
+                 f"{plural(meta.get('client_runs', meta['runs']), 'run')}; ferry/curl and "
+                 "ferry/lftp are ratios of those medians. Which client goes first rotates run by "
+                 "run. Client CPU s/GiB: the client's own CPU time.")
     lines.append("")
     lines.append("| server | ferry MB/s ↑ | curl MB/s ↑ | lftp MB/s ↑ | ferry/curl ↑ | ferry/lftp ↑ "
                  "| ferry CPU s/GiB ↓ | curl CPU s/GiB ↓ | lftp CPU s/GiB ↓ |")
@@ -1109,6 +1161,7 @@ def render(results: dict) -> str:
                            "(ftps_load tls-stream)",
              "tls-stream-to-disk": "the same stream, its receiver writing every 256 KiB it reads "
                                    "to a file on the benchmark's disk (ftps_load tls-stream --to)",
+             "tls-stream-to-tmpfs": "the same, writing to a file in the uploads' tmpfs",
              "tcp-stream": "one TCP stream over loopback (ftps_load tcp-stream)"}
     for key, label in names.items():
         lines.append(f"| {label} | {fmt_num(lim.get(key, {}).get('median'))} |")
@@ -1124,6 +1177,10 @@ def render(results: dict) -> str:
         disk_limit = lim.get("tls-stream-to-disk", {}).get("median")
         if f.get("upload_p") and disk_limit:
             parts.append(f"PROT P upload against the stream written to disk {f['upload_p'] / disk_limit:.0%}")
+        tmpfs_limit = lim.get("tls-stream-to-tmpfs", {}).get("median")
+        if f.get("upload_p_tmpfs") and tmpfs_limit:
+            parts.append("PROT P upload to tmpfs against the stream written to tmpfs "
+                         f"{f['upload_p_tmpfs'] / tmpfs_limit:.0%}")
         if parts:
             lines.append("")
             lines.append("ferryd against the raw TLS stream: " + ", ".join(parts) + ".")
@@ -1245,6 +1302,10 @@ def main() -> int:
     ap.add_argument("--busy-big", type=int, default=None,
                     help="sessions downloading the big file at once, for fairness (default 50; "
                     "--tiny: 5; 0: none)")
+    ap.add_argument("--client-runs", type=int, default=None,
+                    help="runs of the clients step (default 6, --tiny: 1): a single download "
+                    "here swings by a third from run to run, more than the clients differ; a "
+                    "multiple of 3 has each client go first equally often")
     ap.add_argument("--busy-runs", type=int, default=None,
                     help="runs of every busy step (default 1; figures are medians)")
     ap.add_argument("--steps", default=",".join(STEPS),
@@ -1288,6 +1349,7 @@ def main() -> int:
     cfg.busy_seconds = cfg.busy_seconds or (2.0 if tiny else 15.0)
     cfg.busy_big = (5 if tiny else 50) if cfg.busy_big is None else cfg.busy_big
     cfg.busy_runs = cfg.busy_runs or 1
+    cfg.client_runs = cfg.client_runs or (1 if tiny else 6)
     steps = [x.strip() for x in cfg.steps.split(",") if x.strip()]
     for x in steps:
         if x not in STEPS:
@@ -1373,7 +1435,8 @@ def main() -> int:
                     idle_counts=idle_counts, tiny=tiny, servers=servers, steps=steps,
                     busy_counts=busy_counts if "busy" in steps else [],
                     busy_seconds=cfg.busy_seconds, busy_big=cfg.busy_big if busy_steps else 0,
-                    busy_runs=cfg.busy_runs, busy_small=BUSY_SMALL, busy_medium=BUSY_MEDIUM,
+                    busy_runs=cfg.busy_runs, client_runs=cfg.client_runs,
+                    busy_small=BUSY_SMALL, busy_medium=BUSY_MEDIUM,
                     load_average={"before": list(os.getloadavg())}, notes=[])
         log(f"load average {os.getloadavg()}; preparing {work}")
         cert, key, pem, pw_hash = make_pki(work / "pki")
@@ -1478,11 +1541,13 @@ def main() -> int:
             for cipher in ("aes-256-gcm", "aes-128-gcm"):
                 lim.setdefault(cipher, {"runs": []})["runs"].append(
                     openssl_speed(cipher, speed_seconds))
-            for mode in ("tls-stream", "tls-stream-to-disk", "tcp-stream"):
-                argv = [cfg.load, mode.replace("-to-disk", ""), "--bytes", stream_bytes]
+            for mode in ("tls-stream", "tls-stream-to-disk", "tls-stream-to-tmpfs", "tcp-stream"):
+                argv = [cfg.load, mode.split("-to-")[0], "--bytes", stream_bytes]
                 if mode.endswith("-to-disk"):
                     argv += ["--to", str(cfg.work / "stream-sink.bin")]
                     os.sync()  # as before every upload
+                elif mode.endswith("-to-tmpfs"):
+                    argv += ["--to", str(cfg.home / TMPFS_DIR / "stream-sink.bin")]
                 res = json.loads(run_cmd(argv, stream_bytes / 20e6 + 60, f"ftps_load {mode}")
                                  .stdout.decode().strip().splitlines()[-1])
                 lim.setdefault(mode, {"runs": []})["runs"].append(res["mb_per_s"])
@@ -1530,7 +1595,7 @@ def main() -> int:
                         f"{res['cpu_ms_per_session']:.2f} CPU ms/session")
         # -- (g) the clients against each server; which goes first alternates run by run, as
         # the second of two transfers from the same server tends to be the faster one
-        for r in range(cfg.runs if "clients" in steps else 0):
+        for r in range(cfg.client_runs if "clients" in steps else 0):
             for name in servers:
                 for client in CLIENTS[r % len(CLIENTS):] + CLIENTS[:r % len(CLIENTS)]:
                     res = measure(name, f"{client} download run {r + 1}",
