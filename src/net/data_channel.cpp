@@ -46,6 +46,11 @@ asio::awaitable<std::error_code> data_channel::wait_writable() {
     co_return ec;
 }
 
+void data_channel::limit_unsent() {
+    ::setsockopt(stream_->socket().native_handle(), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &unsent_limit,
+                 sizeof unsent_limit);
+}
+
 void data_channel::quick_ack() {
     int one = 1;
     ::setsockopt(stream_->socket().native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);

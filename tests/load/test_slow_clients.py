@@ -2,6 +2,12 @@
 client downloading at full speed; the fast one keeps at least 80% of its solo throughput, and
 every slow one keeps being served.
 
+What a slow session costs the host's kernel is bounded too: ferryd queues at most one piece
+unsent on a download (data_channel::limit_unsent). Without that bound the kernel let each slow
+download's send buffer grow to about 3 MiB on loopback; 500 of them held 1.6 GB, past this
+machine's TCP memory-pressure threshold, and the packet drops that followed stalled one fast
+download in three for seconds (141-220 MB/s against 900 alone).
+
 The downloads alone and beside the slow sessions take turns: four rounds of two alone, then the
 500 slow sessions start and two run beside them, then the slow sessions end. On this shared
 2-core VM the machine's speed drifts for tens of seconds at a time (a CI run measured every
@@ -28,6 +34,17 @@ RATE = 1024
 BIG = 1 << 30  # the fast client's file: about a second at full speed
 ROUNDS = 4  # each: downloads alone, then the slow sessions start and downloads run beside them
 PER_ROUND = 2
+KERNEL_PER_SLOW = 512 * 1024  # bytes of TCP memory a slow session may hold, both ends together
+
+
+def tcp_memory() -> int:
+    """The host's TCP socket buffers, in bytes (/proc/net/sockstat counts pages)."""
+    with open("/proc/net/sockstat") as f:
+        for line in f:
+            if line.startswith("TCP:"):
+                fields = line.split()
+                return int(fields[fields.index("mem") + 1]) * 4096
+    raise AssertionError("no TCP line in /proc/net/sockstat")
 
 
 def second_best(speeds: list[float]) -> float:
@@ -63,6 +80,7 @@ def test_slow_clients_do_not_slow_a_fast_one(ferryd_factory, many_users):
     solo: list[float] = []
     busy: list[float] = []
     rounds = []
+    held: list[int] = []  # TCP memory while only the slow sessions run, after each round's downloads
     for _ in range(ROUNDS):
         solo += [fast_download(srv, names[0]) for _ in range(PER_ROUND)]
         slow = subprocess.Popen([sys.executable, str(LOAD_DIR / "slow_readers.py"), "--port", str(srv.port),
@@ -74,6 +92,7 @@ def test_slow_clients_do_not_slow_a_fast_one(ferryd_factory, many_users):
             ready = slow.stdout.readline()  # bounded: every socket in slow_readers has a timeout
             assert ready.startswith("ready"), (ready, slow.stderr.read() if slow.poll() is not None else "")
             busy += [fast_download(srv, names[0]) for _ in range(PER_ROUND)]
+            held.append(tcp_memory())
             out, err = slow.communicate(input="", timeout=120)
         finally:
             if slow.poll() is None:
@@ -94,7 +113,9 @@ def test_slow_clients_do_not_slow_a_fast_one(ferryd_factory, many_users):
            best_solo_mb_s=round(max(solo) / 1e6), best_busy_mb_s=round(max(busy) / 1e6),
            median_solo_mb_s=round(statistics.median(solo) / 1e6),
            median_busy_mb_s=round(statistics.median(busy) / 1e6), median_share=f"{median_share:.0%}",
-           slow_min_bytes=min(r["min_bytes"] for r in rounds), slow_seconds=min(r["seconds"] for r in rounds))
+           slow_min_bytes=min(r["min_bytes"] for r in rounds), slow_seconds=min(r["seconds"] for r in rounds),
+           tcp_kib_per_slow_session=round(max(held) / SLOW / 1024))
+    assert max(held) <= SLOW * KERNEL_PER_SLOW, f"TCP memory with {SLOW} slow sessions: {held} bytes"
     assert share >= 0.80, f"fast client: {busy} B/s beside the slow ones, {solo} alone"
     # Every slow session kept moving while the fast one ran (at least half its pace).
     for r in rounds:
