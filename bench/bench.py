@@ -697,7 +697,6 @@ def wait_quiet(limit: float) -> dict:
     write-back) otherwise lands on whichever server goes next. Returns how long it waited and the
     busy share of the last window."""
     t0 = time.monotonic()
-    busy = 1.0
     while True:
         b0, t0_j = cpu_times()
         time.sleep(QUIET_WINDOW)
