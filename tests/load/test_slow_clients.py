@@ -21,6 +21,7 @@ them, the two best included.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -41,7 +42,7 @@ def tcp_memory() -> int:
         for line in f:
             if line.startswith("TCP:"):
                 fields = line.split()
-                return int(fields[fields.index("mem") + 1]) * 4096
+                return int(fields[fields.index("mem") + 1]) * os.sysconf("SC_PAGE_SIZE")
     raise AssertionError("no TCP line in /proc/net/sockstat")
 
 
