@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <mutex>
 #include <new>
 #include <utility>
 #include <vector>
@@ -38,48 +39,78 @@ void give_back_pages(char* p) {
 #endif
 }
 
-// This thread's spare buffers, and how many of its buffers are in use (a buffer given back on
-// another thread than the one that took it only shifts the two counts).
-struct reserve {
+// The process's spare buffers, and how many of its buffers are in use. One reserve shared by all
+// threads: a buffer may be given back on another thread than the one that took it, and the quiet
+// server (release_spares) reaches all of them. Immortal, so a buffer given back during exit
+// still finds it.
+struct spare_pool {
+    std::mutex m;
     std::vector<char*> blocks;
     std::size_t in_use = 0;
-    reserve() = default;
-    reserve(const reserve&) = delete;
-    reserve& operator=(const reserve&) = delete;
-    ~reserve() {
-        for (char* b : blocks) give_back_pages(b);
-    }
 };
 
-thread_local reserve spare;
+spare_pool& spares() {
+    static spare_pool* r = new spare_pool;  // NOLINT(cppcoreguidelines-owning-memory): never destroyed
+    return *r;
+}
 
 char* take_buffer() {
-    ++spare.in_use;
-    if (spare.blocks.empty()) return take_pages();
-    char* b = spare.blocks.back();
-    spare.blocks.pop_back();
-    return b;
+    spare_pool& r = spares();
+    {
+        std::lock_guard lock(r.m);
+        ++r.in_use;
+        if (!r.blocks.empty()) {
+            char* b = r.blocks.back();
+            r.blocks.pop_back();
+            return b;
+        }
+    }
+    try {
+        return take_pages();
+    } catch (const std::bad_alloc&) {
+        std::lock_guard lock(r.m);
+        --r.in_use;
+        throw;
+    }
 }
 
 void give_back_buffer(char* b) {
-    if (spare.in_use > 0) --spare.in_use;
-    const std::size_t keep = std::max(transfer_buffer::reserve_per_thread, spare.in_use);
-    if (spare.blocks.size() < keep) {
-        try {
-            spare.blocks.push_back(b);
-            return;
-        } catch (const std::bad_alloc&) {  // no room to remember it: it goes back now
+    spare_pool& r = spares();
+    // Given back to the system after the lock (munmap flushes other threads' TLBs): this buffer
+    // if the reserve has no room for it, and one spare, as keep falls by at most one per call.
+    char* to_system[2] = {b, nullptr};
+    {
+        std::lock_guard lock(r.m);
+        if (r.in_use > 0) --r.in_use;
+        const std::size_t keep = std::max(transfer_buffer::reserve, r.in_use);
+        if (r.blocks.size() < keep) {
+            try {
+                r.blocks.push_back(b);
+                to_system[0] = nullptr;
+            } catch (const std::bad_alloc&) {  // no room to remember it: it goes back now
+            }
+        }
+        // As transfers end, the spares beyond what is still in use go back too.
+        if (r.blocks.size() > keep) {
+            to_system[1] = r.blocks.back();
+            r.blocks.pop_back();
         }
     }
-    give_back_pages(b);
-    // As the thread's transfers end, the spares beyond what is still in use go back too.
-    while (spare.blocks.size() > keep) {
-        give_back_pages(spare.blocks.back());
-        spare.blocks.pop_back();
-    }
+    for (char* p : to_system)
+        if (p) give_back_pages(p);
 }
 
 }  // namespace
+
+void transfer_buffer::release_spares() {
+    std::vector<char*> blocks;
+    {
+        spare_pool& r = spares();
+        std::lock_guard lock(r.m);
+        blocks.swap(r.blocks);
+    }
+    for (char* b : blocks) give_back_pages(b);
+}
 
 transfer_buffer::transfer_buffer() : data_(take_buffer()) {}
 

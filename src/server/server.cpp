@@ -12,6 +12,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include "net/listen.hpp"
 #include "net/priority_loop.hpp"
 #include "net/proxy_protocol.hpp"
+#include "net/transfer_buffer.hpp"
 #include "server/session.hpp"
 
 namespace ferry::server {
@@ -341,6 +343,7 @@ void server::run(bool handle_signals) {
         };
         signals->async_wait(handler(on_signal));
     }
+    asio::co_spawn(accept_ctx_, give_back_free_heap(), asio::detached);
     accept_ctx_.run();
     guards.clear();
     for (auto& w : workers_) w->stop();
@@ -417,6 +420,29 @@ asio::awaitable<void> server::finish_transfers(std::chrono::steady_clock::time_p
     else
         ctx_->log->info("running transfers finished: stopping");
     stop();
+}
+
+asio::awaitable<void> server::give_back_free_heap() {
+    const server_shared& shared = *ctx_->shared;
+    asio::steady_timer t(accept_ctx_);
+    std::uint64_t seen = shared.transfers_begun.load();
+    std::uint64_t trimmed = seen;
+    for (;;) {
+        t.expires_after(std::chrono::seconds(1));
+        auto [ec] = co_await t.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+        if (ec) co_return;
+        const std::uint64_t begun = shared.transfers_begun.load();
+        // Quiet: none started during the last second, none still running, and some since the
+        // last trim (an idle server trims once, not every second).
+        if (begun == seen && begun != trimmed && shared.transfers.load() == 0) {
+            net::transfer_buffer::release_spares();
+#ifdef __GLIBC__
+            ::malloc_trim(0);
+#endif
+            trimmed = begun;
+        }
+        seen = begun;
+    }
 }
 
 void server::reload_tls() {

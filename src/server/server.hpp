@@ -49,6 +49,10 @@ private:
     // over; a second signal stops at once. Returns whether it waits (another signal may come).
     bool shut_down(int sig);
     asio::awaitable<void> finish_transfers(std::chrono::steady_clock::time_point deadline);
+    // Once a second without transfers follows some, hands the spare transfer buffers and the
+    // heap's free pages back to the system (malloc_trim): glibc keeps what a busy spell freed in
+    // its arenas, so without this RSS stays at the busiest moment's height after the load is gone.
+    asio::awaitable<void> give_back_free_heap();
     asio::io_context& next_worker();
     // Behind a balancer: reads the PROXY header (on the worker), then admit().
     asio::awaitable<void> admit_relayed(asio::ip::tcp::socket sock, bool implicit_tls,

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -37,6 +38,7 @@ struct server_shared {
     auth::login_throttle logins;     // LOGINATTEMPTS
     warn_limiter warnings;           // warnings a flood would repeat
     std::atomic<unsigned> transfers{0};  // data transfers running (SHUTDOWNGRACE waits for them)
+    std::atomic<std::uint64_t> transfers_begun{0};  // every one started (server::give_back_free_heap)
     auth::system_users system_users;     // SYSTEMUSERS ON: the PAM broker (started by server::run)
     // TLS session-ticket keys outlive a reload that keeps TLSTIMEOUT (tickets still resume).
     std::mutex tickets_mutex;

@@ -295,7 +295,10 @@ namespace {
 // (SHUTDOWNGRACE). Ends with the coroutine, after the final reply has been written.
 struct running_transfer {
     std::atomic<unsigned>& n;
-    explicit running_transfer(std::atomic<unsigned>& count) : n(count) { ++n; }
+    explicit running_transfer(server_shared& shared) : n(shared.transfers) {
+        ++n;
+        ++shared.transfers_begun;
+    }
     ~running_transfer() { --n; }
     running_transfer(const running_transfer&) = delete;
     running_transfer& operator=(const running_transfer&) = delete;
@@ -303,7 +306,7 @@ struct running_transfer {
 }  // namespace
 
 asio::awaitable<void> session::run_transfer(std::shared_ptr<transfer_request> req) {
-    running_transfer counted(ctx_->shared->transfers);
+    running_transfer counted(*ctx_->shared);
     auto started = std::chrono::steady_clock::now();
     bool stalled = false;
     std::unique_ptr<net::data_channel> data;

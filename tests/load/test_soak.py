@@ -172,6 +172,9 @@ class SoakSession:
 
 
 PARK = threading.Event()
+# ferryd gives its free heap back after a second without transfers, checked once a second
+# (server::give_back_free_heap): at most two seconds after the last transfer of the parking.
+QUIET = 2.5
 
 
 def parked_rss(sessions: list[SoakSession], pid: int) -> int:
@@ -179,6 +182,7 @@ def parked_rss(sessions: list[SoakSession], pid: int) -> int:
     try:
         wait_until(lambda: all(s.parked.is_set() or s.errors for s in sessions),
                    "every soak session parked between operations", deadline=60)
+        time.sleep(QUIET)
         return rss_kib(pid)
     finally:
         PARK.clear()

@@ -1,6 +1,6 @@
-// Transfer buffers (net/transfer_buffer.hpp): once a thread's transfers have ended, memory beyond
-// the per-thread reserve goes back to the system; while transfers run, a finished transfer's
-// buffers serve the next ones.
+// Transfer buffers (net/transfer_buffer.hpp): once the transfers have ended, memory beyond the
+// reserve goes back to the system, and the reserve too when the server asks; while transfers run,
+// a finished transfer's buffers serve the next ones.
 #include "net/transfer_buffer.hpp"
 
 #include <gtest/gtest.h>
@@ -37,7 +37,7 @@ constexpr bool on_heap = false;
 TEST(transfer_buffer, memory_beyond_the_reserve_goes_back_to_the_system_at_once) {
     if (on_heap) GTEST_SKIP() << "under AddressSanitizer the buffers come from the heap";
     constexpr std::size_t beyond = 8;
-    std::vector<transfer_buffer> held(transfer_buffer::reserve_per_thread + beyond);
+    std::vector<transfer_buffer> held(transfer_buffer::reserve + beyond);
     for (auto& b : held) std::memset(b.get(), 0x5a, transfer_buffer::capacity);  // every page in RSS
     const long during = rss_kib();
     held.clear();
@@ -46,6 +46,20 @@ TEST(transfer_buffer, memory_beyond_the_reserve_goes_back_to_the_system_at_once)
     // clean-clone CI run read 2,016 KiB of 2,080 given back).
     EXPECT_GE(during - after, static_cast<long>(beyond * transfer_buffer::capacity / 1024 / 2))
         << "RSS " << during << " KiB while held, " << after << " KiB after";
+}
+
+TEST(transfer_buffer, released_spares_go_back_to_the_system) {
+    if (on_heap) GTEST_SKIP() << "under AddressSanitizer the buffers come from the heap";
+    std::vector<transfer_buffer> held(transfer_buffer::reserve);
+    for (auto& b : held) std::memset(b.get(), 0x5a, transfer_buffer::capacity);
+    held.clear();  // all of them kept as spares
+    const long kept = rss_kib();
+    transfer_buffer::release_spares();
+    const long released = rss_kib();
+    EXPECT_GE(kept - released, static_cast<long>(transfer_buffer::reserve * transfer_buffer::capacity / 1024 / 2))
+        << "RSS " << kept << " KiB with the spares, " << released << " KiB after releasing them";
+    transfer_buffer again;  // taken from the system anew, and whole
+    std::memset(again.get(), 0x33, transfer_buffer::capacity);
 }
 
 TEST(transfer_buffer, the_next_transfer_takes_a_buffer_from_the_reserve) {
@@ -60,7 +74,7 @@ TEST(transfer_buffer, the_next_transfer_takes_a_buffer_from_the_reserve) {
 }
 
 TEST(transfer_buffer, while_other_transfers_run_the_buffers_of_finished_ones_serve_the_next) {
-    constexpr std::size_t ended = transfer_buffer::reserve_per_thread * 2;  // more than the reserve
+    constexpr std::size_t ended = transfer_buffer::reserve * 2;  // more than the reserve
     std::vector<transfer_buffer> running(ended * 2);
     std::set<char*> given_back;
     for (std::size_t i = 0; i < ended; ++i) {
