@@ -304,17 +304,33 @@ def test_s5_helper_reads_only_a_reply_that_follows_a_line_end(s5, first):
     nf_conntrack_ftp parses a packet only if it starts right after one that ended in a newline
     in the same direction. The last packet before the first clear reply is the server's TLS
     close_notify, so that reply is never parsed: neither NATed nor given a pinhole. curl
-    (PWD after CCC) passes; a client sending PASV right after CCC does not."""
+    (PWD after CCC) passes; a client sending PASV right after CCC does not.
+
+    Except by chance: the helper remembers the end of any packet whose last byte is a newline,
+    parsed or not, and the close_notify is an encrypted record whose last byte is random: one
+    session in 256 has its first clear reply parsed (a clean-clone CI run met one). So PASV right
+    after CCC gets up to three sessions; a helper that parsed that reply every time fails all
+    three, chance alone all three one time in 16 million."""
     from fwlab import PASSWORD, USER
     from netlab import PYTHON
-    res = s5.run_client([PYTHON, "-c", _CCC_PROBE, SERVER_PUBLIC, USER, PASSWORD,
-                         "noop" if first == "noop-then-pasv" else "-"], timeout=40)
-    assert res.rc == 0, res
-    out = res.out.decode()
-    assert "> CCC < 200" in out, out
+
+    def probe() -> str:
+        res = s5.run_client([PYTHON, "-c", _CCC_PROBE, SERVER_PUBLIC, USER, PASSWORD,
+                             "noop" if first == "noop-then-pasv" else "-"], timeout=40)
+        assert res.rc == 0, res
+        out = res.out.decode()
+        assert "> CCC < 200" in out, out
+        return out
+
     if first == "noop-then-pasv":
+        out = probe()
         assert f"ADDRESS {SERVER_PUBLIC}" in out and "DATA open" in out, out
         assert s5.lab.counter("fc", "fy-rel") >= 1 and s5.lab.counter("fs", "fy-rel") >= 1
     else:
+        for _ in range(3):
+            related = s5.lab.counter("fc", "fy-rel")
+            out = probe()
+            if f"ADDRESS {SERVER_PUBLIC}" not in out:
+                break
         assert f"ADDRESS {SERVER_PRIVATE}" in out and "DATA timeout" in out, out
-        assert s5.lab.counter("fc", "fy-rel") == 0
+        assert s5.lab.counter("fc", "fy-rel") == related
